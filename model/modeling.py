@@ -1,0 +1,270 @@
+"""The transformer encoder used by ELECTRA (BERT's, with ELECTRA's additions).
+
+Mirrors the official ``model/modeling.py`` (google-research/electra) layer for
+layer: word + position + token-type embeddings, LayerNorm, dropout, an optional
+``embeddings_project`` dense layer, then post-LayerNorm transformer layers.
+Variable names and shapes equal the official TF1 ones.
+"""
+
+import copy
+import json
+
+import tensorflow as tf
+
+from model import layers
+
+
+class BertConfig:
+  """Transformer hyperparameters, with the official fields and defaults."""
+
+  def __init__(self, vocab_size, hidden_size=768, num_hidden_layers=12,
+               num_attention_heads=12, intermediate_size=3072,
+               hidden_act="gelu", hidden_dropout_prob=0.1,
+               attention_probs_dropout_prob=0.1, max_position_embeddings=512,
+               type_vocab_size=2, initializer_range=0.02):
+    self.vocab_size = vocab_size
+    self.hidden_size = hidden_size
+    self.num_hidden_layers = num_hidden_layers
+    self.num_attention_heads = num_attention_heads
+    self.hidden_act = hidden_act
+    self.intermediate_size = intermediate_size
+    self.hidden_dropout_prob = hidden_dropout_prob
+    self.attention_probs_dropout_prob = attention_probs_dropout_prob
+    self.max_position_embeddings = max_position_embeddings
+    self.type_vocab_size = type_vocab_size
+    self.initializer_range = initializer_range
+
+  @classmethod
+  def from_dict(cls, json_object):
+    """Builds a config from a dict; unknown keys are an error."""
+    config = cls(vocab_size=None)
+    for key, value in json_object.items():
+      if key not in config.__dict__:
+        raise ValueError(f"Unknown BertConfig field {key!r}; expected one of "
+                         f"{sorted(config.__dict__)}")
+      setattr(config, key, value)
+    return config
+
+  @classmethod
+  def from_json_file(cls, json_file):
+    with tf.io.gfile.GFile(json_file, "r") as reader:
+      return cls.from_dict(json.loads(reader.read()))
+
+  def to_dict(self):
+    return copy.deepcopy(self.__dict__)
+
+  def to_json_string(self):
+    return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+  def to_json(self, json_file):
+    with tf.io.gfile.GFile(json_file, "w") as writer:
+      writer.write(self.to_json_string())
+
+  def validate(self):
+    if self.hidden_size % self.num_attention_heads:
+      raise ValueError(
+          f"hidden_size ({self.hidden_size}) is not a multiple of "
+          f"num_attention_heads ({self.num_attention_heads})")
+
+
+class Embeddings(tf.Module):
+  """Word, position and token-type embeddings, LayerNorm and dropout.
+
+  Variables under ``<scope>/embeddings/``: ``word_embeddings`` [vocab, E],
+  ``token_type_embeddings`` [type_vocab, E], ``position_embeddings``
+  [max_positions, E], ``LayerNorm/{gamma,beta}`` [E].
+  """
+
+  def __init__(self, config, scope, embedding_size):
+    super().__init__(name=None)
+    prefix = f"{scope}/embeddings"
+    init = layers.truncated_normal(config.initializer_range)
+    self.embedding_size = embedding_size
+    self.dropout_prob = config.hidden_dropout_prob
+    self.word_embeddings = layers.new_variable(
+        prefix, "word_embeddings", [config.vocab_size, embedding_size], init)
+    self.token_type_embeddings = layers.new_variable(
+        prefix, "token_type_embeddings",
+        [config.type_vocab_size, embedding_size], init)
+    self.position_embeddings = layers.new_variable(
+        prefix, "position_embeddings",
+        [config.max_position_embeddings, embedding_size], init)
+    self.layer_norm = layers.LayerNorm(prefix, embedding_size)
+
+  def __call__(self, input_ids, segment_ids, training):
+    """Maps ids [batch, seq_len] to embeddings [batch, seq_len, E]."""
+    seq_len = tf.shape(input_ids)[1]
+    output = tf.gather(self.word_embeddings, input_ids)
+    output += tf.gather(self.token_type_embeddings, segment_ids)
+    output += self.position_embeddings[tf.newaxis, :seq_len]
+    output = self.layer_norm(output)
+    return layers.dropout(output, self.dropout_prob, training)
+
+
+class SelfAttention(tf.Module):
+  """Multi-head self-attention plus its output dense, dropout and LayerNorm.
+
+  Variables under ``<scope>/attention/``: ``self/{query,key,value}`` and
+  ``output/dense``, ``output/LayerNorm``.
+  """
+
+  def __init__(self, config, scope):
+    super().__init__(name=None)
+    hidden = config.hidden_size
+    init = layers.truncated_normal(config.initializer_range)
+    self.num_heads = config.num_attention_heads
+    self.head_size = hidden // self.num_heads
+    self.attention_dropout = config.attention_probs_dropout_prob
+    self.hidden_dropout = config.hidden_dropout_prob
+    self.query = layers.Dense(f"{scope}/self/query", hidden, hidden,
+                              kernel_initializer=init)
+    self.key = layers.Dense(f"{scope}/self/key", hidden, hidden,
+                            kernel_initializer=init)
+    self.value = layers.Dense(f"{scope}/self/value", hidden, hidden,
+                              kernel_initializer=init)
+    self.output_dense = layers.Dense(f"{scope}/output/dense", hidden, hidden,
+                                     kernel_initializer=init)
+    self.output_norm = layers.LayerNorm(f"{scope}/output", hidden)
+
+  def _heads(self, x):
+    """[batch, seq_len, hidden] -> [batch, seq_len, heads, head_size]."""
+    shape = tf.shape(x)
+    return tf.reshape(x, [shape[0], shape[1], self.num_heads, self.head_size])
+
+  def __call__(self, x, attention_bias, training):
+    """Args: x [batch, seq_len, hidden]; attention_bias broadcastable to
+    [batch, heads, seq_len, seq_len] (0 to attend, -10000 to block)."""
+    q, k, v = (self._heads(proj(x)) for proj in
+               (self.query, self.key, self.value))
+    scores = tf.einsum("bqhd,bkhd->bhqk", q, k)
+    scores *= tf.cast(1.0 / self.head_size ** 0.5, scores.dtype)
+    scores = tf.cast(scores, tf.float32) + attention_bias
+    probs = tf.cast(tf.nn.softmax(scores), x.dtype)
+    probs = layers.dropout(probs, self.attention_dropout, training)
+    context = tf.einsum("bhqk,bkhd->bqhd", probs, v)
+    context = tf.reshape(context, tf.shape(x))
+    output = layers.dropout(self.output_dense(context), self.hidden_dropout,
+                            training)
+    return self.output_norm(output + x)
+
+
+class TransformerLayer(tf.Module):
+  """One post-LayerNorm block: attention, then the feed-forward sublayer.
+
+  Variables under ``<scope>/``: ``attention/...``, ``intermediate/dense``,
+  ``output/dense``, ``output/LayerNorm``.
+  """
+
+  def __init__(self, config, scope):
+    super().__init__(name=None)
+    init = layers.truncated_normal(config.initializer_range)
+    hidden, ffn = config.hidden_size, config.intermediate_size
+    self.hidden_dropout = config.hidden_dropout_prob
+    self.attention = SelfAttention(config, f"{scope}/attention")
+    self.intermediate = layers.Dense(
+        f"{scope}/intermediate/dense", hidden, ffn,
+        activation=config.hidden_act, kernel_initializer=init)
+    self.output_dense = layers.Dense(f"{scope}/output/dense", ffn, hidden,
+                                     kernel_initializer=init)
+    self.output_norm = layers.LayerNorm(f"{scope}/output", hidden)
+
+  def __call__(self, x, attention_bias, training):
+    """Maps [batch, seq_len, hidden] to [batch, seq_len, hidden]."""
+    attention_output = self.attention(x, attention_bias, training)
+    output = self.output_dense(self.intermediate(attention_output))
+    output = layers.dropout(output, self.hidden_dropout, training)
+    return self.output_norm(output + attention_output)
+
+
+def attention_bias_from_mask(input_mask, ltr=False, rtl=False):
+  """Additive attention bias, 0 where attention is allowed, -10000 elsewhere.
+
+  Args:
+    input_mask: [batch, seq_len] int, 1 for real tokens.
+    ltr: also block attention to later positions (left-to-right model).
+    rtl: also block attention to earlier positions (right-to-left model).
+
+  Returns:
+    float32 [batch, 1, 1 or seq_len, seq_len].
+  """
+  allowed = tf.cast(input_mask, tf.float32)[:, tf.newaxis, tf.newaxis, :]
+  if ltr or rtl:
+    seq_len = tf.shape(input_mask)[1]
+    ones = tf.ones([seq_len, seq_len])
+    causal = (tf.linalg.band_part(ones, -1, 0) if ltr
+              else tf.linalg.band_part(ones, 0, -1))
+    allowed = allowed * causal
+  return (1.0 - allowed) * -10000.0
+
+
+class BertModel(tf.Module):
+  """The ELECTRA/BERT transformer encoder.
+
+  Args:
+    config: a `BertConfig`.
+    scope: variable-name prefix ("electra", "generator", "generator_ltr", ...).
+    embedding_size: width E of the token embeddings (hidden_size when None).
+    embeddings: an `Embeddings` module to share (tied embeddings, the official
+      default for the generator); when None the model creates its own under
+      ``<scope>/embeddings``.
+    ltr / rtl: causal masking for Electric's two-tower generator.
+  """
+
+  def __init__(self, config, scope="electra", embedding_size=None,
+               embeddings=None, ltr=False, rtl=False):
+    super().__init__(name=None)
+    config.validate()
+    self.config = copy.deepcopy(config)
+    self.scope = scope
+    self.ltr, self.rtl = ltr, rtl
+    if embeddings is None:
+      embeddings = Embeddings(config, scope,
+                              embedding_size or config.hidden_size)
+    self.embeddings = embeddings
+    self.embeddings_project = None
+    if embeddings.embedding_size != config.hidden_size:
+      self.embeddings_project = layers.Dense(
+          f"{scope}/embeddings_project", embeddings.embedding_size,
+          config.hidden_size, kernel_initializer=layers.glorot_uniform)
+    self.layers = [
+        TransformerLayer(config, f"{scope}/encoder/layer_{i}")
+        for i in range(config.num_hidden_layers)]
+
+  @property
+  def embedding_table(self):
+    """The word embedding table [vocab_size, E]."""
+    return self.embeddings.word_embeddings
+
+  def __call__(self, input_ids, input_mask, segment_ids, training=False):
+    """Encodes a batch.
+
+    Args:
+      input_ids, input_mask, segment_ids: int [batch, seq_len].
+      training: enables dropout.
+
+    Returns:
+      The sequence output [batch, seq_len, hidden].
+    """
+    output = self.embeddings(input_ids, segment_ids, training)
+    if self.embeddings_project is not None:
+      output = self.embeddings_project(output)
+    bias = attention_bias_from_mask(input_mask, self.ltr, self.rtl)
+    for layer in self.layers:
+      output = layer(output, bias, training)
+    return output
+
+
+def variable_name(variable):
+  """A variable's official name: its name without the ':0' suffix."""
+  return variable.name.split(":")[0]
+
+
+def variables_by_name(module):
+  """All variables of ``module`` (shared ones once) as {official name: var}."""
+  named = {}
+  for variable in module.variables:
+    name = variable_name(variable)
+    if name in named and named[name] is not variable:
+      raise ValueError(f"Two different variables are named {name!r}")
+    named[name] = variable
+  return named

@@ -1,0 +1,117 @@
+"""Output heads and losses of the generator and the discriminator.
+
+Losses are returned as (numerator, denominator) sums so that a distributed
+step can divide by the denominator of the whole global batch, which makes a
+run on several replicas equal to one run on the same global batch.
+"""
+
+import collections
+
+import tensorflow as tf
+
+from model import layers
+
+SoftmaxOutput = collections.namedtuple(
+    "SoftmaxOutput", ["logits", "per_example_loss", "preds", "loss_sum",
+                      "weight_sum"])
+DiscOutput = collections.namedtuple(
+    "DiscOutput", ["logits", "per_example_loss", "probs", "preds", "labels",
+                   "loss_sum", "weight_sum"])
+
+
+class TokenLogitsHead(tf.Module):
+  """Dense + activation + LayerNorm, then logits against the embedding table.
+
+  The official ``get_token_logits``. Variables under ``<scope>/``:
+  ``dense/kernel`` [in, E], ``dense/bias`` [E], ``LayerNorm/{gamma,beta}`` [E]
+  and ``output_bias`` [V].
+  """
+
+  def __init__(self, scope, input_size, embedding_size, vocab_size, bert_config):
+    super().__init__(name=None)
+    self.dense = layers.Dense(
+        f"{scope}/dense", input_size, embedding_size,
+        activation=bert_config.hidden_act,
+        kernel_initializer=layers.truncated_normal(
+            bert_config.initializer_range))
+    self.layer_norm = layers.LayerNorm(scope, embedding_size)
+    self.output_bias = layers.new_variable(scope, "output_bias", [vocab_size],
+                                           tf.zeros)
+
+  def __call__(self, reprs, embedding_table):
+    """Maps [B, N, in] representations to float32 logits [B, N, V]."""
+    hidden = self.layer_norm(self.dense(reprs))
+    table = layers.cast_like(embedding_table, hidden.dtype)
+    logits = tf.einsum("bne,ve->bnv", hidden, table)
+    return tf.nn.bias_add(tf.cast(logits, tf.float32), self.output_bias)
+
+
+class DiscriminatorHead(tf.Module):
+  """Dense to hidden with the activation, then dense to one logit per token.
+
+  Variables: ``discriminator_predictions/dense`` [H, H] (truncated normal) and
+  ``discriminator_predictions/dense_1`` [H, 1] (TF1 dense default: Glorot).
+  """
+
+  def __init__(self, bert_config, scope="discriminator_predictions"):
+    super().__init__(name=None)
+    hidden = bert_config.hidden_size
+    self.dense = layers.Dense(
+        f"{scope}/dense", hidden, hidden, activation=bert_config.hidden_act,
+        kernel_initializer=layers.truncated_normal(
+            bert_config.initializer_range))
+    self.dense_1 = layers.Dense(f"{scope}/dense_1", hidden, 1,
+                                kernel_initializer=layers.glorot_uniform)
+
+  def __call__(self, sequence_output):
+    """Maps [B, L, H] to float32 logits [B, L]."""
+    logits = self.dense_1(self.dense(sequence_output))
+    return tf.cast(tf.squeeze(logits, -1), tf.float32)
+
+
+def softmax_output(logits, targets, weights):
+  """Weighted softmax cross-entropy of ``logits`` [B, N, V] at ``targets``.
+
+  Args:
+    logits: [B, N, V] float32.
+    targets: [B, N] int token ids.
+    weights: [B, N] float32, 0 for unused slots.
+
+  Returns:
+    A `SoftmaxOutput`; the loss is ``loss_sum / (weight_sum + 1e-6)``.
+  """
+  log_probs = tf.nn.log_softmax(logits)
+  per_example_loss = -tf.gather(log_probs, targets, batch_dims=2)
+  return SoftmaxOutput(
+      logits=logits, per_example_loss=per_example_loss,
+      preds=tf.argmax(logits, -1, output_type=tf.int32),
+      loss_sum=tf.reduce_sum(weights * per_example_loss),
+      weight_sum=tf.reduce_sum(weights))
+
+
+def discriminator_output(logits, labels, input_mask):
+  """Replaced-token-detection loss over the real tokens.
+
+  Args:
+    logits: [B, L] float32.
+    labels: [B, L] int, 1 where the token was replaced.
+    input_mask: [B, L] int, 1 for real tokens.
+
+  Returns:
+    A `DiscOutput`; the loss is ``loss_sum / (weight_sum + 1e-6)``.
+  """
+  weights = tf.cast(input_mask, tf.float32)
+  losses = tf.nn.sigmoid_cross_entropy_with_logits(
+      labels=tf.cast(labels, tf.float32), logits=logits) * weights
+  per_example_loss = (tf.reduce_sum(losses, -1) /
+                      (1e-6 + tf.reduce_sum(weights, -1)))
+  return DiscOutput(
+      logits=logits, per_example_loss=per_example_loss,
+      probs=tf.nn.sigmoid(logits),
+      preds=tf.cast(logits > 0, tf.int32), labels=labels,
+      loss_sum=tf.reduce_sum(losses), weight_sum=tf.reduce_sum(weights))
+
+
+def ratio(loss_sum, weight_sum):
+  """The official normalisation: sum / (weights + 1e-6)."""
+  return loss_sum / (weight_sum + 1e-6)

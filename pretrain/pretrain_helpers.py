@@ -1,0 +1,186 @@
+"""Pure tensor helpers for pretraining: gather/scatter, masking, sampling.
+
+Shapes use B = batch, L = sequence length, N = positions per example
+(max_predictions_per_seq), D = depth, V = vocabulary size.
+"""
+
+import collections
+
+import tensorflow as tf
+
+from pretrain import pretrain_data
+
+# token ids that are never masked out
+SpecialIds = collections.namedtuple("SpecialIds", ["cls_id", "sep_id",
+                                                   "mask_id"])
+# the bert-base-chinese (21128) and English BERT layouts both use these
+BERT_SPECIAL_IDS = SpecialIds(cls_id=101, sep_id=102, mask_id=103)
+
+
+def gather_positions(sequence, positions):
+  """Gathers the values at the given positions of each example.
+
+  Args:
+    sequence: [B, L] or [B, L, D] tensor.
+    positions: [B, N] int tensor of indices into L.
+
+  Returns:
+    [B, N] or [B, N, D] tensor: ``out[b, n] = sequence[b, positions[b, n]]``.
+  """
+  return tf.gather(sequence, positions, batch_dims=1)
+
+
+def first_occurrences(positions):
+  """Marks each position that does not repeat an earlier one in its row.
+
+  Args:
+    positions: [B, N] int tensor.
+
+  Returns:
+    [B, N] bool tensor, True where ``positions[b, n]`` differs from every
+    ``positions[b, m]`` with m < n.
+  """
+  same = tf.equal(positions[:, :, tf.newaxis], positions[:, tf.newaxis, :])
+  n = tf.shape(positions)[1]
+  earlier = tf.linalg.band_part(tf.ones([n, n], tf.bool), -1, 0)
+  earlier = tf.logical_and(earlier, tf.logical_not(tf.eye(n, dtype=tf.bool)))
+  return tf.logical_not(tf.reduce_any(tf.logical_and(same, earlier), -1))
+
+
+def scatter_update(sequence, updates, positions):
+  """Writes ``updates`` into ``sequence`` at ``positions``.
+
+  Updates to position 0 are ignored (position 0 is the [CLS] token, and
+  unused prediction slots point there). When a position repeats in a row,
+  only its first update is applied. (The official code summed the duplicate
+  updates and divided by their count, which for token ids gives the average
+  of two ids, a token neither sampler chose; we fix that.)
+
+  Args:
+    sequence: [B, L] or [B, L, D] tensor.
+    updates: [B, N] or [B, N, D] tensor of the same dtype.
+    positions: [B, N] int tensor.
+
+  Returns:
+    (updated_sequence, updated_mask): the sequence with updates applied, and
+    a [B, L] int32 tensor that is 1 where a value was written.
+  """
+  positions = tf.cast(positions, tf.int32)
+  keep = tf.logical_and(first_occurrences(positions), positions > 0)
+  batch, n = tf.shape(positions)[0], tf.shape(positions)[1]
+  rows = tf.tile(tf.range(batch)[:, tf.newaxis], [1, n])
+  indices = tf.stack([rows, positions], -1)
+  seq_shape = tf.shape(sequence)
+  keep_int = tf.cast(keep, tf.int32)
+  updated_mask = tf.scatter_nd(indices, keep_int, seq_shape[:2])
+  keep_values = tf.cast(keep, updates.dtype)
+  if updates.shape.rank == 3:
+    keep_values = keep_values[:, :, tf.newaxis]
+  written = tf.scatter_nd(indices, updates * keep_values, seq_shape)
+  select = tf.cast(updated_mask, tf.bool)
+  if sequence.shape.rank == 3:
+    select = select[:, :, tf.newaxis]
+  return tf.where(select, written, sequence), updated_mask
+
+
+def get_candidates_mask(input_ids, input_mask, special_ids,
+                        disallow_from_mask=None):
+  """Positions that may be masked: real tokens other than [CLS]/[SEP]/[MASK].
+
+  Args:
+    input_ids, input_mask: [B, L] int tensors.
+    special_ids: a `SpecialIds`.
+    disallow_from_mask: optional [B, L] bool tensor of positions to exclude.
+
+  Returns:
+    [B, L] bool tensor.
+  """
+  candidates = tf.cast(input_mask, tf.bool)
+  for token_id in (special_ids.cls_id, special_ids.sep_id,
+                   special_ids.mask_id):
+    candidates = tf.logical_and(candidates, tf.not_equal(input_ids, token_id))
+  if disallow_from_mask is not None:
+    candidates = tf.logical_and(candidates,
+                                tf.logical_not(disallow_from_mask))
+  return candidates
+
+
+def mask(inputs, mask_prob, max_predictions_per_seq, special_ids,
+         proposal_distribution=1.0, disallow_from_mask=None):
+  """Dynamic uniform masking with the official semantics.
+
+  Each example gets ``max(1, min(N, round(num_tokens * mask_prob)))``
+  predictions (num_tokens counts every real token, [CLS]/[SEP] included),
+  their positions drawn with replacement from the candidates by categorical
+  sampling; 85% of the chosen positions become [MASK] and 15% keep their
+  token. Unused prediction slots have position 0, id 0 and weight 0.
+
+  Args:
+    inputs: a `pretrain_data.Inputs` with input_ids/input_mask/segment_ids.
+    mask_prob: fraction of tokens to mask.
+    max_predictions_per_seq: N.
+    special_ids: a `SpecialIds`.
+    proposal_distribution: 1.0 for uniform masking, or [B, L] scores.
+    disallow_from_mask: optional [B, L] bool tensor.
+
+  Returns:
+    `Inputs` with masked input_ids and masked_lm_positions/ids/weights [B, N].
+  """
+  n = max_predictions_per_seq
+  input_ids = inputs.input_ids
+  batch = tf.shape(input_ids)[0]
+  candidates = get_candidates_mask(input_ids, inputs.input_mask, special_ids,
+                                   disallow_from_mask)
+  num_tokens = tf.cast(tf.reduce_sum(inputs.input_mask, -1), tf.float32)
+  num_to_predict = tf.maximum(1, tf.minimum(
+      n, tf.cast(tf.round(num_tokens * mask_prob), tf.int32)))
+  has_candidates = tf.reduce_any(candidates, -1)
+  # A row without candidates would divide by zero in the official code and
+  # sample garbage; we give it no predictions instead.
+  weights = tf.logical_and(tf.sequence_mask(num_to_predict, n),
+                           has_candidates[:, tf.newaxis])
+  masked_lm_weights = tf.cast(weights, tf.float32)
+
+  sample_prob = proposal_distribution * tf.cast(candidates, tf.float32)
+  sample_prob = tf.where(has_candidates[:, tf.newaxis], sample_prob, 1.0)
+  sample_logits = tf.math.log(tf.stop_gradient(sample_prob))
+  positions = tf.random.categorical(sample_logits, n, dtype=tf.int32)
+  positions *= tf.cast(weights, tf.int32)
+
+  masked_lm_ids = gather_positions(input_ids, positions)
+  masked_lm_ids *= tf.cast(weights, masked_lm_ids.dtype)
+  replace = tf.less(tf.random.uniform([batch, n]), 0.85)
+  replace_positions = positions * tf.cast(replace, tf.int32)
+  mask_ids = tf.fill([batch, n], tf.cast(special_ids.mask_id, input_ids.dtype))
+  masked_ids, _ = scatter_update(input_ids, mask_ids, replace_positions)
+  return pretrain_data.get_updated_inputs(
+      inputs, input_ids=tf.stop_gradient(masked_ids),
+      masked_lm_positions=positions, masked_lm_ids=masked_lm_ids,
+      masked_lm_weights=masked_lm_weights)
+
+
+def unmask(inputs):
+  """Puts the original tokens back at the masked positions."""
+  unmasked_ids, _ = scatter_update(inputs.input_ids, inputs.masked_lm_ids,
+                                   inputs.masked_lm_positions)
+  return pretrain_data.get_updated_inputs(inputs, input_ids=unmasked_ids)
+
+
+def sample_from_softmax(logits, temperature=1.0, disallow=None):
+  """Draws one token per row from softmax(logits / temperature), Gumbel-max.
+
+  Args:
+    logits: [..., V] float tensor.
+    temperature: softmax temperature.
+    disallow: optional [..., V] 0/1 tensor of tokens that must not be drawn
+      (the official code subtracts 1000 from their logits).
+
+  Returns:
+    [...] int32 tensor of sampled token ids.
+  """
+  logits = tf.cast(logits, tf.float32) / temperature
+  if disallow is not None:
+    logits -= 1000.0 * tf.cast(disallow, tf.float32)
+  uniform = tf.random.uniform(tf.shape(logits), minval=0, maxval=1)
+  gumbel = -tf.math.log(-tf.math.log(uniform + 1e-9) + 1e-9)
+  return tf.argmax(logits + gumbel, -1, output_type=tf.int32)

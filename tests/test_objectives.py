@@ -1,0 +1,198 @@
+"""The three pretraining objectives: variables, forward pass, losses, learning."""
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from model import modeling
+from model import optimization
+from pretrain import metrics
+from pretrain import pretrain_helpers
+from pretrain import pretraining_model
+from pretrain import training
+import numpy_reference as ref
+from conftest import TINY_SPECIAL_IDS, tiny_batch, tiny_config
+
+OBJECTIVES = {
+    "electra": {},
+    "masked_lm": {"electra_objective": False},
+    "electric": {"electra_objective": False, "electric_objective": True},
+}
+
+
+def build(**overrides):
+  return pretraining_model.PretrainingModel(tiny_config(**overrides),
+                                            TINY_SPECIAL_IDS)
+
+
+def constant_batch(**kwargs):
+  return {k: tf.constant(v) for k, v in tiny_batch(**kwargs).items()}
+
+
+@pytest.fixture(scope="module", params=sorted(OBJECTIVES))
+def trained(request):
+  """Trains each objective 30 steps on one fixed batch (traced once)."""
+  tf.random.set_seed(7)
+  model = build(**OBJECTIVES[request.param])
+  config = model.config
+  optimizer = optimization.create_optimizer(
+      model.trainable_variables, config.learning_rate, config.num_train_steps,
+      config.weight_decay_rate, config.num_warmup_steps)
+  step = training.make_train_step(model, optimizer)
+  batch = constant_batch()
+  history = [{k: float(v) for k, v in step(batch).items()}
+             for _ in range(30)]
+  return request.param, model, history
+
+
+def test_loss_falls_over_30_steps(trained):
+  name, _, history = trained
+  first = np.mean([h["loss"] for h in history[:3]])
+  last = np.mean([h["loss"] for h in history[-3:]])
+  assert last < 0.85 * first, (name, first, last)
+
+
+def test_total_is_the_weighted_sum(trained):
+  name, model, history = trained
+  for h in history:
+    expected = model.config.gen_weight * h["gen"]
+    if name != "masked_lm":
+      expected += model.config.disc_weight * h["disc"]
+    assert h["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_training_advances_the_step(trained):
+  _, model, history = trained
+  assert len(history) == 30
+  assert all(math.isfinite(h["loss"]) for h in history)
+
+
+def test_variable_sets_of_the_variants():
+  def names(**overrides):
+    return set(build(**overrides).official_variables())
+
+  default = names()
+  assert "generator/encoder/layer_0/attention/self/query/kernel" in default
+  assert not any(n.startswith("generator/embeddings/") for n in default)
+  untied = names(untied_generator_embeddings=True)
+  assert "generator/embeddings/word_embeddings" in untied
+  # an untied generator at its own width needs no projection
+  assert "generator/embeddings_project/kernel" not in untied
+  tied = names(untied_generator=False)
+  assert not any(n.startswith("generator/") for n in tied)
+  assert "generator_predictions/output_bias" in tied
+  bert = names(electra_objective=False)
+  assert not any(n.startswith("discriminator_predictions") for n in bert)
+  uniform = names(uniform_generator=True)
+  assert not any(n.startswith("generator") for n in uniform)
+
+
+def test_tied_generator_shape_and_variables():
+  model = build(untied_generator=False)
+  assert model.generator is model.electra
+  head = modeling.variables_by_name(model.generator_head)
+  assert head["generator_predictions/dense/kernel"].shape == (36, 20)
+
+
+def test_forward_matches_numpy_reference():
+  tf.random.set_seed(9)
+  model = build()
+  outputs = model(constant_batch(), training=False)
+  w = {k: v.numpy().astype(np.float64)
+       for k, v in model.official_variables().items()}
+  masked = outputs.inputs
+  gen_seq = ref.encoder(w, "generator", 1, masked.input_ids.numpy(),
+                        masked.input_mask.numpy(), masked.segment_ids.numpy(),
+                        embed_scope="electra")
+  positions = masked.masked_lm_positions.numpy()
+  reprs = np.take_along_axis(gen_seq, positions[..., None], 1)
+  gen_logits = ref.token_logits(w, "generator_predictions", reprs,
+                                w["electra/embeddings/word_embeddings"])
+  np.testing.assert_allclose(outputs.mlm.logits.numpy(), gen_logits,
+                             atol=1e-4)
+  fake = outputs.fake_inputs
+  disc_seq = ref.encoder(w, "electra", 3, fake.input_ids.numpy(),
+                         fake.input_mask.numpy(), fake.segment_ids.numpy())
+  np.testing.assert_allclose(outputs.disc.logits.numpy(),
+                             ref.discriminator_logits(w, disc_seq), atol=1e-5)
+
+
+def test_generator_head_computes_only_masked_positions():
+  model = build()
+  outputs = model(constant_batch(), training=False)
+  n = model.config.max_predictions_per_seq
+  assert outputs.mlm.logits.shape == (5, n, 97)
+
+
+def _fake_labels(model, force_original):
+  inputs = pretrain_helpers.mask(
+      pretrain_helpers.pretrain_data.features_to_inputs(constant_batch()),
+      0.3, 4, TINY_SPECIAL_IDS)
+  ids = inputs.masked_lm_ids
+  target = ids if force_original else (ids + 1) % 97
+  logits = 1e4 * tf.one_hot(target, 97)
+  fake, labels, sampled = model._fake_data(inputs, logits)
+  return inputs, fake, labels.numpy(), sampled.numpy()
+
+
+def test_sampled_original_token_counts_as_real():
+  model = build()
+  inputs, fake, labels, _ = _fake_labels(model, force_original=True)
+  assert labels.sum() == 0
+  orig = pretrain_helpers.unmask(inputs).input_ids.numpy()
+  np.testing.assert_array_equal(fake.input_ids.numpy(), orig)
+
+
+def test_replaced_tokens_are_labelled_fake():
+  model = build()
+  inputs, fake, labels, _ = _fake_labels(model, force_original=False)
+  positions = inputs.masked_lm_positions.numpy()
+  weights = inputs.masked_lm_weights.numpy()
+  expected = np.zeros_like(labels)
+  for row in range(len(labels)):
+    expected[row, positions[row][weights[row] > 0]] = 1
+  np.testing.assert_array_equal(labels, expected)
+  assert ((fake.input_ids.numpy() != inputs.input_ids.numpy()) |
+          (expected == 0)).all()
+
+
+def test_disallow_correct_never_samples_the_original():
+  tf.random.set_seed(1)
+  model = build(disallow_correct=True)
+  outputs = model(constant_batch(), training=False)
+  weights = outputs.inputs.masked_lm_weights.numpy() > 0
+  sampled = outputs.sampled_ids.numpy()[weights]
+  assert (sampled != outputs.inputs.masked_lm_ids.numpy()[weights]).all()
+
+
+def test_electric_discriminator_adds_log_q():
+  tf.random.set_seed(2)
+  model = build(**OBJECTIVES["electric"])
+  for var in model.discriminator_head.variables:
+    var.assign(tf.zeros_like(var))  # raw discriminator logits become 0
+  outputs = model(constant_batch(), training=False)
+  log_q = tf.nn.log_softmax(outputs.cloze.logits).numpy()
+  ids = outputs.fake_inputs.input_ids.numpy()
+  expected = np.take_along_axis(log_q, ids[..., None], -1)[..., 0]
+  expected += math.log(0.15 / 0.85)
+  np.testing.assert_allclose(outputs.disc.logits.numpy(), expected, atol=1e-5)
+  assert outputs.cloze.logits.shape == (5, 17, 97)
+
+
+@pytest.mark.parametrize("objective,expected", [
+    ("electra", {"masked_lm_accuracy", "masked_lm_loss",
+                 "sampled_masked_lm_accuracy", "disc_loss", "disc_auc",
+                 "disc_accuracy", "disc_precision", "disc_recall", "loss"}),
+    ("masked_lm", {"masked_lm_accuracy", "masked_lm_loss", "loss"})])
+def test_eval_metric_names(objective, expected):
+  model = build(**OBJECTIVES[objective])
+  accumulator = metrics.MetricsAccumulator()
+  for _ in range(2):
+    outputs = model(constant_batch(), training=False)
+    accumulator.update(metrics.eval_statistics(
+        model, outputs, model.total_loss(outputs)))
+  results = accumulator.result()
+  assert set(results) == expected
+  assert 0.0 <= results["masked_lm_accuracy"] <= 1.0

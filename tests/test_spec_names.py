@@ -1,0 +1,41 @@
+"""Our variables equal the official TF1 names and shapes, exactly."""
+
+import json
+
+import pytest
+
+import configure_pretraining
+from pretrain import pretraining_model
+from conftest import shared_path
+
+SPEC_KEYS = ["clue_electra_tiny", "hfl_electra_small", "electric_small"]
+
+
+@pytest.fixture(scope="module")
+def spec():
+  with open(shared_path("spec", "official_tf1_variables.json")) as f:
+    return json.load(f)
+
+
+def build_from_spec(entry):
+  config = configure_pretraining.PretrainingConfig("spec", "/nonexistent",
+                                                   **entry["hparams"])
+  return pretraining_model.PretrainingModel(config)
+
+
+@pytest.mark.parametrize("key", SPEC_KEYS)
+def test_names_and_shapes_equal_the_official_ones(spec, key):
+  entry = spec[key]
+  ours = {name: var.shape.as_list()
+          for name, var in build_from_spec(entry).official_variables().items()}
+  expected = entry["variables"]
+  assert sorted(set(expected) - set(ours)) == [], "missing"
+  assert sorted(set(ours) - set(expected)) == [], "extra"
+  wrong = {n: (ours[n], expected[n]) for n in expected if ours[n] != expected[n]}
+  assert wrong == {}
+
+
+def test_clue_tiny_preset_has_about_11_8m_parameters(spec):
+  model = build_from_spec(spec["clue_electra_tiny"])
+  total = sum(v.shape.num_elements() for v in model.official_variables().values())
+  assert 11.7e6 < total < 11.9e6
