@@ -8,6 +8,13 @@ import os
 
 from util import hparams as hparams_lib
 
+# `python run_pretraining.py` with no arguments pretrains on the bundled demo:
+# point these at your own data (or pass --data-dir/--model-name) to move on.
+PROJECT_DIR = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_DATA_DIR = os.path.join(PROJECT_DIR, "demo")
+DEFAULT_MODEL_NAME = "electra_demo"
+DEFAULT_HPARAMS = os.path.join(PROJECT_DIR, "configs", "demo.json")
+
 DISTRIBUTION_STRATEGIES = ("auto", "one_device", "mirrored",
                            "multi_worker_mirrored", "tpu")
 MIXED_PRECISION_POLICIES = (None, "mixed_bfloat16", "mixed_float16")

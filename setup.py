@@ -11,10 +11,11 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.9,<3.14",
     packages=["model", "pretrain", "util"],
-    py_modules=["configure_pretraining"],
+    py_modules=["configure_pretraining", "run_pretraining"],
     install_requires=[
         "tensorflow>=2.16,<2.22",
         "tensorflow-text>=2.16,<2.22",
+        "tensorboard>=2.16,<2.22",  # tf.summary needs it; TF 2.21 dropped it
         "numpy>=1.23,<3",
         "absl-py>=1.0,<3",
         "sentencepiece>=0.1.99,<0.3",

@@ -42,8 +42,11 @@ class TokenLogitsHead(tf.Module):
     """Maps [B, N, in] representations to float32 logits [B, N, V]."""
     hidden = self.layer_norm(self.dense(reprs))
     table = layers.cast_like(embedding_table, hidden.dtype)
-    logits = tf.einsum("bne,ve->bnv", hidden, table)
-    return tf.nn.bias_add(tf.cast(logits, tf.float32), self.output_bias)
+    flat = tf.reshape(hidden, [-1, table.shape[1]])
+    logits = tf.matmul(flat, table, transpose_b=True)
+    logits = tf.nn.bias_add(tf.cast(logits, tf.float32), self.output_bias)
+    return tf.reshape(logits, tf.concat([tf.shape(hidden)[:-1],
+                                         [table.shape[0]]], 0))
 
 
 class DiscriminatorHead(tf.Module):

@@ -2,6 +2,8 @@
 
 import collections
 
+import tensorflow as tf
+
 Inputs = collections.namedtuple(
     "Inputs", ["input_ids", "input_mask", "segment_ids", "masked_lm_positions",
                "masked_lm_ids", "masked_lm_weights"])
@@ -21,3 +23,74 @@ def features_to_inputs(features):
 def get_updated_inputs(inputs, **kwargs):
   """A copy of ``inputs`` with the given fields replaced."""
   return inputs._replace(**kwargs)
+
+
+FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids")
+
+
+def list_input_files(pattern):
+  """Files matching a comma-separated list of glob patterns (sorted)."""
+  files = []
+  for part in pattern.split(","):
+    files.extend(tf.io.gfile.glob(part.strip()))
+  if not files:
+    raise FileNotFoundError(
+        f"pretrain_tfrecords pattern {pattern!r} matches no file; build the "
+        f"data with build_pretraining_dataset.py or set pretrain_tfrecords")
+  return sorted(files)
+
+
+def decode_record(record, max_seq_length):
+  """Parses one serialized example into int32 features of [max_seq_length]."""
+  spec = {name: tf.io.FixedLenFeature([max_seq_length], tf.int64)
+          for name in FEATURE_NAMES}
+  example = tf.io.parse_single_example(record, spec)
+  return {name: tf.cast(value, tf.int32) for name, value in example.items()}
+
+
+def make_dataset(files, batch_size, max_seq_length, is_training,
+                 input_context=None, seed=None, num_parallel_reads=4):
+  """The pretraining input pipeline.
+
+  Files are sharded over input pipelines (one per worker), shuffled and read
+  in parallel; examples are shuffled, repeated forever, parsed, batched with
+  drop_remainder (static shapes for XLA/TPU) and prefetched.
+
+  Args:
+    files: TFRecord paths.
+    batch_size: examples per batch of this pipeline (per replica when
+      ``input_context`` is given, otherwise global).
+    max_seq_length: the length of every feature.
+    is_training: shuffle files and examples.
+    input_context: a `tf.distribute.InputContext` or None.
+    seed: shuffle seed (None: nondeterministic).
+  """
+  dataset = tf.data.Dataset.from_tensor_slices(tf.constant(files))
+  if input_context is not None and input_context.num_input_pipelines > 1:
+    if len(files) >= input_context.num_input_pipelines:
+      dataset = dataset.shard(input_context.num_input_pipelines,
+                              input_context.input_pipeline_id)
+  if is_training:
+    dataset = dataset.shuffle(len(files), seed=seed,
+                              reshuffle_each_iteration=True)
+  dataset = dataset.repeat()
+  dataset = dataset.interleave(
+      tf.data.TFRecordDataset, cycle_length=min(num_parallel_reads,
+                                                len(files)),
+      num_parallel_calls=tf.data.AUTOTUNE, deterministic=not is_training)
+  if is_training:
+    dataset = dataset.shuffle(10000, seed=seed)
+  dataset = dataset.map(lambda r: decode_record(r, max_seq_length),
+                        num_parallel_calls=tf.data.AUTOTUNE)
+  dataset = dataset.batch(batch_size, drop_remainder=True)
+  return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def distributed_dataset(strategy, files, global_batch_size, max_seq_length,
+                        is_training, seed=None):
+  """A distributed dataset of ``global_batch_size`` examples per step."""
+  def dataset_fn(input_context):
+    batch = input_context.get_per_replica_batch_size(global_batch_size)
+    return make_dataset(files, batch, max_seq_length, is_training,
+                        input_context, seed)
+  return strategy.distribute_datasets_from_function(dataset_fn)

@@ -184,3 +184,9 @@ def sample_from_softmax(logits, temperature=1.0, disallow=None):
   uniform = tf.random.uniform(tf.shape(logits), minval=0, maxval=1)
   gumbel = -tf.math.log(-tf.math.log(uniform + 1e-9) + 1e-9)
   return tf.argmax(logits + gumbel, -1, output_type=tf.int32)
+
+
+def special_ids_from_vocab(vocab):
+  """The `SpecialIds` of a {token: id} vocabulary."""
+  return SpecialIds(cls_id=vocab["[CLS]"], sep_id=vocab["[SEP]"],
+                    mask_id=vocab["[MASK]"])

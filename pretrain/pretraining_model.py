@@ -197,6 +197,10 @@ class PretrainingModel(tf.Module):
                        outputs.disc.weight_sum)
     return terms
 
+  def loss_terms_names(self):
+    """Names of the loss terms: "gen", and "disc" with a discriminator."""
+    return ("gen", "disc") if self.has_discriminator else ("gen",)
+
   def total_loss(self, outputs, denominators=None):
     """The weighted total loss.
 

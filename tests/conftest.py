@@ -13,6 +13,13 @@ if ROOT not in sys.path:
 
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 
+import tensorflow as tf  # noqa: E402
+
+# two logical CPUs, so that MirroredStrategy can be tested on one CPU
+_cpus = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(
+    _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+
 import configure_pretraining  # noqa: E402
 from pretrain import pretrain_helpers  # noqa: E402
 
@@ -68,3 +75,40 @@ def shared_path(*parts):
   if not os.path.exists(path):
     pytest.skip(f"{path} is absent (shared data is not part of the project)")
   return path
+
+
+def write_vocab(path, size=97):
+  """A vocab of ``size`` lines with [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4."""
+  tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+  tokens += [f"tok{i}" for i in range(size - len(tokens))]
+  with open(path, "w", encoding="utf-8") as f:
+    f.write("\n".join(tokens) + "\n")
+  return path
+
+
+def write_tfrecords(directory, num_files=2, per_file=24, seq_len=17,
+                    vocab_size=97, seed=0):
+  """Synthetic pretraining TFRecords (input_ids/input_mask/segment_ids)."""
+  import tensorflow as tf
+  os.makedirs(directory, exist_ok=True)
+  paths = []
+  for index in range(num_files):
+    batch = tiny_batch(per_file, seq_len, vocab_size, seed + index)
+    path = os.path.join(directory,
+                        f"pretrain_data.tfrecord-{index}-of-{num_files}")
+    with tf.io.TFRecordWriter(path) as writer:
+      for row in range(per_file):
+        feature = {name: tf.train.Feature(int64_list=tf.train.Int64List(
+            value=batch[name][row].tolist())) for name in batch}
+        writer.write(tf.train.Example(features=tf.train.Features(
+            feature=feature)).SerializeToString())
+    paths.append(path)
+  return paths
+
+
+def make_data_dir(root, seq_len=17, vocab_size=97):
+  """A data dir laid out as the official code expects."""
+  write_vocab(os.path.join(root, "vocab.txt"), vocab_size)
+  write_tfrecords(os.path.join(root, "pretrain_tfrecords"), seq_len=seq_len,
+                  vocab_size=vocab_size)
+  return str(root)

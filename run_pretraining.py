@@ -1,0 +1,41 @@
+"""Pretrains an ELECTRA model (or evaluates a pretrained one).
+
+Usage:
+  python run_pretraining.py --data-dir DIR --model-name NAME \
+      [--hparams '{"debug": true}' | --hparams configs/electra_tiny_zh.json]
+Run it again with the same arguments to continue from the last checkpoint.
+"""
+
+import argparse
+
+import configure_pretraining
+from pretrain.trainer import train_or_eval
+from util import hparams as hparams_lib
+
+
+def parse_args(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--data-dir",
+                      default=configure_pretraining.DEFAULT_DATA_DIR,
+                      help="Location of data files (TFRecords, vocab, "
+                           "models); default: the bundled demo")
+  parser.add_argument("--model-name",
+                      default=configure_pretraining.DEFAULT_MODEL_NAME,
+                      help="The name of the model being pretrained.")
+  parser.add_argument("--hparams",
+                      default=configure_pretraining.DEFAULT_HPARAMS,
+                      help="JSON dict of hyperparameters, or a .json file; "
+                           "default: configs/demo.json (the demo run)")
+  return parser.parse_args(argv)
+
+
+def main(argv=None):
+  args = parse_args(argv)
+  hparams = hparams_lib.load_hparams(args.hparams)
+  config = configure_pretraining.PretrainingConfig(
+      args.model_name, args.data_dir, **hparams)
+  train_or_eval(config)
+
+
+if __name__ == "__main__":
+  main()

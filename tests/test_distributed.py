@@ -1,0 +1,130 @@
+"""MirroredStrategy over two logical CPUs equals one device on the same batch.
+
+Masking and sampling are random per replica, so this test swaps them for
+deterministic stand-ins: it checks the distribution math (global-batch loss
+normalisation, cross-replica gradient sum, one update on every replica).
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from model import optimization
+from pretrain import pretrain_data
+from pretrain import pretrain_helpers
+from pretrain import pretraining_model
+from pretrain import training
+from util import distribution
+from conftest import TINY_SPECIAL_IDS, tiny_batch, tiny_config
+
+GLOBAL_BATCH = 6
+
+
+def deterministic_mask(inputs, mask_prob, n, special_ids, **unused):
+  """The official counts, but positions picked by a fixed score, all [MASK]."""
+  candidates = pretrain_helpers.get_candidates_mask(
+      inputs.input_ids, inputs.input_mask, special_ids)
+  seq_len = tf.shape(inputs.input_ids)[1]
+  score = (inputs.input_ids * 7 + tf.range(seq_len) * 13) % 17 + 1
+  score *= tf.cast(candidates, tf.int32)
+  _, positions = tf.math.top_k(score, n)
+  num_tokens = tf.cast(tf.reduce_sum(inputs.input_mask, -1), tf.float32)
+  count = tf.maximum(1, tf.minimum(n, tf.cast(tf.round(num_tokens * mask_prob),
+                                              tf.int32)))
+  weights = tf.sequence_mask(count, n, tf.float32)
+  positions *= tf.cast(weights, tf.int32)
+  ids = pretrain_helpers.gather_positions(inputs.input_ids, positions)
+  ids *= tf.cast(weights, tf.int32)
+  masked, _ = pretrain_helpers.scatter_update(
+      inputs.input_ids, tf.fill(tf.shape(positions), special_ids.mask_id),
+      positions)
+  return pretrain_data.get_updated_inputs(
+      inputs, input_ids=masked, masked_lm_positions=positions,
+      masked_lm_ids=ids, masked_lm_weights=weights)
+
+
+def argmax_sample(logits, temperature=1.0, disallow=None):
+  return tf.argmax(logits, -1, output_type=tf.int32)
+
+
+def one_step(strategy, features):
+  """Builds a seeded model under ``strategy``; returns loss, grads, weights."""
+  tf.random.set_seed(5)
+  config = tiny_config(model_hparam_overrides=dict(
+      tiny_config().model_hparam_overrides, hidden_dropout_prob=0.0,
+      attention_probs_dropout_prob=0.0), train_batch_size=GLOBAL_BATCH)
+  with strategy.scope():
+    model = pretraining_model.PretrainingModel(config, TINY_SPECIAL_IDS)
+    optimizer = optimization.create_optimizer(
+        model.trainable_variables, 1e-3, 100, weight_decay_rate=0.01)
+  variables = model.trainable_variables
+
+  def replica_grads(batch):
+    with tf.GradientTape() as tape:
+      total, _, _ = training.replica_loss(model, batch, training=True)
+    grads = tape.gradient(total, variables)
+    return total, tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.SUM, grads)
+
+  dataset = tf.data.Dataset.from_tensors(features).unbatch().batch(
+      GLOBAL_BATCH)
+  batch = next(iter(strategy.experimental_distribute_dataset(dataset)))
+  loss, grads = strategy.run(replica_grads, args=(batch,))
+  loss = strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
+  grads = [strategy.experimental_local_results(g)[0] for g in grads]
+  step = training.make_train_step(model, optimizer, strategy)
+  step(batch)
+  names = [v.name for v in variables]
+  weights = {n: v.numpy() for n, v in zip(names, variables)}
+  grads = [tf.convert_to_tensor(g).numpy() for g in grads]
+  return float(loss), dict(zip(names, grads)), weights
+
+
+@pytest.fixture(scope="module")
+def runs():
+  patch = pytest.MonkeyPatch()
+  patch.setattr(pretrain_helpers, "mask", deterministic_mask)
+  patch.setattr(pretrain_helpers, "sample_from_softmax", argmax_sample)
+  features = {k: tf.constant(v) for k, v in tiny_batch(GLOBAL_BATCH).items()}
+  single = one_step(tf.distribute.OneDeviceStrategy("/cpu:0"), features)
+  mirrored_strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  assert mirrored_strategy.num_replicas_in_sync == 2
+  mirrored = one_step(mirrored_strategy, features)
+  patch.undo()
+  return single, mirrored
+
+
+def test_first_step_loss_equal(runs):
+  (loss_one, _, _), (loss_two, _, _) = runs
+  assert loss_two == pytest.approx(loss_one, abs=1e-5)
+
+
+def test_gradients_equal(runs):
+  (_, grads_one, _), (_, grads_two, _) = runs
+  assert grads_one.keys() == grads_two.keys()
+  for name in grads_one:
+    np.testing.assert_allclose(grads_two[name], grads_one[name], atol=1e-5,
+                               err_msg=name)
+
+
+def test_updated_weights_equal(runs):
+  (_, _, weights_one), (_, _, weights_two) = runs
+  for name in weights_one:
+    np.testing.assert_allclose(weights_two[name], weights_one[name],
+                               atol=1e-6, err_msg=name)
+
+
+def test_batch_must_split_over_replicas():
+  strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  config = tiny_config(train_batch_size=5)
+  with pytest.raises(ValueError, match="'train_batch_size' \\(5\\) is not "
+                                       "divisible by the 2 replicas"):
+    distribution.check_batch_divisible(config, strategy)
+
+
+def test_auto_strategy_on_cpu_is_one_device():
+  assert distribution.resolve_strategy_name(tiny_config()) == "one_device"
+  assert distribution.resolve_strategy_name(
+      tiny_config(tpu_name="my-tpu")) == "tpu"
+  assert distribution.resolve_strategy_name(
+      tiny_config(distribution_strategy="mirrored")) == "mirrored"

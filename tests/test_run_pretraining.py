@@ -1,0 +1,104 @@
+"""End to end: train, stop, resume, evaluate (run_pretraining.py)."""
+
+import json
+import os
+import re
+
+import pytest
+
+import configure_pretraining
+import run_pretraining
+from pretrain import trainer
+from conftest import make_data_dir
+
+RESULT_NAMES = {"masked_lm_accuracy", "masked_lm_loss",
+                "sampled_masked_lm_accuracy", "disc_loss", "disc_auc",
+                "disc_accuracy", "disc_precision", "disc_recall", "loss"}
+DEBUG_HPARAMS = {"debug": True, "vocab_size": 97, "max_seq_length": 17,
+                 "num_warmup_steps": 5, "save_checkpoints_steps": 10,
+                 "log_every": 5, "seed": 1}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+  return make_data_dir(tmp_path_factory.mktemp("data"))
+
+
+def run(data_dir, model_name="m", **hparams):
+  args = ["--data-dir", data_dir, "--model-name", model_name,
+          "--hparams", json.dumps(dict(DEBUG_HPARAMS, **hparams))]
+  run_pretraining.main(args)
+
+
+def checkpoint_steps(model_dir):
+  import tensorflow as tf
+  state = tf.train.get_checkpoint_state(model_dir)
+  return [int(p.rsplit("-", 1)[1]) for p in state.all_model_checkpoint_paths]
+
+
+@pytest.mark.slow
+def test_train_resume_and_evaluate(data_dir, capsys):
+  model_dir = os.path.join(data_dir, "models", "m")
+  run(data_dir)
+  out = capsys.readouterr().out
+  assert "20/20 = 100.0%" in out and "ETA" in out and "disc:" in out
+  assert checkpoint_steps(model_dir) == [10, 20]
+  saved = json.load(open(os.path.join(model_dir, "config.json")))
+  assert saved["num_train_steps"] == 20 and saved["debug"] is True
+
+  run(data_dir, num_train_steps=40, do_eval=True)
+  out = capsys.readouterr().out
+  assert "(step 20)" in out
+  # continued from 20, not restarted from 0
+  assert re.search(r"^25/40", out, re.M) and not re.search(r"^5/40", out, re.M)
+  assert checkpoint_steps(model_dir) == [10, 20, 30, 40]
+  results_txt = os.path.join(model_dir, "results", "unsup_results.txt")
+  text = open(results_txt).read()
+  for name in RESULT_NAMES:
+    assert f"{name} = " in text
+  results = json.load(open(results_txt.replace(".txt", ".json")))
+  assert results["global_step"] == 40
+  assert 0.0 <= results["disc_auc"] <= 1.0
+
+  run(data_dir, num_train_steps=40)
+  assert "nothing to do" in capsys.readouterr().out
+  assert os.path.isdir(os.path.join(model_dir))  # never wiped
+
+
+@pytest.mark.slow
+def test_keep_checkpoint_max(data_dir):
+  run(data_dir, model_name="keep1", keep_checkpoint_max=1,
+      save_checkpoints_steps=5, num_train_steps=15)
+  model_dir = os.path.join(data_dir, "models", "keep1")
+  assert checkpoint_steps(model_dir) == [15]
+  assert len([f for f in os.listdir(model_dir) if ".index" in f]) == 1
+
+
+def test_pattern_matching_nothing_is_a_clear_error(tmp_path):
+  config = configure_pretraining.PretrainingConfig(
+      "m", str(tmp_path), **DEBUG_HPARAMS)
+  with pytest.raises(FileNotFoundError, match="matches no file"):
+    trainer.train_or_eval(config)
+
+
+def test_vocab_errors(tmp_path, data_dir):
+  hparams = dict(DEBUG_HPARAMS, pretrain_tfrecords=os.path.join(
+      data_dir, "pretrain_tfrecords", "*"))
+  config = configure_pretraining.PretrainingConfig("m", str(tmp_path),
+                                                   **hparams)
+  with pytest.raises(FileNotFoundError, match="vocab.txt does not exist"):
+    trainer.train_or_eval(config)
+  (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n")
+  with pytest.raises(ValueError, match=r"lacks the special tokens \['\[MASK\]'\]"):
+    trainer.train_or_eval(config)
+  config = configure_pretraining.PretrainingConfig(
+      "m", data_dir, **dict(DEBUG_HPARAMS, vocab_size=50))
+  with pytest.raises(ValueError, match="has 97 tokens but hparam 'vocab_size'"):
+    trainer.train_or_eval(config)
+
+
+def test_neither_train_nor_eval_is_rejected(data_dir):
+  config = configure_pretraining.PretrainingConfig(
+      "m", data_dir, **dict(DEBUG_HPARAMS, do_train=False))
+  with pytest.raises(ValueError, match="do_train"):
+    trainer.train_or_eval(config)

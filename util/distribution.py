@@ -1,0 +1,63 @@
+"""Choosing a `tf.distribute` strategy from the config."""
+
+import json
+import os
+
+import tensorflow as tf
+
+
+def resolve_strategy_name(config):
+  """The strategy "auto" resolves to: TPU if named, several GPUs -> mirrored,
+  else one device."""
+  name = config.distribution_strategy
+  if name != "auto":
+    return name
+  if config.use_tpu or config.tpu_name:
+    return "tpu"
+  if len(tf.config.list_logical_devices("GPU")) > 1:
+    return "mirrored"
+  return "one_device"
+
+
+def get_strategy(config):
+  """Builds the strategy named by ``config.distribution_strategy``."""
+  name = resolve_strategy_name(config)
+  if name == "one_device":
+    gpus = tf.config.list_logical_devices("GPU")
+    return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
+  if name == "mirrored":
+    return tf.distribute.MirroredStrategy()
+  if name == "multi_worker_mirrored":
+    if "TF_CONFIG" not in os.environ:
+      raise ValueError("distribution_strategy 'multi_worker_mirrored' needs "
+                       "the TF_CONFIG environment variable (see README)")
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  if name == "tpu":
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+        tpu=config.tpu_name, zone=config.tpu_zone, project=config.gcp_project)
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+  raise ValueError(f"Unknown distribution_strategy {name!r}")
+
+
+def is_chief(strategy):
+  """True on the worker that writes checkpoints, summaries and results."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not getattr(resolver, "task_type", None):
+    return True
+  task_type, task_id = resolver.task_type, resolver.task_id
+  if task_type == "chief":
+    return True
+  cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+  return task_type == "worker" and task_id == 0 and "chief" not in cluster
+
+
+def check_batch_divisible(config, strategy):
+  """Each global batch must split evenly across the replicas."""
+  replicas = strategy.num_replicas_in_sync
+  for name in ("train_batch_size", "eval_batch_size"):
+    size = getattr(config, name)
+    if size % replicas:
+      raise ValueError(f"hparam {name!r} ({size}) is not divisible by the "
+                       f"{replicas} replicas of the distribution strategy")

@@ -1,0 +1,64 @@
+"""Logging and safe file writing."""
+
+import json
+import os
+import sys
+import tempfile
+
+import tensorflow as tf
+
+
+def log(*args):
+  sys.stdout.write(" ".join(map(str, args)) + "\n")
+  sys.stdout.flush()
+
+
+def heading(*args):
+  log(80 * "=")
+  log(*args)
+  log(80 * "=")
+
+
+def log_config(config):
+  for key, value in sorted(config.to_dict().items()):
+    log(f"  {key}: {value}")
+  log()
+
+
+def atomic_write_text(text, path):
+  """Writes ``text`` to ``path`` via a temporary file and a rename, so a
+  reader (or a crash) never sees a half-written file."""
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-",
+                             suffix=os.path.basename(path))
+  try:
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+
+
+def atomic_write_json(obj, path):
+  atomic_write_text(json.dumps(obj, indent=2, sort_keys=True,
+                               ensure_ascii=False) + "\n", path)
+
+
+def load_json(path):
+  with tf.io.gfile.GFile(path, "r") as f:
+    return json.load(f)
+
+
+def check_writable_dir(path, what):
+  """Creates ``path`` if needed; a clear error names it when not writable."""
+  try:
+    os.makedirs(path, exist_ok=True)
+    probe = tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-")
+    probe.close()
+  except OSError as e:
+    raise PermissionError(f"{what} {path} is not writable: {e}") from e
