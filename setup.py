@@ -11,7 +11,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.9,<3.14",
     packages=["model", "pretrain", "util"],
-    py_modules=["configure_pretraining", "run_pretraining"],
+    py_modules=["configure_pretraining", "run_pretraining",
+                "build_pretraining_dataset"],
     install_requires=[
         "tensorflow>=2.16,<2.22",
         "tensorflow-text>=2.16,<2.22",

@@ -1,0 +1,113 @@
+"""The WordPiece tokenizer as TensorFlow ops (tensorflow-text), same ids.
+
+`FastTokenizer` reproduces `tokenization.FullTokenizer` exactly: the character
+classes of the official code (control, whitespace, punctuation, combining
+marks) are read from Python's own `unicodedata` and compiled into RE2 classes,
+so both paths agree on every character Python knows. Lower-casing uses
+TensorFlow's UTF-8 lower-casing and NFD comes from ICU; they differ from
+Python's `str.lower` only in context-dependent special casings (a final Greek
+sigma), which Chinese text does not contain.
+"""
+
+import functools
+import sys
+import unicodedata
+
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from model import tokenization
+
+
+def _ranges(predicate):
+  """RE2 class body of the code points for which ``predicate`` holds."""
+  parts, start = [], None
+  for cp in range(sys.maxunicode + 2):
+    inside = cp <= sys.maxunicode and predicate(chr(cp))
+    if inside and start is None:
+      start = cp
+    elif not inside and start is not None:
+      end = cp - 1
+      parts.append(f"\\x{{{start:X}}}" if start == end else
+                   f"\\x{{{start:X}}}-\\x{{{end:X}}}")
+      start = None
+  return "".join(parts)
+
+
+@functools.lru_cache(maxsize=None)
+def character_classes():
+  """RE2 classes for the official character predicates (built once)."""
+  def category(prefix):
+    return lambda c: unicodedata.category(c).startswith(prefix)
+  cjk = "".join(f"\\x{{{low:X}}}-\\x{{{high:X}}}"
+                for low, high in tokenization.CJK_RANGES)
+  return {
+      # str.split() also splits on U+2028/U+2029, which survive cleaning
+      "whitespace": "[" + _ranges(lambda c: tokenization.is_whitespace(c) or
+                                  c in "\u2028\u2029") + "]",
+      "control": "[" + _ranges(lambda c: c in "\x00\ufffd" or
+                               tokenization.is_control(c)) + "]",
+      "mark": "[" + _ranges(lambda c: unicodedata.category(c) == "Mn") + "]",
+      "punctuation": "[" + _ranges(tokenization.is_punctuation) + "]",
+      "cjk": "[" + cjk + "]",
+  }
+
+
+class FastTokenizer:
+  """`FullTokenizer`'s ids from TensorFlow ops, for batches of text."""
+
+  def __init__(self, vocab_file, do_lower_case=True, strip_accents=True):
+    self.vocab = tokenization.load_vocab(vocab_file)
+    self.do_lower_case = do_lower_case
+    self.strip_accents = strip_accents
+    self.classes = character_classes()
+    self._wordpiece = tf_text.FastWordpieceTokenizer(
+        vocab=list(self.vocab), suffix_indicator="##",
+        max_bytes_per_word=4 * tokenization.MAX_INPUT_CHARS_PER_WORD,
+        token_out_type=tf.int32, unknown_token="[UNK]",
+        no_pretokenization=True)
+    self._tokenize = tf.function(
+        self.tokenize_tensor,
+        input_signature=[tf.TensorSpec([None], tf.string)])
+
+  def normalize(self, texts):
+    """Cleaning, lower-casing and accent stripping: [B] -> [B] strings."""
+    c = self.classes
+    texts = tf.strings.regex_replace(texts, c["control"], "")
+    texts = tf.strings.regex_replace(texts, c["whitespace"], " ")
+    if self.do_lower_case:
+      texts = tf.strings.lower(texts, encoding="utf-8")
+      if self.strip_accents:
+        texts = tf_text.normalize_utf8(texts, "NFD")
+        texts = tf.strings.regex_replace(texts, c["mark"], "")
+    return texts
+
+  def words(self, texts):
+    """Basic tokenization: [B] strings -> ragged [B, words]."""
+    c = self.classes
+    keep = f"{c['punctuation']}|{c['cjk']}"
+    words, _, _ = tf_text.regex_split_with_offsets(
+        self.normalize(texts), f" +|{keep}", keep)
+    too_long = tf.strings.length(words, unit="UTF8_CHAR") > (
+        tokenization.MAX_INPUT_CHARS_PER_WORD)
+    return tf.ragged.map_flat_values(
+        lambda w, long: tf.where(long, "[UNK]", w), words, too_long)
+
+  def tokenize_tensor(self, texts):
+    """[B] strings -> ragged [B, tokens] int32 ids."""
+    pieces = self._wordpiece.tokenize(self.words(texts))
+    return pieces.merge_dims(1, 2)
+
+  def tokenize_to_ids(self, texts):
+    """Token ids of each text: list of str -> list of lists of int."""
+    if not texts:
+      return []
+    ragged = self._tokenize(tf.constant(texts, tf.string))
+    values = ragged.flat_values.numpy()
+    splits = ragged.row_splits.numpy()
+    return [values[a:b].tolist() for a, b in zip(splits[:-1], splits[1:])]
+
+  def tokenize(self, text):
+    inv = {v: k for k, v in self.vocab.items()}
+    return [inv[i] for i in self.tokenize_to_ids([text])[0]]
+
