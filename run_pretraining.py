@@ -9,6 +9,7 @@ Run it again with the same arguments to continue from the last checkpoint.
 import argparse
 
 import configure_pretraining
+from pretrain import demo
 from pretrain.trainer import train_or_eval
 from util import hparams as hparams_lib
 
@@ -34,7 +35,8 @@ def main(argv=None):
   hparams = hparams_lib.load_hparams(args.hparams)
   config = configure_pretraining.PretrainingConfig(
       args.model_name, args.data_dir, **hparams)
-  train_or_eval(config)
+  demo.ensure_demo_tfrecords(config)
+  return train_or_eval(config)
 
 
 if __name__ == "__main__":

@@ -53,22 +53,13 @@ def character_classes():
   }
 
 
-class FastTokenizer:
-  """`FullTokenizer`'s ids from TensorFlow ops, for batches of text."""
+class FastBasicTokenizer:
+  """`tokenization.BasicTokenizer` as TensorFlow ops: text -> words."""
 
-  def __init__(self, vocab_file, do_lower_case=True, strip_accents=True):
-    self.vocab = tokenization.load_vocab(vocab_file)
+  def __init__(self, do_lower_case=True, strip_accents=True):
     self.do_lower_case = do_lower_case
     self.strip_accents = strip_accents
     self.classes = character_classes()
-    self._wordpiece = tf_text.FastWordpieceTokenizer(
-        vocab=list(self.vocab), suffix_indicator="##",
-        max_bytes_per_word=4 * tokenization.MAX_INPUT_CHARS_PER_WORD,
-        token_out_type=tf.int32, unknown_token="[UNK]",
-        no_pretokenization=True)
-    self._tokenize = tf.function(
-        self.tokenize_tensor,
-        input_signature=[tf.TensorSpec([None], tf.string)])
 
   def normalize(self, texts):
     """Cleaning, lower-casing and accent stripping: [B] -> [B] strings."""
@@ -83,20 +74,37 @@ class FastTokenizer:
     return texts
 
   def words(self, texts):
-    """Basic tokenization: [B] strings -> ragged [B, words]."""
+    """[B] strings -> ragged [B, words] strings."""
     c = self.classes
     keep = f"{c['punctuation']}|{c['cjk']}"
     words, _, _ = tf_text.regex_split_with_offsets(
         self.normalize(texts), f" +|{keep}", keep)
-    too_long = tf.strings.length(words, unit="UTF8_CHAR") > (
-        tokenization.MAX_INPUT_CHARS_PER_WORD)
-    return tf.ragged.map_flat_values(
-        lambda w, long: tf.where(long, "[UNK]", w), words, too_long)
+    return words
+
+
+class FastTokenizer:
+  """`FullTokenizer`'s ids from TensorFlow ops, for batches of text."""
+
+  def __init__(self, vocab_file, do_lower_case=True, strip_accents=True):
+    self.vocab = tokenization.load_vocab(vocab_file)
+    self.basic = FastBasicTokenizer(do_lower_case, strip_accents)
+    self._wordpiece = tf_text.FastWordpieceTokenizer(
+        vocab=list(self.vocab), suffix_indicator="##",
+        max_bytes_per_word=4 * tokenization.MAX_INPUT_CHARS_PER_WORD,
+        token_out_type=tf.int32, unknown_token="[UNK]",
+        no_pretokenization=True)
+    self._tokenize = tf.function(
+        self.tokenize_tensor,
+        input_signature=[tf.TensorSpec([None], tf.string)])
 
   def tokenize_tensor(self, texts):
     """[B] strings -> ragged [B, tokens] int32 ids."""
-    pieces = self._wordpiece.tokenize(self.words(texts))
-    return pieces.merge_dims(1, 2)
+    words = self.basic.words(texts)
+    too_long = tf.strings.length(words, unit="UTF8_CHAR") > (
+        tokenization.MAX_INPUT_CHARS_PER_WORD)
+    words = tf.ragged.map_flat_values(
+        lambda w, long: tf.where(long, "[UNK]", w), words, too_long)
+    return self._wordpiece.tokenize(words).merge_dims(1, 2)
 
   def tokenize_to_ids(self, texts):
     """Token ids of each text: list of str -> list of lists of int."""
@@ -110,4 +118,3 @@ class FastTokenizer:
   def tokenize(self, text):
     inv = {v: k for k, v in self.vocab.items()}
     return [inv[i] for i in self.tokenize_to_ids([text])[0]]
-

@@ -48,14 +48,16 @@ def decode(data, path, replace_invalid=False):
     CorpusDecodeError naming the file and byte offset, unless
     ``replace_invalid``.
   """
+  skipped = 0
   if data.startswith(codecs.BOM_UTF8):
-    data = data[len(codecs.BOM_UTF8):]
+    skipped = len(codecs.BOM_UTF8)
+    data = data[skipped:]
   try:
     return data.decode("utf-8"), 0
   except UnicodeDecodeError as e:
     if not replace_invalid:
       raise CorpusDecodeError(
-          f"{path}: invalid UTF-8 at byte offset {e.start} "
+          f"{path}: invalid UTF-8 at byte offset {e.start + skipped} "
           f"({data[e.start:e.start + 4]!r}); fix the file or pass "
           f"--replace-invalid-utf8") from e
   replaced = 0
