@@ -19,38 +19,40 @@ import tensorflow_text as tf_text
 from model import tokenization
 
 
-def _ranges(predicate):
-  """RE2 class body of the code points for which ``predicate`` holds."""
-  parts, start = [], None
-  for cp in range(sys.maxunicode + 2):
-    inside = cp <= sys.maxunicode and predicate(chr(cp))
-    if inside and start is None:
-      start = cp
-    elif not inside and start is not None:
-      end = cp - 1
-      parts.append(f"\\x{{{start:X}}}" if start == end else
-                   f"\\x{{{start:X}}}-\\x{{{end:X}}}")
+def _class(codepoints):
+  """RE2 class of sorted code points, as ranges: '[\\x{41}-\\x{5A}...]'."""
+  parts, start, prev = [], None, None
+  for cp in codepoints + [None]:
+    if start is not None and (cp is None or cp != prev + 1):
+      parts.append(f"\\x{{{start:X}}}" if start == prev else
+                   f"\\x{{{start:X}}}-\\x{{{prev:X}}}")
       start = None
-  return "".join(parts)
+    if cp is not None and start is None:
+      start = cp
+    prev = cp
+  return "[" + "".join(parts) + "]"
 
 
 @functools.lru_cache(maxsize=None)
 def character_classes():
   """RE2 classes for the official character predicates (built once)."""
-  def category(prefix):
-    return lambda c: unicodedata.category(c).startswith(prefix)
-  cjk = "".join(f"\\x{{{low:X}}}-\\x{{{high:X}}}"
-                for low, high in tokenization.CJK_RANGES)
-  return {
-      # str.split() also splits on U+2028/U+2029, which survive cleaning
-      "whitespace": "[" + _ranges(lambda c: tokenization.is_whitespace(c) or
-                                  c in "\u2028\u2029") + "]",
-      "control": "[" + _ranges(lambda c: c in "\x00\ufffd" or
-                               tokenization.is_control(c)) + "]",
-      "mark": "[" + _ranges(lambda c: unicodedata.category(c) == "Mn") + "]",
-      "punctuation": "[" + _ranges(tokenization.is_punctuation) + "]",
-      "cjk": "[" + cjk + "]",
-  }
+  members = {"whitespace": [], "control": [], "mark": [], "punctuation": []}
+  for cp in range(sys.maxunicode + 1):
+    char = chr(cp)
+    category = unicodedata.category(char)
+    # str.split() also splits on U+2028/U+2029, which survive cleaning
+    if char in " \t\n\r\u2028\u2029" or category == "Zs":
+      members["whitespace"].append(cp)
+    elif char in "\x00\ufffd" or category[0] == "C":
+      members["control"].append(cp)
+    if category == "Mn":
+      members["mark"].append(cp)
+    if tokenization.is_punctuation(char):
+      members["punctuation"].append(cp)
+  classes = {name: _class(cps) for name, cps in members.items()}
+  classes["cjk"] = "[" + "".join(f"\\x{{{low:X}}}-\\x{{{high:X}}}"
+                                 for low, high in tokenization.CJK_RANGES) + "]"
+  return classes
 
 
 class FastBasicTokenizer:

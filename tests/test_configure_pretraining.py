@@ -72,6 +72,8 @@ def test_int_is_accepted_for_a_float():
     ({"train_batch_size": 0}, "train_batch_size"),
     ({"distribution_strategy": "gpus"}, "distribution_strategy"),
     ({"mixed_precision": "fp16"}, "mixed_precision"),
+    ({"max_seq_length": 64, "model_hparam_overrides": {
+        "max_position_embeddings": 32}}, "max_position_embeddings \\(32\\)"),
     ({"temperature": 0.0}, "temperature")])
 def test_impossible_values_fail_early(kwargs, match):
   with pytest.raises(ValueError, match=match):
@@ -87,3 +89,23 @@ def test_load_hparams_from_string_and_file(tmp_path):
     hparams_lib.load_hparams(str(tmp_path / "missing.json"))
   with pytest.raises(ValueError, match="JSON object"):
     hparams_lib.load_hparams("[1, 2]")
+
+
+@pytest.mark.parametrize("key,value", [
+    ("mixed_precision", "mixed_bfloat16"), ("jit_compile", True),
+    ("gradient_accumulation_steps", 2), ("init_checkpoint", "/x/model.ckpt")])
+def test_settings_not_implemented_yet_fail_loudly(key, value):
+  with pytest.raises(NotImplementedError, match=key):
+    make(**{key: value})
+
+
+def test_presets_load():
+  import glob
+  import os
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  presets = glob.glob(os.path.join(root, "configs", "*.json"))
+  assert len(presets) >= 6
+  for path in presets:
+    if "finetune" in os.path.basename(path):
+      continue
+    make(**hparams_lib.load_hparams(path))

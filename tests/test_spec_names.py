@@ -39,3 +39,16 @@ def test_clue_tiny_preset_has_about_11_8m_parameters(spec):
   model = build_from_spec(spec["clue_electra_tiny"])
   total = sum(v.shape.num_elements() for v in model.official_variables().values())
   assert 11.7e6 < total < 11.9e6
+
+
+@pytest.mark.parametrize("preset,key", [
+    ("electra_tiny_zh.json", "clue_electra_tiny"),
+    ("electra_small_zh.json", "hfl_electra_small")])
+def test_presets_build_the_released_models(spec, preset, key):
+  import os
+  from util import hparams as hparams_lib
+  from conftest import ROOT
+  hparams = hparams_lib.load_hparams(os.path.join(ROOT, "configs", preset))
+  model = build_from_spec({"hparams": hparams})
+  ours = {n: v.shape.as_list() for n, v in model.official_variables().items()}
+  assert ours == spec[key]["variables"]
