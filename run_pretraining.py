@@ -23,16 +23,19 @@ def parse_args(argv=None):
   parser.add_argument("--model-name",
                       default=configure_pretraining.DEFAULT_MODEL_NAME,
                       help="The name of the model being pretrained.")
-  parser.add_argument("--hparams",
-                      default=configure_pretraining.DEFAULT_HPARAMS,
+  parser.add_argument("--hparams", action="append",
                       help="JSON dict of hyperparameters, or a .json file; "
-                           "default: configs/demo.json (the demo run)")
-  return parser.parse_args(argv)
+                           "repeat it to layer several (later ones win). "
+                           "Default: configs/demo.json (the demo run).")
+  args = parser.parse_args(argv)
+  if args.hparams is None:
+    args.hparams = [configure_pretraining.DEFAULT_HPARAMS]
+  return args
 
 
 def main(argv=None):
   args = parse_args(argv)
-  hparams = hparams_lib.load_hparams(args.hparams)
+  hparams = hparams_lib.merge_hparams(args.hparams)
   config = configure_pretraining.PretrainingConfig(
       args.model_name, args.data_dir, **hparams)
   demo.ensure_demo_tfrecords(config)

@@ -10,9 +10,10 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.9,<3.14",
-    packages=["model", "pretrain", "util"],
+    packages=["model", "pretrain", "finetune", "util"],
     py_modules=["configure_pretraining", "run_pretraining",
-                "build_pretraining_dataset"],
+                "build_pretraining_dataset", "learn_vocab",
+                "configure_finetuning", "run_finetuning"],
     install_requires=[
         "tensorflow>=2.16,<2.22",
         "tensorflow-text>=2.16,<2.22",

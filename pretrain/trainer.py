@@ -14,6 +14,7 @@ import time
 
 import tensorflow as tf
 
+from model import checkpoints
 from model import optimization
 from model import tokenization
 from pretrain import metrics
@@ -53,8 +54,8 @@ class PretrainingSession:
           config.num_train_steps, weight_decay_rate=config.weight_decay_rate,
           warmup_steps=config.num_warmup_steps,
           lr_decay_power=config.lr_decay_power)
-    self.checkpoint = tf.train.Checkpoint(model=self.model,
-                                          optimizer=self.optimizer)
+    self.checkpoint = checkpoints.make_checkpoint(
+        self.model.official_variables(), self.optimizer)
     self._checkpoint_dir = (config.model_dir if self.chief else
                             tempfile.mkdtemp(prefix="electra-worker-ckpt-"))
     self.manager = tf.train.CheckpointManager(
@@ -82,28 +83,11 @@ class PretrainingSession:
 
 
 def make_train_loop(session):
-  """A `tf.function` running ``n`` steps on a distributed iterator.
-
-  The step is traced once, inside the loop; the loop returns the last step's
-  global losses and learning rate.
-  """
-  strategy = session.strategy
-  optimizer = session.optimizer
-  replica_step = training.train_step_fn(session.model, optimizer)
+  """The pretraining loop: ``n`` steps per call on a distributed iterator."""
+  replica_step = training.train_step_fn(session.model, session.optimizer)
   names = list(session.model.loss_terms_names()) + ["loss"]
-
-  @tf.function
-  def train_steps(iterator, n):
-    report = {name: tf.constant(0.0) for name in names}
-    learning_rate = tf.constant(0.0)
-    for _ in tf.range(n):
-      learning_rate = optimizer.learning_rate()
-      per_replica = strategy.run(replica_step, args=(next(iterator),))
-      report = {k: strategy.reduce(SUM, per_replica[k], axis=None)
-                for k in names}
-    return dict(report, learning_rate=learning_rate)
-
-  return train_steps
+  return training.make_train_loop(session.strategy, replica_step,
+                                  session.optimizer, names)
 
 
 def make_eval_step(session):

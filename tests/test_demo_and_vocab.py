@@ -36,7 +36,7 @@ def test_demo_builds_its_data_then_trains_and_evaluates(tmp_path, capsys,
 def test_defaults_point_at_the_bundled_demo():
   args = run_pretraining.parse_args([])
   assert args.data_dir == os.path.join(ROOT, "demo")
-  assert args.hparams == os.path.join(ROOT, "configs", "demo.json")
+  assert args.hparams == [os.path.join(ROOT, "configs", "demo.json")]
 
 
 def test_learned_vocab_has_the_bert_layout(tmp_path):

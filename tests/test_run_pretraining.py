@@ -102,3 +102,15 @@ def test_neither_train_nor_eval_is_rejected(data_dir):
       "m", data_dir, **dict(DEBUG_HPARAMS, do_train=False))
   with pytest.raises(ValueError, match="do_train"):
     trainer.train_or_eval(config)
+
+
+@pytest.mark.slow
+def test_checkpoint_keys_carry_the_official_names(data_dir):
+  from model import checkpoints
+  run(data_dir, model_name="names", num_train_steps=2)
+  path = checkpoints.resolve_checkpoint_path(
+      os.path.join(data_dir, "models", "names"))
+  names = checkpoints.checkpoint_variables(path)
+  assert "electra/encoder/layer_0/attention/self/query/kernel" in names
+  assert "generator_predictions/output_bias" in names
+  assert not any("adam" in n or "optimizer" in n for n in names)

@@ -37,6 +37,14 @@ def load_hparams(hparams):
   return loaded
 
 
+def merge_hparams(sources):
+  """Loads several --hparams (dicts, JSON or .json paths); later ones win."""
+  merged = {}
+  for source in sources:
+    merged.update(load_hparams(source))
+  return merged
+
+
 def _type_ok(value, expected):
   if value is None:
     return True

@@ -1,0 +1,155 @@
+"""Hyperparameters for fine-tuning ELECTRA, with the official names and defaults.
+
+Pass ``--hparams '{"task_names": ["tnews"]}'`` (or a JSON file such as
+``configs/finetune_clue_tiny.json``) to ``run_finetuning.py``.
+"""
+
+import os
+
+import tensorflow as tf
+
+from util import hparams as hparams_lib
+
+_DECLARED_TYPES = {
+    "embedding_size": int, "tpu_job_name": str, "tpu_name": str,
+    "tpu_zone": str, "gcp_project": str, "init_checkpoint": str, "seed": int,
+    "model_hparam_overrides": dict, "task_names": list, "custom_tasks": dict,
+    "num_train_epochs": float,
+}
+
+
+class FinetuningConfig:
+  """Fine-tuning hyperparameters (official names and defaults)."""
+
+  def __init__(self, model_name, data_dir, **kwargs):
+    # general
+    self.model_name = model_name
+    self.debug = False  # debug mode for quickly running things
+    self.log_examples = False  # print out some train examples for debugging
+    self.num_trials = 1  # how many train+eval runs to perform
+    self.do_train = True  # train a model
+    self.do_eval = True  # evaluate the model
+    self.keep_all_models = True  # if False, only keep the last trial's ckpt
+
+    # model
+    self.model_size = "small"  # "tiny", "small", "base" or "large"
+    self.task_names = ["chunk"]  # which tasks to learn (jointly)
+    # overrides of the transformer hparams of model_size (see BertConfig)
+    self.model_hparam_overrides = {}
+    self.embedding_size = None  # bert hidden size by default
+    self.vocab_size = 30522  # number of tokens in the vocabulary
+    self.do_lower_case = True
+
+    # training
+    self.learning_rate = 1e-4
+    self.weight_decay_rate = 0.01
+    self.layerwise_lr_decay = 0.8  # if > 0, layer l gets lr * decay^(depth(l)
+                                   # - max depth): lower layers learn slower
+    self.num_train_epochs = 3.0  # passes over the dataset during training
+    self.warmup_proportion = 0.1  # how much of training to warm up the LR for
+    self.save_checkpoints_steps = 1000000
+    self.iterations_per_loop = 1000
+    self.use_tfrecords_if_existing = True  # reuse cached preprocessed data
+
+    # writing model outputs to disc
+    self.write_test_outputs = False  # write CLUE submission files for test
+    self.n_writes_test = 5  # write test set predictions for the first n trials
+
+    # sizing
+    self.max_seq_length = 128
+    self.train_batch_size = 32
+    self.eval_batch_size = 32
+    self.predict_batch_size = 32
+    self.double_unordered = True  # for symmetric pair tasks (e.g. AFQMC),
+                                  # train on both sentence orders
+    # for qa tasks
+    self.max_query_length = 64
+    self.doc_stride = 128
+    self.n_best_size = 20
+    self.max_answer_length = 30
+    self.answerable_classifier = True
+    self.answerable_uses_start_logits = True
+    self.answerable_weight = 0.5
+    self.joint_prediction = True
+    self.beam_size = 20
+    self.qa_na_threshold = -2.75
+
+    # TPU settings
+    self.use_tpu = False
+    self.num_tpu_cores = 1
+    self.tpu_job_name = None
+    self.tpu_name = None
+    self.tpu_zone = None
+    self.gcp_project = None
+
+    # settings of this TF2 toolkit (not in the official code)
+    self.custom_tasks = {}  # your own tasks without code, see README
+    self.distribution_strategy = "auto"  # as in configure_pretraining.py
+    self.seed = 0  # trial t uses seed + t
+    self.log_every = 50  # steps between progress lines
+    self.eval_every_epoch = True  # evaluate on dev after each epoch
+    self.keep_best_checkpoint = False  # keep the checkpoint of the best dev
+                                       # score (first metric) of each trial
+
+    # default locations of data files
+    self.data_dir = data_dir
+    pretrained_dir = os.path.join(data_dir, "models", model_name)
+    self.raw_data_dir = os.path.join(data_dir, "finetuning_data")
+    self.vocab_file = os.path.join(pretrained_dir, "vocab.txt")
+    if not tf.io.gfile.exists(self.vocab_file):
+      self.vocab_file = os.path.join(data_dir, "vocab.txt")
+    task_names = kwargs.get("task_names", self.task_names)
+    tasks_str = ",".join(task_names) if isinstance(task_names, list) else ""
+    self.init_checkpoint = pretrained_dir
+    self.model_dir = os.path.join(pretrained_dir, "finetuning_models",
+                                  tasks_str + "_model")
+    results_dir = os.path.join(pretrained_dir, "results")
+    self.results_txt = os.path.join(results_dir, tasks_str + "_results.txt")
+    self.results_json = os.path.join(results_dir, tasks_str + "_results.json")
+    self.preprocessed_data_dir = os.path.join(
+        pretrained_dir, "finetuning_tfrecords", tasks_str + "_tfrecords")
+    self.test_predictions_dir = os.path.join(pretrained_dir,
+                                             "test_predictions")
+
+    self._types = hparams_lib.infer_types(self.__dict__, _DECLARED_TYPES)
+    self.update(kwargs)
+
+    # default hyperparameters for single-task models
+    if len(self.task_names) == 1 and self.task_names[0] == "chunk":
+      self.max_seq_length = 256
+    # default hyperparameters for different model sizes
+    if self.model_size == "large":
+      self.learning_rate = 5e-5
+      self.layerwise_lr_decay = 0.9
+    elif self.model_size == "small":
+      self.embedding_size = 128
+    # debug-mode settings
+    if self.debug:
+      self.use_tfrecords_if_existing = False
+      self.num_trials = 1
+      self.iterations_per_loop = 1
+      self.train_batch_size = 32
+      self.num_train_epochs = 3.0
+      self.log_examples = True
+      self.preprocessed_data_dir += "-debug"
+    # passed-in arguments override (for example) debug-mode defaults
+    self.update(kwargs)
+    self.validate()
+
+  def update(self, kwargs):
+    hparams_lib.check_and_update(self, kwargs, self._types)
+
+  def validate(self):
+    if not self.task_names:
+      raise ValueError("hparam 'task_names' must name at least one task")
+    for name in ("train_batch_size", "eval_batch_size", "predict_batch_size",
+                 "max_seq_length", "num_trials", "log_every"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"hparam {name!r} must be at least 1, got "
+                         f"{getattr(self, name)}")
+    if self.num_train_epochs <= 0:
+      raise ValueError(f"hparam 'num_train_epochs' must be > 0, got "
+                       f"{self.num_train_epochs}")
+
+  def to_dict(self):
+    return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}

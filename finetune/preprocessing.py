@@ -1,0 +1,107 @@
+"""Featurizing fine-tuning data, caching it as TFRecords, and tf.data input.
+
+Every split of a task set is written once to
+``<preprocessed_data_dir>/<tasks>_<split>.tfrecord`` with a metadata JSON
+(example count and a fingerprint of the settings that shape the features);
+a later run reuses it when ``use_tfrecords_if_existing`` is true and the
+fingerprint matches.
+"""
+
+import hashlib
+import json
+import os
+import random
+
+import tensorflow as tf
+
+from util import utils
+
+SHARED_SPECS = {"input_ids": "seq", "input_mask": "seq", "segment_ids": "seq",
+                "task_id": []}
+
+
+class Preprocessor:
+  """Turns the tasks' examples into cached TFRecords and datasets."""
+
+  def __init__(self, config, tasks, tokenizer):
+    self.config = config
+    self.tasks = tasks
+    self.tokenizer = tokenizer
+    seq = [config.max_seq_length]
+    self.specs = {name: (seq if shape == "seq" else shape, tf.int64)
+                  for name, shape in SHARED_SPECS.items()}
+    for task in tasks:
+      self.specs.update(task.feature_specs())
+
+  def _fingerprint(self, tasks, split):
+    settings = {"tasks": [t.name for t in tasks], "split": split,
+                "max_seq_length": self.config.max_seq_length,
+                "vocab_file": os.path.abspath(self.config.vocab_file),
+                "do_lower_case": self.config.do_lower_case,
+                "double_unordered": self.config.double_unordered,
+                "custom_tasks": self.config.custom_tasks}
+    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()
+                        ).hexdigest()
+
+  def _paths(self, tasks, split):
+    prefix = os.path.join(self.config.preprocessed_data_dir,
+                          "_".join(sorted(t.name for t in tasks)) + "_" + split)
+    return prefix + ".tfrecord", prefix + ".metadata.json"
+
+  def _featurize(self, tasks, split):
+    features = []
+    for task in tasks:
+      examples = task.get_examples(split)
+      task_id = self.config.task_names.index(task.name)
+      for feature in task.featurize(examples, self.tokenizer):
+        feature["task_id"] = task_id
+        features.append(feature)
+    return features
+
+  def _serialize(self, feature):
+    values = {}
+    for name, (shape, _) in self.specs.items():
+      value = feature.get(name, [0] * shape[0] if shape else 0)
+      values[name] = tf.train.Feature(int64_list=tf.train.Int64List(
+          value=value if shape else [value]))
+    return tf.train.Example(features=tf.train.Features(
+        feature=values)).SerializeToString()
+
+  def prepare(self, tasks, split, is_training):
+    """Writes (or reuses) the TFRecords of a split; returns (path, count)."""
+    record_path, metadata_path = self._paths(tasks, split)
+    fingerprint = self._fingerprint(tasks, split)
+    if self.config.use_tfrecords_if_existing and tf.io.gfile.exists(
+        metadata_path):
+      metadata = utils.load_json(metadata_path)
+      if metadata.get("fingerprint") == fingerprint:
+        return record_path, metadata["n_examples"]
+    features = self._featurize(tasks, split)
+    if is_training:
+      random.Random(self.config.seed).shuffle(features)
+    os.makedirs(os.path.dirname(record_path), exist_ok=True)
+    tmp_path = record_path + ".tmp"
+    with tf.io.TFRecordWriter(tmp_path) as writer:
+      for feature in features:
+        writer.write(self._serialize(feature))
+    os.replace(tmp_path, record_path)
+    utils.atomic_write_json({"n_examples": len(features),
+                             "fingerprint": fingerprint}, metadata_path)
+    utils.log(f"Wrote {len(features)} {split} examples of "
+              f"{[t.name for t in tasks]} to {record_path}")
+    return record_path, len(features)
+
+  def _decode(self, record):
+    spec = {name: tf.io.FixedLenFeature(shape, dtype)
+            for name, (shape, dtype) in self.specs.items()}
+    example = tf.io.parse_single_example(record, spec)
+    return {k: tf.cast(v, tf.int32) for k, v in example.items()}
+
+  def dataset(self, record_path, batch_size, is_training, seed=None):
+    """Training: shuffled, repeated, fixed-size batches; else one pass."""
+    dataset = tf.data.TFRecordDataset(record_path)
+    if is_training:
+      dataset = dataset.shuffle(10000, seed=seed).repeat()
+    dataset = dataset.map(self._decode, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size, drop_remainder=is_training)
+    return dataset.prefetch(tf.data.AUTOTUNE)

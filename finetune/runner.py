@@ -1,0 +1,156 @@
+"""Fine-tuning trials: initialise from a pretrained checkpoint, train with
+layer-wise learning-rate decay, evaluate on dev, write test predictions."""
+
+import json
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from finetune import finetuning_model
+from model import checkpoints
+from model import optimization
+from pretrain import training
+from util import training_utils
+from util import utils
+
+
+def init_encoder(config, model):
+  """Loads the pretrained discriminator (``electra/``); task heads stay fresh."""
+  if not config.init_checkpoint:
+    utils.log("init_checkpoint is null: the encoder starts from random "
+              "initialisation")
+    return None
+  encoder = {name: var for name, var in model.official_variables().items()
+             if name.startswith("electra/")}
+  report = checkpoints.init_from_checkpoint(encoder, config.init_checkpoint)
+  if not report.loaded:
+    raise ValueError(f"no variable of the encoder was found in checkpoint "
+                     f"{report.path}; is it an ELECTRA checkpoint?")
+  utils.log(report.summary())
+  return report
+
+
+class Trial:
+  """One training run of the tasks with one seed."""
+
+  def __init__(self, config, tasks, preprocessor, strategy, trial):
+    self.config, self.tasks = config, tasks
+    self.preprocessor, self.strategy = preprocessor, strategy
+    self.trial = trial
+    self.model_dir = f"{config.model_dir}_{trial}"
+    tf.random.set_seed(config.seed + trial)
+
+  def build(self, num_train_steps):
+    config = self.config
+    with self.strategy.scope():
+      self.model = finetuning_model.FinetuningModel(config, self.tasks)
+      self.optimizer = optimization.create_optimizer(
+          self.model.trainable_variables, config.learning_rate,
+          max(1, num_train_steps), weight_decay_rate=config.weight_decay_rate,
+          warmup_proportion=config.warmup_proportion,
+          layerwise_lr_decay_power=config.layerwise_lr_decay,
+          n_transformer_layers=self.model.bert_config.num_hidden_layers)
+    self.checkpoint = checkpoints.make_checkpoint(
+        self.model.official_variables(), self.optimizer)
+    init_encoder(config, self.model)
+    self._predict_step = tf.function(self._predict_batch, autograph=False,
+                                     reduce_retracing=True)
+
+  def _predict_batch(self, features):
+    _, outputs = self.model(features, training=False)
+    return outputs, features["task_id"]
+
+  def train(self, record_path, num_examples, on_epoch_end):
+    config = self.config
+    steps_per_epoch = num_examples // config.train_batch_size
+    total_steps = int(steps_per_epoch * config.num_train_epochs)
+    if total_steps < 1:
+      raise ValueError(f"the training data ({num_examples} examples) is "
+                       f"smaller than train_batch_size "
+                       f"({config.train_batch_size})")
+    dataset = self.strategy.experimental_distribute_dataset(
+        self.preprocessor.dataset(record_path, config.train_batch_size, True,
+                                  config.seed + self.trial))
+    iterator = iter(dataset)
+    batch = float(config.train_batch_size)
+
+    def loss_fn(features):
+      total, _ = self.model(features, training=True)
+      return total, {"mean_loss": total / batch}
+
+    train_steps = training.make_train_loop(
+        self.strategy, training.make_replica_step(
+            loss_fn, self.model.trainable_variables, self.optimizer),
+        self.optimizer, ["mean_loss"])
+    start, step = time.time(), 0
+    while step < total_steps:
+      boundary = min(total_steps, (step // steps_per_epoch + 1) *
+                     steps_per_epoch)
+      n = min(config.log_every - step % config.log_every, boundary - step)
+      report = train_steps(iterator, tf.constant(n))
+      step += n
+      _log_progress(step, total_steps, start, report)
+      if step % steps_per_epoch == 0 or step == total_steps:
+        on_epoch_end(self, step // steps_per_epoch, step == total_steps)
+    return total_steps
+
+  def predict(self, record_path):
+    """{task name: {output name: array}} over a split (one pass)."""
+    dataset = self.preprocessor.dataset(record_path,
+                                        self.config.eval_batch_size, False)
+    gathered = {t.name: {} for t in self.tasks}
+    for features in dataset:
+      outputs, task_ids = self._predict_step(features)
+      for task_id, task in enumerate(self.tasks):
+        rows = task_ids.numpy() == task_id
+        for key, value in outputs[task.name].items():
+          gathered[task.name].setdefault(key, []).append(value.numpy()[rows])
+    return {task: {k: np.concatenate(v) for k, v in outs.items()}
+            for task, outs in gathered.items()}
+
+  def evaluate(self, split="dev"):
+    results = {}
+    for task in self.tasks:
+      record_path, _ = self.preprocessor.prepare([task], split, False)
+      scorer = task.get_scorer()
+      scorer.update(self.predict(record_path)[task.name])
+      results[task.name] = scorer.get_results()
+      utils.log(f"{task.name} {split}: " + " - ".join(
+          f"{k}: {v:.2f}" for k, v in results[task.name].items()))
+    return results
+
+  def save(self, subdir=None):
+    directory = os.path.join(self.model_dir, subdir) if subdir else (
+        self.model_dir)
+    return self.checkpoint.write(os.path.join(directory, "model.ckpt"))
+
+  def write_test_predictions(self):
+    """CLUE submission files: one {"id", "label"} JSON object per line."""
+    out_dir = os.path.join(self.config.test_predictions_dir,
+                           f"trial_{self.trial}")
+    for task in self.tasks:
+      if not getattr(task, "submission_file", None):
+        continue
+      examples = task.get_examples("test")
+      record_path, _ = self.preprocessor.prepare([task], "test", False)
+      outputs = self.predict(record_path)[task.name]
+      by_eid = dict(zip(outputs["eid"].tolist(),
+                        outputs["predictions"].tolist()))
+      lines = [json.dumps({"id": e.guid,
+                           "label": task.label_list[by_eid[e.eid]]},
+                          ensure_ascii=False) for e in examples]
+      path = os.path.join(out_dir, task.submission_file)
+      utils.atomic_write_text("\n".join(lines) + "\n", path)
+      utils.log(f"Wrote {len(lines)} test predictions to {path}")
+
+
+def _log_progress(step, total, start, report):
+  elapsed = time.time() - start
+  per_step = elapsed / step
+  utils.log(f"{step}/{total} = {100.0 * step / total:.1f}%, SPS: "
+            f"{1 / per_step:.1f}, ELAP: {training_utils.secs_to_str(elapsed)}"
+            f", ETA: {training_utils.secs_to_str((total - step) * per_step)}"
+            f" - loss: {float(report['mean_loss']):.4f} - learning_rate: "
+            f"{float(report['learning_rate']):.2e}")

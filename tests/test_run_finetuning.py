@@ -1,0 +1,175 @@
+"""End to end: pretrain a debug model, fine-tune it on all seven CLUE tasks,
+and fine-tune a custom TSV task, with results and submission files."""
+
+import json
+import os
+import random
+
+import pytest
+import tensorflow as tf
+
+import run_finetuning
+import run_pretraining
+from finetune import clue_tasks
+from conftest import ROOT
+
+DEMO_VOCAB = os.path.join(ROOT, "demo", "vocab.txt")
+TASK_LABELS = {"afqmc": ["0", "1"], "tnews": ["100", "101", "102"],
+               "iflytek": ["0", "1", "2"], "cmnli": clue_tasks.NLI_LABELS,
+               "ocnli": clue_tasks.NLI_LABELS, "cluewsc2020": ["true", "false"],
+               "csl": ["0", "1"]}
+SPLIT_SIZES = {"train": 24, "dev": 12, "test": 10}
+
+
+def demo_sentences():
+  with open(os.path.join(ROOT, "demo", "corpus", "life.txt"),
+            encoding="utf-8") as f:
+    return [l for l in f.read().split("\n") if l.strip()]
+
+
+def clue_row(task, sentences, rng, label, index):
+  a, b = rng.choice(sentences), rng.choice(sentences)
+  if task in ("afqmc", "cmnli", "ocnli"):
+    row = {"sentence1": a, "sentence2": b}
+  elif task in ("tnews", "iflytek"):
+    row = {"sentence": a}
+  elif task == "csl":
+    row = {"abst": a, "keyword": [b[:2], b[2:4]]}
+  else:
+    row = {"text": a, "target": {"span1_text": a[:2], "span1_index": 0,
+                                 "span2_text": a[4:5], "span2_index": 4}}
+  if label is not None:
+    row["label"] = label
+  else:
+    row["id"] = index
+  return row
+
+
+def write_clue_data(root):
+  rng = random.Random(0)
+  sentences = demo_sentences()
+  for task, labels in TASK_LABELS.items():
+    for split, size in SPLIT_SIZES.items():
+      path = os.path.join(root, "finetuning_data", task, split + ".json")
+      os.makedirs(os.path.dirname(path), exist_ok=True)
+      with open(path, "w", encoding="utf-8") as f:
+        for i in range(size):
+          label = None if split == "test" else labels[i % len(labels)]
+          f.write(json.dumps(clue_row(task, sentences, rng, label, i),
+                             ensure_ascii=False) + "\n")
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+  """A debug ELECTRA pretrained for 4 steps on the demo corpus."""
+  root = tmp_path_factory.mktemp("data")
+  import shutil
+  shutil.copy(DEMO_VOCAB, root / "vocab.txt")
+  import build_pretraining_dataset
+  build_pretraining_dataset.main([
+      "--corpus-dir", os.path.join(ROOT, "demo", "corpus"), "--vocab-file",
+      DEMO_VOCAB, "--output-dir", str(root / "pretrain_tfrecords"),
+      "--max-seq-length", "32"])
+  run_pretraining.main([
+      "--data-dir", str(root), "--model-name", "debug",
+      "--hparams", json.dumps({"debug": True, "vocab_size": 2244,
+                               "max_seq_length": 32, "num_train_steps": 4})])
+  write_clue_data(root)
+  return root
+
+
+FINETUNE_HPARAMS = {"debug": True, "vocab_size": 2244, "max_seq_length": 32,
+                    "train_batch_size": 16, "num_train_epochs": 2.0,
+                    "log_every": 5}
+
+
+@pytest.mark.slow
+def test_all_seven_tasks_in_one_command(pretrained, capsys):
+  hparams = dict(FINETUNE_HPARAMS, task_names=list(TASK_LABELS),
+                 write_test_outputs=True)
+  results = run_finetuning.main(["--data-dir", str(pretrained),
+                                 "--model-name", "debug",
+                                 "--hparams", json.dumps(hparams)])
+  out = capsys.readouterr().out
+  # the encoder: 5 embeddings + projection (2) + 3 layers x 16 variables
+  assert "Initialised 55 variables from" in out
+  assert set(results[0]) == set(TASK_LABELS)
+  model_dir = pretrained / "models" / "debug"
+  tasks = ",".join(TASK_LABELS)
+  text = open(model_dir / "results" / f"{tasks}_results.txt").read()
+  for task in TASK_LABELS:
+    assert f"trial 1 {task}: accuracy: " in text
+  saved = json.load(open(model_dir / "results" / f"{tasks}_results.json"))
+  assert saved["summary"]["csl"]["accuracy"]["std"] == 0.0
+  predictions = model_dir / "test_predictions" / "trial_1"
+  names = {"afqmc_predict.json", "tnews11_predict.json", "iflytek_predict.json",
+           "cmnli_predict.json", "ocnli_50k_predict.json",
+           "cluewsc11_predict.json", "csl_predict.json"}
+  assert set(os.listdir(predictions)) == names
+  for task, name in zip(TASK_LABELS, sorted(names)):
+    del task
+    lines = open(predictions / name, encoding="utf-8").read().splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert [r["id"] for r in rows] == list(range(SPLIT_SIZES["test"]))
+  tnews = [json.loads(l) for l in open(predictions / "tnews11_predict.json")]
+  assert {r["label"] for r in tnews} <= set(clue_tasks.TNEWS(None).label_list)
+
+
+@pytest.mark.slow
+def test_cached_tfrecords_are_reused_and_fresh_dirs_are_required(pretrained,
+                                                                 capsys):
+  # debug mode never reuses cached data: give the debug shape explicitly
+  hparams = dict(FINETUNE_HPARAMS, debug=False, task_names=["csl"],
+                 num_train_epochs=1.0, model_hparam_overrides={
+                     "hidden_size": 144, "num_hidden_layers": 3,
+                     "num_attention_heads": 4, "intermediate_size": 576})
+  args = ["--data-dir", str(pretrained), "--model-name", "debug",
+          "--hparams", json.dumps(hparams)]
+  run_finetuning.main(args)
+  assert "Wrote 24 train examples" in capsys.readouterr().out
+  with pytest.raises(FileExistsError, match="csl_model_1 already holds"):
+    run_finetuning.main(args)
+  hparams["do_train"] = False
+  results = run_finetuning.main(args[:-1] + [json.dumps(hparams)])
+  assert "Wrote" not in capsys.readouterr().out.split("Trial 1/1")[1]
+  assert "accuracy" in results[0]["csl"]
+
+
+@pytest.mark.slow
+def test_custom_tsv_task_without_code(tmp_path):
+  data = tmp_path / "reviews"
+  data.mkdir()
+  rng = random.Random(1)
+  sentences = demo_sentences()
+  for split, size in (("train", 40), ("dev", 10), ("test", 6)):
+    rows = ["review\tstars\tuid"]
+    for i in range(size):
+      rows.append(f"{rng.choice(sentences)}\t{['good', 'bad'][i % 2]}\tu{i}")
+    (data / f"{split}.tsv").write_text("\n".join(rows) + "\n",
+                                       encoding="utf-8")
+  import shutil
+  shutil.copy(DEMO_VOCAB, tmp_path / "vocab.txt")
+  hparams = dict(FINETUNE_HPARAMS, task_names=["reviews"], init_checkpoint=None,
+                 write_test_outputs=True, custom_tasks={"reviews": {
+                     "format": "tsv", "data_dir": str(data), "text_a": "review",
+                     "label": "stars", "labels": "infer", "id": "uid"}})
+  results = run_finetuning.main(["--data-dir", str(tmp_path), "--model-name",
+                                 "none", "--hparams", json.dumps(hparams)])
+  assert 0.0 <= results[0]["reviews"]["accuracy"] <= 100.0
+  out = tmp_path / "models" / "none" / "test_predictions" / "trial_1"
+  rows = [json.loads(l) for l in open(out / "reviews_predict.json")]
+  assert [r["id"] for r in rows] == [f"u{i}" for i in range(6)]
+  assert {r["label"] for r in rows} <= {"bad", "good"}
+
+
+def test_checkpoint_without_the_encoder_fails_clearly(tmp_path):
+  ckpt = tf.train.Checkpoint(model={"something/else": tf.Variable(1.0)})
+  path = ckpt.write(str(tmp_path / "other" / "model.ckpt"))
+  import shutil
+  shutil.copy(DEMO_VOCAB, tmp_path / "vocab.txt")
+  write_clue_data(tmp_path)
+  hparams = dict(FINETUNE_HPARAMS, task_names=["csl"], init_checkpoint=path,
+                 num_train_epochs=1.0)
+  with pytest.raises(ValueError, match="no variable of the encoder"):
+    run_finetuning.main(["--data-dir", str(tmp_path), "--model-name", "x",
+                         "--hparams", json.dumps(hparams)])
