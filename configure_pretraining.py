@@ -99,7 +99,9 @@ class PretrainingConfig:
     self.gradient_accumulation_steps = 1  # micro-batches per optimizer step
     self.seed = None  # global random seed (None: nondeterministic)
     self.log_every = 100  # steps between progress lines
-    self.init_checkpoint = None  # continue pretraining from this checkpoint
+    # continue pretraining from this checkpoint (ours or an official TF1 one;
+    # a directory, its 'checkpoint' file or a prefix) when model_dir has none
+    self.init_checkpoint = None
 
     # default locations of data files
     self.pretrain_tfrecords = os.path.join(
@@ -178,8 +180,7 @@ class PretrainingConfig:
     pending = {"mixed_precision": (self.mixed_precision, None),
                "jit_compile": (self.jit_compile, False),
                "gradient_accumulation_steps": (
-                   self.gradient_accumulation_steps, 1),
-               "init_checkpoint": (self.init_checkpoint, None)}
+                   self.gradient_accumulation_steps, 1)}
     for name, (value, default) in pending.items():
       if value != default:
         raise NotImplementedError(

@@ -13,7 +13,8 @@ setup(
     packages=["model", "pretrain", "finetune", "util"],
     py_modules=["configure_pretraining", "run_pretraining",
                 "build_pretraining_dataset", "learn_vocab",
-                "configure_finetuning", "run_finetuning"],
+                "configure_finetuning", "run_finetuning",
+                "convert_checkpoint", "export_savedmodel"],
     install_requires=[
         "tensorflow>=2.16,<2.22",
         "tensorflow-text>=2.16,<2.22",

@@ -1,6 +1,7 @@
 """`run_finetuning(config)`: trials, dev results and submission files."""
 
 import os
+import shutil
 
 import numpy as np
 
@@ -103,4 +104,9 @@ def run_finetuning(config):
     if results is not None:
       trial_results.append(results)
       write_results(config, trial_results)
+    if (config.do_train and not config.keep_all_models and
+        trial != config.num_trials):
+      # asked for by keep_all_models=false (official): only the checkpoints
+      # this trial wrote are removed
+      shutil.rmtree(f"{config.model_dir}_{trial}")
   return trial_results

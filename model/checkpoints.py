@@ -73,6 +73,37 @@ def checkpoint_variables(path):
   return named
 
 
+def checkpoint_slots(path):
+  """{(official name, "adam_m"/"adam_v"): key} of the optimizer slots."""
+  slots = {}
+  for key, _ in tf.train.list_variables(path):
+    for slot in ("adam_m", "adam_v"):
+      prefix = f"optimizer/{slot}/"
+      if key.startswith(prefix) and key.endswith(_TF2_SUFFIX):
+        slots[(unescape(key[len(prefix):-len(_TF2_SUFFIX)]), slot)] = key
+      elif key.endswith("/" + slot) and "/.ATTRIBUTES/" not in key:
+        slots[(key[:-len(slot) - 1], slot)] = key
+  return slots
+
+
+def init_optimizer_slots(optimizer, path):
+  """Loads Adam slots found in the checkpoint; returns how many were loaded.
+
+  Released checkpoints have none: the optimizer then starts fresh.
+  """
+  path = resolve_checkpoint_path(path)
+  slots = checkpoint_slots(path)
+  reader = tf.train.load_checkpoint(path)
+  loaded = 0
+  for (name, slot), key in slots.items():
+    table = optimizer.adam_m if slot == "adam_m" else optimizer.adam_v
+    if name in table and reader.get_variable_to_shape_map()[key] == (
+        table[name].shape.as_list()):
+      table[name].assign(reader.get_tensor(key))
+      loaded += 1
+  return loaded
+
+
 class LoadReport:
   """What `init_from_checkpoint` did: loaded, left at init, unused."""
 
@@ -123,3 +154,40 @@ def init_from_checkpoint(variables_by_name, path):
   missing = sorted(n for n in variables_by_name if n not in available)
   unused = sorted(n for n in available if n not in variables_by_name)
   return LoadReport(path, loaded, missing, unused)
+
+
+def write_tf1_checkpoint(path, prefix):
+  """Rewrites a checkpoint in the official TF1 layout (keys = names).
+
+  Model variables keep their official names, Adam slots become
+  ``<name>/adam_m`` and ``<name>/adam_v``, the step ``global_step``; a
+  ``checkpoint`` state file is written beside it. Tools that expect the
+  official layout (e.g. the HuggingFace converter) read the result.
+
+  Args:
+    path: our checkpoint (directory, 'checkpoint' file or prefix) or a TF1 one.
+    prefix: output prefix, e.g. ``out/model.ckpt-1000``.
+  Returns:
+    The number of tensors written.
+  """
+  path = resolve_checkpoint_path(path)
+  reader = tf.train.load_checkpoint(path)
+  tensors = {name: reader.get_tensor(key)
+             for name, (key, _) in checkpoint_variables(path).items()}
+  for (name, slot), key in checkpoint_slots(path).items():
+    tensors[f"{name}/{slot}"] = reader.get_tensor(key)
+  for key in ("optimizer/global_step/.ATTRIBUTES/VARIABLE_VALUE",
+              "global_step"):
+    if reader.has_tensor(key):
+      tensors["global_step"] = reader.get_tensor(key)
+  names = sorted(tensors)
+  directory = os.path.dirname(os.path.abspath(prefix))
+  tf.io.gfile.makedirs(directory)
+  tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names,
+                    shape_and_slices=[""] * len(names),
+                    tensors=[tf.constant(tensors[n]) for n in names])
+  base = os.path.basename(prefix)
+  with tf.io.gfile.GFile(os.path.join(directory, "checkpoint"), "w") as f:
+    f.write(f'model_checkpoint_path: "{base}"\n'
+            f'all_model_checkpoint_paths: "{base}"\n')
+  return len(names)

@@ -68,11 +68,29 @@ class PretrainingSession:
     return int(self.optimizer.global_step.numpy())
 
   def restore(self):
-    """Restores the newest checkpoint of model_dir; returns its path or None."""
+    """Restores the newest checkpoint of model_dir; returns its path or None.
+
+    With no checkpoint there yet, ``init_checkpoint`` (ours or an official
+    TF1 one) initialises the model by variable name, and the Adam slots when
+    it has them; the step starts at 0.
+    """
     latest = tf.train.latest_checkpoint(self.config.model_dir)
     if latest:
       self.checkpoint.restore(latest).assert_existing_objects_matched()
+    elif self.config.init_checkpoint:
+      self._init_from(self.config.init_checkpoint)
     return latest
+
+  def _init_from(self, path):
+    report = checkpoints.init_from_checkpoint(
+        self.model.official_variables(), path)
+    if not report.loaded:
+      raise ValueError(f"init_checkpoint {report.path} shares no variable "
+                       f"name with the model")
+    utils.log(report.summary())
+    slots = checkpoints.init_optimizer_slots(self.optimizer, report.path)
+    utils.log(f"  optimizer: {slots} Adam slots loaded" if slots else
+              "  optimizer: no Adam slots in the checkpoint; starting fresh")
 
   def save(self):
     path = self.manager.save(checkpoint_number=self.step)

@@ -111,7 +111,7 @@ def test_forward_matches_numpy_reference():
   gen_logits = ref.token_logits(w, "generator_predictions", reprs,
                                 w["electra/embeddings/word_embeddings"])
   np.testing.assert_allclose(outputs.mlm.logits.numpy(), gen_logits,
-                             atol=1e-4)
+                             atol=1e-5)
   fake = outputs.fake_inputs
   disc_seq = ref.encoder(w, "electra", 3, fake.input_ids.numpy(),
                          fake.input_mask.numpy(), fake.segment_ids.numpy())

@@ -150,12 +150,18 @@ def test_custom_tsv_task_without_code(tmp_path):
   import shutil
   shutil.copy(DEMO_VOCAB, tmp_path / "vocab.txt")
   hparams = dict(FINETUNE_HPARAMS, task_names=["reviews"], init_checkpoint=None,
-                 write_test_outputs=True, custom_tasks={"reviews": {
+                 write_test_outputs=True, num_trials=2, keep_all_models=False,
+                 keep_best_checkpoint=True, custom_tasks={"reviews": {
                      "format": "tsv", "data_dir": str(data), "text_a": "review",
                      "label": "stars", "labels": "infer", "id": "uid"}})
   results = run_finetuning.main(["--data-dir", str(tmp_path), "--model-name",
                                  "none", "--hparams", json.dumps(hparams)])
-  assert 0.0 <= results[0]["reviews"]["accuracy"] <= 100.0
+  assert len(results) == 2 and 0.0 <= results[0]["reviews"]["accuracy"] <= 100
+  models = tmp_path / "models" / "none" / "finetuning_models"
+  # trial 1 removed (keep_all_models false); trial 2 keeps final and best
+  assert sorted(os.listdir(models)) == ["reviews_model_2"]
+  assert os.path.exists(models / "reviews_model_2" / "best" /
+                        "model.ckpt.index")
   out = tmp_path / "models" / "none" / "test_predictions" / "trial_1"
   rows = [json.loads(l) for l in open(out / "reviews_predict.json")]
   assert [r["id"] for r in rows] == [f"u{i}" for i in range(6)]
