@@ -169,23 +169,9 @@ class PretrainingConfig:
       raise ValueError(
           f"hparam 'max_seq_length' ({self.max_seq_length}) is above the "
           f"model's max_position_embeddings ({max_positions})")
-    self._reject_unimplemented()
     if self.temperature <= 0:
       raise ValueError(f"hparam 'temperature' must be > 0, got "
                        f"{self.temperature}")
-
-  def _reject_unimplemented(self):
-    """Settings whose implementation has not landed yet fail loudly, rather
-    than being ignored."""
-    pending = {"mixed_precision": (self.mixed_precision, None),
-               "jit_compile": (self.jit_compile, False),
-               "gradient_accumulation_steps": (
-                   self.gradient_accumulation_steps, 1)}
-    for name, (value, default) in pending.items():
-      if value != default:
-        raise NotImplementedError(
-            f"hparam {name!r} = {value!r} is not supported yet; leave it at "
-            f"{default!r}")
 
   def to_dict(self):
     return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}

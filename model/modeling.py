@@ -208,14 +208,19 @@ class BertModel(tf.Module):
       default for the generator); when None the model creates its own under
       ``<scope>/embeddings``.
     ltr / rtl: causal masking for Electric's two-tower generator.
+    compute_dtype: tf.float32, or tf.bfloat16 / tf.float16 for mixed
+      precision (variables stay float32; LayerNorm and softmax run in
+      float32).
   """
 
   def __init__(self, config, scope="electra", embedding_size=None,
-               embeddings=None, ltr=False, rtl=False):
+               embeddings=None, ltr=False, rtl=False,
+               compute_dtype=tf.float32):
     super().__init__(name=None)
     config.validate()
     self.config = copy.deepcopy(config)
     self.scope = scope
+    self.compute_dtype = compute_dtype
     self.ltr, self.rtl = ltr, rtl
     if embeddings is None:
       embeddings = Embeddings(config, scope,
@@ -245,7 +250,8 @@ class BertModel(tf.Module):
     Returns:
       The sequence output [batch, seq_len, hidden].
     """
-    output = self.embeddings(input_ids, segment_ids, training)
+    output = tf.cast(self.embeddings(input_ids, segment_ids, training),
+                     self.compute_dtype)
     if self.embeddings_project is not None:
       output = self.embeddings_project(output)
     bias = attention_bias_from_mask(input_mask, self.ltr, self.rtl)

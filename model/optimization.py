@@ -78,12 +78,15 @@ class AdamWeightDecay(tf.Module):
     learning_rate_fn: step (int64 scalar tensor) -> learning rate.
     weight_decay_rate: decoupled weight decay.
     layer_multipliers: optional {name key: multiplier} (layer-wise decay).
+    dynamic_loss_scale: for float16: the loss is multiplied by a scale that
+      halves after a step with non-finite gradients (the step is skipped)
+      and doubles after 2000 finite steps.
   """
 
   def __init__(self, learning_rate_fn, weight_decay_rate=0.0, beta_1=0.9,
                beta_2=0.999, epsilon=1e-6,
                exclude_from_weight_decay=EXCLUDE_FROM_WEIGHT_DECAY,
-               layer_multipliers=None):
+               layer_multipliers=None, dynamic_loss_scale=False):
     super().__init__(name=None)
     self.learning_rate_fn = learning_rate_fn
     self.weight_decay_rate = weight_decay_rate
@@ -94,6 +97,20 @@ class AdamWeightDecay(tf.Module):
                                    trainable=False)
     self.adam_m = {}
     self.adam_v = {}
+    self.loss_scale = self.good_steps = None
+    if dynamic_loss_scale:
+      self.loss_scale = tf.Variable(2.0 ** 15, trainable=False,
+                                    name="loss_scale")
+      self.good_steps = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                    name="good_steps")
+
+  def scale_loss(self, loss):
+    return loss if self.loss_scale is None else loss * self.loss_scale
+
+  def unscale(self, grads):
+    if self.loss_scale is None:
+      return grads
+    return [None if g is None else g / self.loss_scale for g in grads]
 
   def build(self, variables):
     """Creates the zero-initialised slots of ``variables`` (once each)."""
@@ -119,19 +136,26 @@ class AdamWeightDecay(tf.Module):
     """The learning rate of the next update (before layer-wise scaling)."""
     return self.learning_rate_fn(self.global_step)
 
-  def apply_gradients(self, grads_and_vars):
+  def apply_gradients(self, grads_and_vars, finite=None):
     """Applies one update and increments ``global_step``.
 
     Works in eager mode, in a `tf.function` and inside ``strategy.run`` (the
     gradients must already be summed across replicas).
+
+    Args:
+      grads_and_vars: (gradient, variable) pairs.
+      finite: optional bool scalar; when false the step is skipped (weights,
+        slots and global_step unchanged) and the loss scale, if any, halves.
     """
     grads_and_vars = [(g, v) for g, v in grads_and_vars if g is not None]
+    if finite is None:
+      finite = tf.constant(True)
     if tf.distribute.in_cross_replica_context():
-      return self._apply(tf.distribute.get_strategy(), grads_and_vars)
+      return self._apply(tf.distribute.get_strategy(), grads_and_vars, finite)
     return tf.distribute.get_replica_context().merge_call(
-        self._apply, args=(grads_and_vars,))
+        self._apply, args=(grads_and_vars, finite))
 
-  def _apply(self, strategy, grads_and_vars):
+  def _apply(self, strategy, grads_and_vars, finite):
     base_lr = self.learning_rate()
     for grad, var in grads_and_vars:
       name = modeling.variable_name(var)
@@ -141,26 +165,40 @@ class AdamWeightDecay(tf.Module):
       strategy.extended.update(
           var, self._update_variable,
           args=(grad, self.adam_m[name], self.adam_v[name], lr,
-                self.use_weight_decay(name)),
+                self.use_weight_decay(name), finite),
           group=False)
-    self.global_step.assign_add(1)
+    finite = strategy.experimental_local_results(finite)[0]
+    self.global_step.assign_add(tf.cast(finite, tf.int64))
+    if self.loss_scale is not None:
+      self._update_loss_scale(finite)
 
-  def _update_variable(self, var, grad, m, v, lr, use_decay):
+  def _update_loss_scale(self, finite):
+    grow = tf.logical_and(finite, self.good_steps + 1 >= 2000)
+    self.loss_scale.assign(tf.where(
+        grow, self.loss_scale * 2.0,
+        tf.where(finite, self.loss_scale,
+                 tf.maximum(self.loss_scale / 2.0, 1.0))))
+    self.good_steps.assign(tf.where(tf.logical_and(finite, ~grow),
+                                    self.good_steps + 1,
+                                    tf.zeros_like(self.good_steps)))
+
+  def _update_variable(self, var, grad, m, v, lr, use_decay, finite):
     grad = tf.convert_to_tensor(grad, tf.float32)
     next_m = self.beta_1 * m + (1.0 - self.beta_1) * grad
     next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad)
     update = next_m / (tf.sqrt(next_v) + self.epsilon)
     if use_decay:
       update += self.weight_decay_rate * var
-    m.assign(next_m)
-    v.assign(next_v)
-    return var.assign_sub(lr * update)
+    m.assign(tf.where(finite, next_m, m))
+    v.assign(tf.where(finite, next_v, v))
+    return var.assign(tf.where(finite, var - lr * update, var))
 
 
 def create_optimizer(variables, learning_rate, num_train_steps,
                      weight_decay_rate=0.0, warmup_steps=0,
                      warmup_proportion=0.0, lr_decay_power=1.0,
-                     layerwise_lr_decay_power=-1, n_transformer_layers=None):
+                     layerwise_lr_decay_power=-1, n_transformer_layers=None,
+                     dynamic_loss_scale=False):
   """The official ``create_optimizer`` settings, as an `AdamWeightDecay`.
 
   Args:
@@ -176,9 +214,16 @@ def create_optimizer(variables, learning_rate, num_train_steps,
     multipliers = layerwise_lr_multipliers(layerwise_lr_decay_power,
                                            n_transformer_layers)
   optimizer = AdamWeightDecay(schedule, weight_decay_rate,
-                              layer_multipliers=multipliers)
+                              layer_multipliers=multipliers,
+                              dynamic_loss_scale=dynamic_loss_scale)
   optimizer.build(variables)
   return optimizer
+
+
+def all_finite(grads):
+  """True when every gradient value is finite."""
+  return tf.reduce_all([tf.reduce_all(tf.math.is_finite(
+      tf.convert_to_tensor(g))) for g in grads if g is not None])
 
 
 def clip_by_global_norm(grads, clip_norm=1.0):

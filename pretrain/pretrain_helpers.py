@@ -105,6 +105,23 @@ def get_candidates_mask(input_ids, input_mask, special_ids,
   return candidates
 
 
+def prediction_weights(candidates, input_mask, mask_prob,
+                       max_predictions_per_seq):
+  """[B, N] bool: which prediction slots of each example are used.
+
+  ``max(1, min(N, round(num_tokens * mask_prob)))`` slots per example
+  (num_tokens counts every real token, [CLS]/[SEP] included), none for an
+  example without candidates (the official code divided by zero there).
+  """
+  n = max_predictions_per_seq
+  num_tokens = tf.cast(tf.reduce_sum(input_mask, -1), tf.float32)
+  num_to_predict = tf.maximum(1, tf.minimum(
+      n, tf.cast(tf.round(num_tokens * mask_prob), tf.int32)))
+  has_candidates = tf.reduce_any(candidates, -1)
+  return tf.logical_and(tf.sequence_mask(num_to_predict, n),
+                        has_candidates[:, tf.newaxis])
+
+
 def mask(inputs, mask_prob, max_predictions_per_seq, special_ids,
          proposal_distribution=1.0, disallow_from_mask=None):
   """Dynamic uniform masking with the official semantics.
@@ -131,14 +148,8 @@ def mask(inputs, mask_prob, max_predictions_per_seq, special_ids,
   batch = tf.shape(input_ids)[0]
   candidates = get_candidates_mask(input_ids, inputs.input_mask, special_ids,
                                    disallow_from_mask)
-  num_tokens = tf.cast(tf.reduce_sum(inputs.input_mask, -1), tf.float32)
-  num_to_predict = tf.maximum(1, tf.minimum(
-      n, tf.cast(tf.round(num_tokens * mask_prob), tf.int32)))
   has_candidates = tf.reduce_any(candidates, -1)
-  # A row without candidates would divide by zero in the official code and
-  # sample garbage; we give it no predictions instead.
-  weights = tf.logical_and(tf.sequence_mask(num_to_predict, n),
-                           has_candidates[:, tf.newaxis])
+  weights = prediction_weights(candidates, inputs.input_mask, mask_prob, n)
   masked_lm_weights = tf.cast(weights, tf.float32)
 
   sample_prob = proposal_distribution * tf.cast(candidates, tf.float32)

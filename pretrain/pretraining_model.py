@@ -20,6 +20,9 @@ from pretrain import pretrain_data
 from pretrain import pretrain_helpers
 from util import training_utils
 
+COMPUTE_DTYPES = {None: tf.float32, "mixed_bfloat16": tf.bfloat16,
+                  "mixed_float16": tf.float16}
+
 PretrainingOutputs = collections.namedtuple(
     "PretrainingOutputs", ["inputs", "mlm", "cloze", "disc", "sampled_ids",
                            "fake_inputs"])
@@ -58,10 +61,12 @@ class PretrainingModel(tf.Module):
                            self.bert_config.hidden_size)
     self.has_discriminator = (config.electra_objective or
                               config.electric_objective)
+    self.compute_dtype = COMPUTE_DTYPES[config.mixed_precision]
     # The "electra" encoder owns electra/embeddings; it is the discriminator,
     # and also the generator when generator and discriminator are tied.
     self.electra = modeling.BertModel(self.bert_config, "electra",
-                                      self.embedding_size)
+                                      self.embedding_size,
+                                      compute_dtype=self.compute_dtype)
     self.generator = None
     self.generator_ltr = self.generator_rtl = None
     self.generator_head = self.cloze_head = None
@@ -87,16 +92,19 @@ class PretrainingModel(tf.Module):
     embedding_size = None if untied else self.embedding_size
     if config.two_tower_generator:
       self.generator_ltr = modeling.BertModel(
-          gen_config, "generator_ltr", embedding_size, shared, ltr=True)
+          gen_config, "generator_ltr", embedding_size, shared, ltr=True,
+          compute_dtype=self.compute_dtype)
       self.generator_rtl = modeling.BertModel(
-          gen_config, "generator_rtl", embedding_size, shared, rtl=True)
+          gen_config, "generator_rtl", embedding_size, shared, rtl=True,
+          compute_dtype=self.compute_dtype)
       table_width = self.generator_ltr.embeddings.embedding_size
       self.cloze_head = heads.TokenLogitsHead(
           "cloze_predictions", 2 * gen_config.hidden_size, table_width,
           vocab_size, self.bert_config)
     else:
       self.generator = modeling.BertModel(gen_config, "generator",
-                                          embedding_size, shared)
+                                          embedding_size, shared,
+                                          compute_dtype=self.compute_dtype)
       self.generator_head = heads.TokenLogitsHead(
           "generator_predictions", gen_config.hidden_size,
           self.generator.embeddings.embedding_size, vocab_size,
@@ -196,6 +204,27 @@ class PretrainingModel(tf.Module):
       terms["disc"] = (self.config.disc_weight, outputs.disc.loss_sum,
                        outputs.disc.weight_sum)
     return terms
+
+  def loss_denominators(self, features):
+    """This batch's loss denominators, from the inputs alone.
+
+    They equal the ``weight_sum`` of `loss_terms` whatever positions the
+    masking draws, so a step can normalise by the global batch's before any
+    forward pass (gradient accumulation, XLA).
+    """
+    input_ids, input_mask = features["input_ids"], features["input_mask"]
+    candidates = pretrain_helpers.get_candidates_mask(
+        input_ids, input_mask, self.special_ids)
+    if self.cloze_head is not None:
+      gen = tf.reduce_sum(tf.cast(candidates, tf.float32))
+    else:
+      gen = tf.reduce_sum(tf.cast(pretrain_helpers.prediction_weights(
+          candidates, input_mask, self.config.mask_prob,
+          self.config.max_predictions_per_seq), tf.float32))
+    dens = {"gen": gen}
+    if self.has_discriminator:
+      dens["disc"] = tf.reduce_sum(tf.cast(input_mask, tf.float32))
+    return dens
 
   def loss_terms_names(self):
     """Names of the loss terms: "gen", and "disc" with a discriminator."""

@@ -53,7 +53,8 @@ class PretrainingSession:
           self.model.trainable_variables, config.learning_rate,
           config.num_train_steps, weight_decay_rate=config.weight_decay_rate,
           warmup_steps=config.num_warmup_steps,
-          lr_decay_power=config.lr_decay_power)
+          lr_decay_power=config.lr_decay_power,
+          dynamic_loss_scale=config.mixed_precision == "mixed_float16")
     self.checkpoint = checkpoints.make_checkpoint(
         self.model.official_variables(), self.optimizer)
     self._checkpoint_dir = (config.model_dir if self.chief else
@@ -102,7 +103,10 @@ class PretrainingSession:
 
 def make_train_loop(session):
   """The pretraining loop: ``n`` steps per call on a distributed iterator."""
-  replica_step = training.train_step_fn(session.model, session.optimizer)
+  config = session.config
+  replica_step = training.train_step_fn(
+      session.model, session.optimizer, config.gradient_accumulation_steps,
+      config.jit_compile)
   names = list(session.model.loss_terms_names()) + ["loss"]
   return training.make_train_loop(session.strategy, replica_step,
                                   session.optimizer, names)

@@ -60,12 +60,61 @@ def make_replica_step(loss_fn, variables, optimizer):
   return step
 
 
-def train_step_fn(model, optimizer):
-  """The pretraining replica step of a `PretrainingModel`."""
-  def loss_fn(features):
-    total, losses, _ = replica_loss(model, features, training=True)
-    return total, losses
-  return make_replica_step(loss_fn, model.trainable_variables, optimizer)
+def _split(features, parts):
+  """k micro-batches of a batch dict (the batch must divide by k)."""
+  pieces = {name: tf.split(value, parts) for name, value in features.items()}
+  return [{name: pieces[name][i] for name in features} for i in range(parts)]
+
+
+def _add(total, grads):
+  if total is None:
+    return [tf.convert_to_tensor(g) for g in grads]
+  return [t + tf.convert_to_tensor(g) for t, g in zip(total, grads)]
+
+
+def train_step_fn(model, optimizer, accumulation_steps=1, jit_compile=False):
+  """The pretraining replica step of a `PretrainingModel`.
+
+  The loss denominators of the global batch come first, from the inputs
+  alone (`loss_denominators`), so the batch can be processed as
+  ``accumulation_steps`` micro-batches whose gradients add up to the
+  gradient of the whole batch, and the forward/backward pass can be
+  compiled with XLA away from the cross-replica sums.
+  """
+  variables = model.trainable_variables
+
+  def micro_step(features, denominators):
+    with tf.GradientTape() as tape:
+      outputs = model(features, training=True)
+      total = model.total_loss(outputs, denominators)
+      scaled = optimizer.scale_loss(total)
+    grads = tape.gradient(scaled, variables)
+    losses = {name: num / (denominators[name] + 1e-6)
+              for name, (_, num, _) in model.loss_terms(outputs).items()}
+    return grads, total, losses
+
+  if jit_compile:
+    micro_step = tf.function(micro_step, jit_compile=True, autograph=False)
+
+  @tf.autograph.experimental.do_not_convert
+  def step(features):
+    ctx = tf.distribute.get_replica_context()
+    local = model.loss_denominators(features)
+    denominators = dict(zip(local, ctx.all_reduce(SUM, list(local.values()))))
+    grads, total, losses = None, 0.0, {}
+    for micro in _split(features, accumulation_steps):
+      micro_grads, micro_total, micro_losses = micro_step(micro, denominators)
+      grads = (micro_grads if accumulation_steps == 1 else
+               _add(grads, micro_grads))
+      total += micro_total
+      losses = {k: losses.get(k, 0.0) + v for k, v in micro_losses.items()}
+    grads = optimizer.unscale(ctx.all_reduce(SUM, grads))
+    finite = optimization.all_finite(grads)
+    grads = optimization.clip_by_global_norm(grads, 1.0)
+    optimizer.apply_gradients(zip(grads, variables), finite=finite)
+    return dict(losses, loss=total)
+
+  return step
 
 
 def make_train_loop(strategy, replica_step, optimizer, names):
@@ -88,7 +137,8 @@ def make_train_loop(strategy, replica_step, optimizer, names):
   return train_steps
 
 
-def make_train_step(model, optimizer, strategy=None):
+def make_train_step(model, optimizer, strategy=None, accumulation_steps=1,
+                    jit_compile=False):
   """A `tf.function` running one distributed pretraining step.
 
   Returns:
@@ -96,7 +146,8 @@ def make_train_step(model, optimizer, strategy=None):
     "learning_rate"} of global scalars.
   """
   strategy = strategy or tf.distribute.get_strategy()
-  replica_step = train_step_fn(model, optimizer)
+  replica_step = train_step_fn(model, optimizer, accumulation_steps,
+                               jit_compile)
 
   @tf.function(autograph=False)
   def run(features):

@@ -91,14 +91,6 @@ def test_load_hparams_from_string_and_file(tmp_path):
     hparams_lib.load_hparams("[1, 2]")
 
 
-@pytest.mark.parametrize("key,value", [
-    ("mixed_precision", "mixed_bfloat16"), ("jit_compile", True),
-    ("gradient_accumulation_steps", 2)])
-def test_settings_not_implemented_yet_fail_loudly(key, value):
-  with pytest.raises(NotImplementedError, match=key):
-    make(**{key: value})
-
-
 def test_presets_load():
   import glob
   import os

@@ -61,3 +61,8 @@ def check_batch_divisible(config, strategy):
     if size % replicas:
       raise ValueError(f"hparam {name!r} ({size}) is not divisible by the "
                        f"{replicas} replicas of the distribution strategy")
+  parts = getattr(config, "gradient_accumulation_steps", 1) * replicas
+  if config.train_batch_size % parts:
+    raise ValueError(
+        f"hparam 'train_batch_size' ({config.train_batch_size}) is not "
+        f"divisible by gradient_accumulation_steps x replicas ({parts})")
