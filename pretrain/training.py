@@ -51,7 +51,7 @@ def make_replica_step(loss_fn, variables, optimizer):
   def step(features):
     with tf.GradientTape() as tape:
       total, report = loss_fn(features)
-    grads = tape.gradient(total, variables)
+    grads = dense(tape.gradient(total, variables))
     grads = tf.distribute.get_replica_context().all_reduce(SUM, grads)
     grads = optimization.clip_by_global_norm(grads, 1.0)
     optimizer.apply_gradients(zip(grads, variables))
@@ -66,10 +66,21 @@ def _split(features, parts):
   return [{name: pieces[name][i] for name in features} for i in range(parts)]
 
 
+def dense(grads):
+  """Gradients as dense tensors.
+
+  Embedding gradients arrive as IndexedSlices with repeated rows; the norm of
+  their values is not the norm of the gradient, which would make global-norm
+  clipping depend on how the batch is split. (The official code on GPU had
+  this artefact; on TPU, with one-hot lookups, it did not.)
+  """
+  return [None if g is None else tf.convert_to_tensor(g) for g in grads]
+
+
 def _add(total, grads):
   if total is None:
-    return [tf.convert_to_tensor(g) for g in grads]
-  return [t + tf.convert_to_tensor(g) for t, g in zip(total, grads)]
+    return dense(grads)
+  return [t + g for t, g in zip(total, dense(grads))]
 
 
 def train_step_fn(model, optimizer, accumulation_steps=1, jit_compile=False):
@@ -104,8 +115,7 @@ def train_step_fn(model, optimizer, accumulation_steps=1, jit_compile=False):
     grads, total, losses = None, 0.0, {}
     for micro in _split(features, accumulation_steps):
       micro_grads, micro_total, micro_losses = micro_step(micro, denominators)
-      grads = (micro_grads if accumulation_steps == 1 else
-               _add(grads, micro_grads))
+      grads = _add(grads, micro_grads)
       total += micro_total
       losses = {k: losses.get(k, 0.0) + v for k, v in micro_losses.items()}
     grads = optimizer.unscale(ctx.all_reduce(SUM, grads))
