@@ -90,6 +90,12 @@ class Trial:
                      steps_per_epoch)
       n = min(config.log_every - step % config.log_every, boundary - step)
       report = train_steps(iterator, tf.constant(n))
+      if int(report["skipped"]):
+        raise FloatingPointError(
+            f"Non-finite fine-tuning loss or gradients at step "
+            f"{step + int(report['bad_index']) + 1} (mean_loss = "
+            f"{float(report['bad_mean_loss']):.4g}); stopped without "
+            f"applying that update")
       step += n
       _log_progress(step, total_steps, start, report)
       if step % steps_per_epoch == 0 or step == total_steps:

@@ -175,7 +175,11 @@ def train(session, files):
   while step < config.num_train_steps:
     n = _steps_until_event(step, config)
     report = train_steps(iterator, tf.constant(n))
+    check_finite(session, step, report)
     step = session.step
+    report = {k: v for k, v in report.items()
+              if k in session.model.loss_terms_names() or
+              k in ("loss", "learning_rate")}
     if step % config.log_every == 0 or step == config.num_train_steps:
       progress.log(step, report)
     if step % config.save_checkpoints_steps == 0:
@@ -184,6 +188,31 @@ def train(session, files):
     session.save()
   if writer is not None:
     writer.flush()
+
+
+def check_finite(session, step_before, report):
+  """Stops on a non-finite loss or gradient, naming the step and the terms.
+
+  The bad update was not applied and nothing is saved after the last good
+  checkpoint. With float16 loss scaling, skipped steps are part of the
+  method (the scale adapts) and only counted.
+  """
+  skipped = int(report["skipped"])
+  if not skipped:
+    return
+  if session.optimizer.loss_scale is not None:
+    utils.log(f"  {skipped} step(s) skipped for non-finite float16 gradients; "
+            f"loss scale now {float(session.optimizer.loss_scale):g}")
+    return
+  at = step_before + int(report["bad_index"]) + 1
+  terms = ", ".join(f"{name} = {float(report['bad_' + name]):.4g}"
+                    for name in list(session.model.loss_terms_names()) +
+                    ["loss"])
+  raise FloatingPointError(
+      f"Non-finite loss or gradients at step {at} ({terms}); training "
+      f"stopped without applying that update. The last good checkpoint "
+      f"{session.manager.latest_checkpoint} is kept and nothing was saved "
+      f"after it; lower learning_rate or check the data.")
 
 
 def _steps_until_event(step, config):

@@ -53,8 +53,9 @@ def make_replica_step(loss_fn, variables, optimizer):
       total, report = loss_fn(features)
     grads = dense(tape.gradient(total, variables))
     grads = tf.distribute.get_replica_context().all_reduce(SUM, grads)
+    finite = optimization.all_finite(grads)
     grads = optimization.clip_by_global_norm(grads, 1.0)
-    optimizer.apply_gradients(zip(grads, variables))
+    optimizer.apply_gradients(zip(grads, variables), finite=finite)
     return dict(report, loss=total)
 
   return step
@@ -130,19 +131,33 @@ def train_step_fn(model, optimizer, accumulation_steps=1, jit_compile=False):
 def make_train_loop(strategy, replica_step, optimizer, names):
   """A `tf.function` running ``n`` steps on a distributed iterator.
 
-  The step is traced once, inside the loop; the loop returns the last step's
-  global values of ``names`` and the learning rate of that step.
+  The step is traced once, inside the loop. Returns the last step's global
+  values of ``names``, its learning rate, the number of steps whose values
+  or update were not finite (``skipped``) and the values at the first such
+  step (``bad_<name>``, and ``bad_index``, its 0-based position).
   """
   @tf.function
   def train_steps(iterator, n):
     report = {name: tf.constant(0.0) for name in names}
+    bad = {name: tf.constant(0.0) for name in names}
     learning_rate = tf.constant(0.0)
-    for _ in tf.range(n):
+    skipped = tf.constant(0)
+    bad_index = tf.constant(-1)
+    for i in tf.range(n):
       learning_rate = optimizer.learning_rate()
+      before = optimizer.global_step.read_value()
       per_replica = strategy.run(replica_step, args=(next(iterator),))
       report = {k: strategy.reduce(SUM, per_replica[k], axis=None)
                 for k in names}
-    return dict(report, learning_rate=learning_rate)
+      finite = tf.logical_and(
+          tf.reduce_all([tf.math.is_finite(v) for v in report.values()]),
+          optimizer.global_step > before)
+      first = tf.logical_and(tf.logical_not(finite), bad_index < 0)
+      bad = {k: tf.where(first, report[k], bad[k]) for k in names}
+      bad_index = tf.where(first, i, bad_index)
+      skipped += tf.cast(tf.logical_not(finite), tf.int32)
+    return dict(report, learning_rate=learning_rate, skipped=skipped,
+                bad_index=bad_index, **{f"bad_{k}": v for k, v in bad.items()})
 
   return train_steps
 

@@ -114,3 +114,20 @@ def test_checkpoint_keys_carry_the_official_names(data_dir):
   assert "electra/encoder/layer_0/attention/self/query/kernel" in names
   assert "generator_predictions/output_bias" in names
   assert not any("adam" in n or "optimizer" in n for n in names)
+
+
+@pytest.mark.slow
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(data_dir):
+  import numpy as np
+  import tensorflow as tf
+  model_dir = os.path.join(data_dir, "models", "nan")
+  with pytest.raises(FloatingPointError,
+                     match=r"at step 2 \(gen = .*loss = nan.*model.ckpt-1 is "
+                           r"kept"):
+    run(data_dir, model_name="nan", learning_rate=1e38, num_warmup_steps=0,
+        save_checkpoints_steps=1, log_every=1, num_train_steps=5)
+  assert checkpoint_steps(model_dir) == [1]
+  reader = tf.train.load_checkpoint(os.path.join(model_dir, "model.ckpt-1"))
+  for name in reader.get_variable_to_shape_map():
+    if reader.get_variable_to_dtype_map()[name].is_floating:
+      assert np.isfinite(reader.get_tensor(name)).all(), name
