@@ -49,12 +49,15 @@ def decode_record(record, max_seq_length):
 
 
 def make_dataset(files, batch_size, max_seq_length, is_training,
-                 input_context=None, seed=None, num_parallel_reads=4):
+                 input_context=None, seed=None, num_parallel_reads=4,
+                 skip_examples=0):
   """The pretraining input pipeline.
 
   Files are sharded over input pipelines (one per worker), shuffled and read
   in parallel; examples are shuffled, repeated forever, parsed, batched with
-  drop_remainder (static shapes for XLA/TPU) and prefetched.
+  drop_remainder (static shapes for XLA/TPU) and prefetched. With a seed the
+  order is a deterministic function of the files and the seed, so a resumed
+  run skips exactly the examples it had consumed (``skip_examples``).
 
   Args:
     files: TFRecord paths.
@@ -64,6 +67,7 @@ def make_dataset(files, batch_size, max_seq_length, is_training,
     is_training: shuffle files and examples.
     input_context: a `tf.distribute.InputContext` or None.
     seed: shuffle seed (None: nondeterministic).
+    skip_examples: examples of this pipeline's stream to skip (resuming).
   """
   dataset = tf.data.Dataset.from_tensor_slices(tf.constant(files))
   if input_context is not None and input_context.num_input_pipelines > 1:
@@ -77,9 +81,12 @@ def make_dataset(files, batch_size, max_seq_length, is_training,
   dataset = dataset.interleave(
       tf.data.TFRecordDataset, cycle_length=min(num_parallel_reads,
                                                 len(files)),
-      num_parallel_calls=tf.data.AUTOTUNE, deterministic=not is_training)
+      num_parallel_calls=tf.data.AUTOTUNE,
+      deterministic=seed is not None or not is_training)
   if is_training:
     dataset = dataset.shuffle(10000, seed=seed)
+  if skip_examples:
+    dataset = dataset.skip(skip_examples)
   dataset = dataset.map(lambda r: decode_record(r, max_seq_length),
                         num_parallel_calls=tf.data.AUTOTUNE)
   dataset = dataset.batch(batch_size, drop_remainder=True)
@@ -87,10 +94,16 @@ def make_dataset(files, batch_size, max_seq_length, is_training,
 
 
 def distributed_dataset(strategy, files, global_batch_size, max_seq_length,
-                        is_training, seed=None):
-  """A distributed dataset of ``global_batch_size`` examples per step."""
+                        is_training, seed=None, steps_done=0):
+  """A distributed dataset of ``global_batch_size`` examples per step.
+
+  ``steps_done`` steps' worth of examples are skipped (resuming): each of the
+  input pipelines has delivered global_batch_size / pipelines per step.
+  """
   def dataset_fn(input_context):
     batch = input_context.get_per_replica_batch_size(global_batch_size)
+    per_step = global_batch_size // input_context.num_input_pipelines
     return make_dataset(files, batch, max_seq_length, is_training,
-                        input_context, seed)
+                        input_context, seed, skip_examples=steps_done *
+                        per_step)
   return strategy.distribute_datasets_from_function(dataset_fn)

@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import time
 
+import numpy as np
 import tensorflow as tf
 
 from model import checkpoints
@@ -55,8 +56,15 @@ class PretrainingSession:
           warmup_steps=config.num_warmup_steps,
           lr_decay_power=config.lr_decay_power,
           dynamic_loss_scale=config.mixed_precision == "mixed_float16")
+      # the data order's seed: kept in the checkpoint, so that a resumed
+      # run can skip exactly the examples already consumed
+      seed = (config.seed if config.seed is not None else
+              int(np.random.SeedSequence().entropy % (2 ** 31)))
+      self.data_seed = tf.Variable(seed, dtype=tf.int64, trainable=False,
+                                   name="data_seed")
     self.checkpoint = checkpoints.make_checkpoint(
-        self.model.official_variables(), self.optimizer)
+        self.model.official_variables(), self.optimizer,
+        data_seed=self.data_seed)
     self._checkpoint_dir = (config.model_dir if self.chief else
                             tempfile.mkdtemp(prefix="electra-worker-ckpt-"))
     self.manager = tf.train.CheckpointManager(
@@ -165,8 +173,11 @@ def train(session, files):
     return
   dataset = pretrain_data.distributed_dataset(
       session.strategy, files, config.train_batch_size, config.max_seq_length,
-      is_training=True, seed=config.seed)
+      is_training=True, seed=int(session.data_seed.numpy()), steps_done=start)
   iterator = iter(dataset)
+  if start:
+    utils.log(f"Skipping the {start * config.train_batch_size} examples "
+              f"consumed by steps 1-{start}")
   train_steps = make_train_loop(session)
   writer = (tf.summary.create_file_writer(config.model_dir)
             if session.chief else None)

@@ -49,6 +49,7 @@ def test_train_resume_and_evaluate(data_dir, capsys):
   run(data_dir, num_train_steps=40, do_eval=True)
   out = capsys.readouterr().out
   assert "(step 20)" in out
+  assert "Skipping the 160 examples consumed by steps 1-20" in out
   # continued from 20, not restarted from 0
   assert re.search(r"^25/40", out, re.M) and not re.search(r"^5/40", out, re.M)
   assert checkpoint_steps(model_dir) == [10, 20, 30, 40]
