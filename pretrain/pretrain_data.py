@@ -107,3 +107,53 @@ def distributed_dataset(strategy, files, global_batch_size, max_seq_length,
                         input_context, seed, skip_examples=steps_done *
                         per_step)
   return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+class InputDataError(ValueError):
+  """A problem in the pretraining TFRecords; the message names the file."""
+
+
+def check_input_files(files, max_seq_length, vocab_size):
+  """Checks the first record of every file before any work starts.
+
+  Raises `InputDataError` naming the file for: an unreadable (corrupted)
+  record, a missing feature, a feature whose length is not max_seq_length,
+  and a token id outside [0, vocab_size).
+  """
+  for path in files:
+    try:
+      first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
+    except tf.errors.OpError as e:
+      raise InputDataError(f"{path}: not a readable TFRecord file "
+                           f"({e.message})") from e
+    if first is None:
+      continue  # an empty shard
+    features = tf.train.Example.FromString(first.numpy()).features.feature
+    for name in FEATURE_NAMES:
+      if name not in features:
+        raise InputDataError(
+            f"{path}: records lack the feature {name!r}; expected "
+            f"{', '.join(FEATURE_NAMES)} (as build_pretraining_dataset.py "
+            f"writes them)")
+      length = len(features[name].int64_list.value)
+      if length != max_seq_length:
+        raise InputDataError(
+            f"{path}: feature {name!r} has length {length} but hparam "
+            f"'max_seq_length' is {max_seq_length}; rebuild the data or set "
+            f"max_seq_length to {length}")
+    ids = features["input_ids"].int64_list.value
+    if min(ids) < 0 or max(ids) >= vocab_size:
+      bad = max(ids) if max(ids) >= vocab_size else min(ids)
+      raise InputDataError(f"{path}: token id {bad} is outside the "
+                           f"vocabulary (vocab_size {vocab_size})")
+
+
+def find_corrupt_file(files):
+  """The message naming the first file that cannot be read to its end."""
+  for path in files:
+    try:
+      for _ in tf.data.TFRecordDataset(path):
+        pass
+    except tf.errors.DataLossError as e:
+      return f"{path}: corrupted or truncated TFRecord file ({e.message})"
+  return None

@@ -185,7 +185,7 @@ def train(session, files):
   step = start
   while step < config.num_train_steps:
     n = _steps_until_event(step, config)
-    report = train_steps(iterator, tf.constant(n))
+    report = run_steps(train_steps, iterator, n, files, config)
     check_finite(session, step, report)
     step = session.step
     report = {k: v for k, v in report.items()
@@ -199,6 +199,21 @@ def train(session, files):
     session.save()
   if writer is not None:
     writer.flush()
+
+
+def run_steps(train_steps, iterator, n, files, config):
+  """``n`` steps; data errors found only while reading name their cause."""
+  try:
+    return train_steps(iterator, tf.constant(n))
+  except tf.errors.DataLossError as e:
+    message = pretrain_data.find_corrupt_file(files) or e.message
+    raise pretrain_data.InputDataError(message) from e
+  except tf.errors.InvalidArgumentError as e:
+    if "not in [0," in e.message:
+      raise pretrain_data.InputDataError(
+          f"a token id in {config.pretrain_tfrecords} is outside the "
+          f"vocabulary (vocab_size {config.vocab_size}): {e.message}") from e
+    raise
 
 
 def check_finite(session, step_before, report):
@@ -280,6 +295,8 @@ def train_or_eval(config):
     raise ValueError("At least one of hparams 'do_train' and 'do_eval' must "
                      "be true")
   files = pretrain_data.list_input_files(config.pretrain_tfrecords)
+  pretrain_data.check_input_files(files, config.max_seq_length,
+                                  config.vocab_size)
   special_ids = load_special_ids(config)
   if config.seed is not None:
     tf.random.set_seed(config.seed)
