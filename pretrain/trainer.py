@@ -185,7 +185,7 @@ def train(session, files):
   step = start
   while step < config.num_train_steps:
     n = _steps_until_event(step, config)
-    report = run_steps(train_steps, iterator, n, files, config)
+    report = run_steps(train_steps, iterator, n, files, config, session)
     check_finite(session, step, report)
     step = session.step
     report = {k: v for k, v in report.items()
@@ -201,10 +201,21 @@ def train(session, files):
     writer.flush()
 
 
-def run_steps(train_steps, iterator, n, files, config):
-  """``n`` steps; data errors found only while reading name their cause."""
+class WorkerLostError(RuntimeError):
+  """Another worker of a multi-worker run went away."""
+
+
+def run_steps(train_steps, iterator, n, files, config, session=None):
+  """``n`` steps; data errors found only while reading name their cause,
+  and a lost worker ends the run with a message saying how to resume."""
   try:
     return train_steps(iterator, tf.constant(n))
+  except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as e:
+    latest = session.manager.latest_checkpoint if session else None
+    raise WorkerLostError(
+        f"Lost contact with another worker ({e.message.splitlines()[0]}). "
+        f"The run stopped; the last checkpoint is {latest}. Restart every "
+        f"worker with the same command to resume from it.") from e
   except tf.errors.DataLossError as e:
     message = pretrain_data.find_corrupt_file(files) or e.message
     raise pretrain_data.InputDataError(message) from e
@@ -294,13 +305,15 @@ def train_or_eval(config):
   if not (config.do_train or config.do_eval):
     raise ValueError("At least one of hparams 'do_train' and 'do_eval' must "
                      "be true")
+  # the strategy first: multi-worker collectives must be configured before
+  # TensorFlow runs any op
+  strategy = distribution.get_strategy(config)
   files = pretrain_data.list_input_files(config.pretrain_tfrecords)
   pretrain_data.check_input_files(files, config.max_seq_length,
                                   config.vocab_size)
   special_ids = load_special_ids(config)
   if config.seed is not None:
     tf.random.set_seed(config.seed)
-  strategy = distribution.get_strategy(config)
   distribution.check_batch_divisible(config, strategy)
   utils.check_writable_dir(config.model_dir, "model_dir")
   session = PretrainingSession(config, strategy, special_ids)

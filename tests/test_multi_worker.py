@@ -1,0 +1,102 @@
+"""MultiWorkerMirroredStrategy: two worker processes on localhost ports."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+from conftest import ROOT, make_data_dir
+
+HPARAMS = {"debug": True, "vocab_size": 97, "max_seq_length": 17,
+           "train_batch_size": 8, "save_checkpoints_steps": 3, "log_every": 3,
+           "num_warmup_steps": 2, "seed": 3,
+           "distribution_strategy": "multi_worker_mirrored"}
+
+
+def free_ports(count):
+  sockets = [socket.socket() for _ in range(count)]
+  for s in sockets:
+    s.bind(("127.0.0.1", 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+def run_workers(data_dir, steps, timeout=300):
+  ports = free_ports(2)
+  cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+  procs = []
+  for index in range(2):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_CONFIG=json.dumps(
+        {"cluster": cluster, "task": {"type": "worker", "index": index}}))
+    procs.append(subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "run_pretraining.py"),
+         "--data-dir", data_dir, "--model-name", "mw", "--hparams",
+         json.dumps(dict(HPARAMS, num_train_steps=steps))],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+  outputs = []
+  for proc in procs:
+    out, err = proc.communicate(timeout=timeout)
+    outputs.append((proc.returncode, out, err))
+  return outputs
+
+
+@pytest.mark.slow
+def test_two_workers_train_checkpoint_on_the_chief_and_resume(tmp_path):
+  data_dir = make_data_dir(tmp_path)
+  model_dir = os.path.join(data_dir, "models", "mw")
+  results = run_workers(data_dir, 6)
+  for code, out, err in results:
+    assert code == 0, err[-3000:]
+  chief_out, worker_out = results[0][1], results[1][1]
+  assert "6/6 = 100.0%" in chief_out
+  state = tf.train.get_checkpoint_state(model_dir)
+  assert [p.rsplit("-", 1)[1] for p in state.all_model_checkpoint_paths] == [
+      "3", "6"]
+  # only the chief writes into model_dir (checkpoints, config, summaries)
+  events = [f for f in os.listdir(model_dir) if f.startswith("events")]
+  assert len(events) == 1
+  results = run_workers(data_dir, 9)
+  for code, out, err in results:
+    assert code == 0, err[-3000:]
+  assert "(step 6)" in results[0][1] and "(step 6)" in results[1][1]
+  assert tf.train.latest_checkpoint(model_dir).endswith("model.ckpt-9")
+
+
+@pytest.mark.slow
+def test_a_lost_worker_ends_the_run_clearly_and_both_resume(tmp_path):
+  import signal
+  import time
+  data_dir = make_data_dir(tmp_path)
+  model_dir = os.path.join(data_dir, "models", "mw")
+  ports = free_ports(2)
+  cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+  procs = []
+  for index in range(2):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_CONFIG=json.dumps(
+        {"cluster": cluster, "task": {"type": "worker", "index": index}}))
+    procs.append(subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "run_pretraining.py"),
+         "--data-dir", data_dir, "--model-name", "mw", "--hparams",
+         json.dumps(dict(HPARAMS, num_train_steps=100000))],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=env))
+  deadline = time.time() + 300
+  while tf.train.latest_checkpoint(model_dir) is None and (
+      time.time() < deadline):
+    time.sleep(0.2)
+  procs[1].send_signal(signal.SIGKILL)
+  _, err = procs[0].communicate(timeout=300)
+  assert procs[0].returncode != 0
+  assert "WorkerLostError: Lost contact with another worker" in err
+  assert "Restart every worker with the same command" in err
+  step = int(tf.train.latest_checkpoint(model_dir).rsplit("-", 1)[1])
+  results = run_workers(data_dir, step + 3)
+  for code, _, err in results:
+    assert code == 0, err[-3000:]
+  assert f"(step {step})" in results[0][1]
