@@ -10,10 +10,7 @@ def get_bert_config(config):
   """The encoder config, with the official debug-mode shrink."""
   bert_config = training_utils.get_bert_config(config)
   if config.debug:
-    bert_config.num_hidden_layers = 3
-    bert_config.hidden_size = 144
-    bert_config.intermediate_size = 144 * 4
-    bert_config.num_attention_heads = 4
+    training_utils.shrink_for_debug(bert_config)
   if config.max_seq_length > bert_config.max_position_embeddings:
     raise ValueError(f"hparam 'max_seq_length' ({config.max_seq_length}) is "
                      f"above max_position_embeddings "

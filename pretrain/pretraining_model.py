@@ -32,10 +32,7 @@ def get_discriminator_config(config):
   """The discriminator `BertConfig`, with the official debug-mode shrink."""
   bert_config = training_utils.get_bert_config(config)
   if config.debug:
-    bert_config.num_hidden_layers = 3
-    bert_config.hidden_size = 144
-    bert_config.intermediate_size = 144 * 4
-    bert_config.num_attention_heads = 4
+    training_utils.shrink_for_debug(bert_config)
   return bert_config
 
 

@@ -27,9 +27,9 @@ def free_ports(count):
   return ports
 
 
-def run_workers(data_dir, steps, timeout=300):
-  ports = free_ports(2)
-  cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+def start_workers(data_dir, steps, stdout=subprocess.PIPE):
+  """Two worker processes of one run, with TF_CONFIG on free local ports."""
+  cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
   procs = []
   for index in range(2):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_CONFIG=json.dumps(
@@ -38,7 +38,12 @@ def run_workers(data_dir, steps, timeout=300):
         [sys.executable, os.path.join(ROOT, "run_pretraining.py"),
          "--data-dir", data_dir, "--model-name", "mw", "--hparams",
          json.dumps(dict(HPARAMS, num_train_steps=steps))],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+        stdout=stdout, stderr=subprocess.PIPE, text=True, env=env))
+  return procs
+
+
+def run_workers(data_dir, steps, timeout=300):
+  procs = start_workers(data_dir, steps)
   outputs = []
   for proc in procs:
     out, err = proc.communicate(timeout=timeout)
@@ -74,18 +79,7 @@ def test_a_lost_worker_ends_the_run_clearly_and_both_resume(tmp_path):
   import time
   data_dir = make_data_dir(tmp_path)
   model_dir = os.path.join(data_dir, "models", "mw")
-  ports = free_ports(2)
-  cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-  procs = []
-  for index in range(2):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_CONFIG=json.dumps(
-        {"cluster": cluster, "task": {"type": "worker", "index": index}}))
-    procs.append(subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, "run_pretraining.py"),
-         "--data-dir", data_dir, "--model-name", "mw", "--hparams",
-         json.dumps(dict(HPARAMS, num_train_steps=100000))],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env=env))
+  procs = start_workers(data_dir, 100000, stdout=subprocess.DEVNULL)
   deadline = time.time() + 300
   while tf.train.latest_checkpoint(model_dir) is None and (
       time.time() < deadline):

@@ -92,8 +92,12 @@ def test_vocab_errors(tmp_path, data_dir):
   (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n")
   with pytest.raises(ValueError, match=r"lacks the special tokens \['\[MASK\]'\]"):
     trainer.train_or_eval(config)
+  from conftest import write_tfrecords, write_vocab
+  small = tmp_path / "small"
+  write_tfrecords(str(small / "pretrain_tfrecords"), vocab_size=50)
+  write_vocab(str(small / "vocab.txt"), 97)
   config = configure_pretraining.PretrainingConfig(
-      "m", data_dir, **dict(DEBUG_HPARAMS, vocab_size=50))
+      "m", str(small), **dict(DEBUG_HPARAMS, vocab_size=50))
   with pytest.raises(ValueError, match="has 97 tokens but hparam 'vocab_size'"):
     trainer.train_or_eval(config)
 

@@ -40,6 +40,15 @@ def get_bert_config(config):
   return modeling.BertConfig.from_dict(args)
 
 
+def shrink_for_debug(bert_config):
+  """The official debug-mode model: 3 layers, hidden 144, 4 heads."""
+  bert_config.num_hidden_layers = 3
+  bert_config.hidden_size = 144
+  bert_config.intermediate_size = 144 * 4
+  bert_config.num_attention_heads = 4
+  return bert_config
+
+
 def get_generator_config(config, bert_config):
   """The generator's `BertConfig`: fractions of the discriminator's size.
 
