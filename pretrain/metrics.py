@@ -20,6 +20,11 @@ def auc_thresholds():
   return np.array([-_EPSILON] + inner + [1.0 + _EPSILON], np.float32)
 
 
+def _num_replicas():
+  ctx = tf.distribute.get_replica_context()
+  return float(ctx.num_replicas_in_sync) if ctx is not None else 1.0
+
+
 def _weighted(values, weights):
   weights = tf.cast(weights, tf.float32)
   return tf.stack([tf.reduce_sum(tf.cast(values, tf.float32) * weights),
@@ -43,7 +48,9 @@ def auc_counts(labels, probs, weights):
 def eval_statistics(model, outputs, total_loss):
   """Sufficient statistics of one batch: {metric: [numerator, denominator]}.
 
-  ``disc_auc`` maps to [4, T] threshold counts instead.
+  ``disc_auc`` maps to [4, T] threshold counts instead. ``total_loss`` is
+  this replica's share of the global batch's loss (the shares add up to it),
+  so its count is 1 / replicas: summed over replicas, one batch counts once.
   """
   masked = outputs.inputs
   mlm = outputs.mlm
@@ -52,7 +59,7 @@ def eval_statistics(model, outputs, total_loss):
       "masked_lm_accuracy": _weighted(
           tf.equal(mlm.preds, masked.masked_lm_ids), w),
       "masked_lm_loss": _weighted(mlm.per_example_loss, w),
-      "loss": tf.stack([total_loss, 1.0]),
+      "loss": tf.stack([total_loss, 1.0 / _num_replicas()]),
   }
   disc = outputs.disc
   if disc is None:

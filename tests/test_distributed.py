@@ -102,3 +102,40 @@ def test_auto_strategy_on_cpu_is_one_device():
       tiny_config(tpu_name="my-tpu")) == "tpu"
   assert distribution.resolve_strategy_name(
       tiny_config(distribution_strategy="mirrored")) == "mirrored"
+
+
+def evaluate_once(strategy, features):
+  """Eval metrics of one global batch under ``strategy`` (seeded model)."""
+  from pretrain import metrics
+  tf.random.set_seed(5)
+  with strategy.scope():
+    model = pretraining_model.PretrainingModel(
+        tiny_config(eval_batch_size=GLOBAL_BATCH), TINY_SPECIAL_IDS)
+
+  def replica_eval(batch):
+    total, _, outputs = training.replica_loss(model, batch, training=False)
+    return metrics.eval_statistics(model, outputs, total)
+
+  dataset = tf.data.Dataset.from_tensors(features).unbatch().batch(
+      GLOBAL_BATCH)
+  batch = next(iter(strategy.experimental_distribute_dataset(dataset)))
+  stats = strategy.run(replica_eval, args=(batch,))
+  accumulator = metrics.MetricsAccumulator()
+  accumulator.update({k: strategy.reduce(tf.distribute.ReduceOp.SUM, v,
+                                         axis=None).numpy()
+                      for k, v in stats.items()})
+  return accumulator.result()
+
+
+def test_eval_metrics_equal_across_replica_counts():
+  patch = pytest.MonkeyPatch()
+  patch.setattr(pretrain_helpers, "mask", deterministic_mask)
+  patch.setattr(pretrain_helpers, "sample_from_softmax", argmax_sample)
+  features = {k: tf.constant(v) for k, v in tiny_batch(GLOBAL_BATCH).items()}
+  one = evaluate_once(tf.distribute.OneDeviceStrategy("/cpu:0"), features)
+  two = evaluate_once(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+                      features)
+  patch.undo()
+  assert one.keys() == two.keys()
+  for name in one:
+    assert two[name] == pytest.approx(one[name], rel=1e-5, abs=1e-6), name
