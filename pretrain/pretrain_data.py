@@ -69,15 +69,17 @@ def make_dataset(files, batch_size, max_seq_length, is_training,
     seed: shuffle seed (None: nondeterministic).
     skip_examples: examples of this pipeline's stream to skip (resuming).
   """
-  dataset = tf.data.Dataset.from_tensor_slices(tf.constant(files))
   if input_context is not None and input_context.num_input_pipelines > 1:
     if len(files) >= input_context.num_input_pipelines:
-      dataset = dataset.shard(input_context.num_input_pipelines,
-                              input_context.input_pipeline_id)
+      files = files[input_context.input_pipeline_id::
+                    input_context.num_input_pipelines]
+  dataset = tf.data.Dataset.from_tensor_slices(tf.constant(files))
   if is_training:
     dataset = dataset.shuffle(len(files), seed=seed,
                               reshuffle_each_iteration=True)
   dataset = dataset.repeat()
+  # at most one reader per file of this pipeline: more would read the same
+  # file twice at once (repeat) and put duplicates in a batch
   dataset = dataset.interleave(
       tf.data.TFRecordDataset, cycle_length=min(num_parallel_reads,
                                                 len(files)),

@@ -27,7 +27,8 @@ def free_ports(count):
   return ports
 
 
-def start_workers(data_dir, steps, stdout=subprocess.PIPE):
+def start_workers(data_dir, steps, stdout=subprocess.PIPE, hparams=None,
+                  model_name="mw"):
   """Two worker processes of one run, with TF_CONFIG on free local ports."""
   cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
   procs = []
@@ -36,14 +37,14 @@ def start_workers(data_dir, steps, stdout=subprocess.PIPE):
         {"cluster": cluster, "task": {"type": "worker", "index": index}}))
     procs.append(subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "run_pretraining.py"),
-         "--data-dir", data_dir, "--model-name", "mw", "--hparams",
-         json.dumps(dict(HPARAMS, num_train_steps=steps))],
+         "--data-dir", data_dir, "--model-name", model_name, "--hparams",
+         json.dumps(dict(HPARAMS, num_train_steps=steps, **(hparams or {})))],
         stdout=stdout, stderr=subprocess.PIPE, text=True, env=env))
   return procs
 
 
-def run_workers(data_dir, steps, timeout=300):
-  procs = start_workers(data_dir, steps)
+def run_workers(data_dir, steps, timeout=300, **kwargs):
+  procs = start_workers(data_dir, steps, **kwargs)
   outputs = []
   for proc in procs:
     out, err = proc.communicate(timeout=timeout)
@@ -94,3 +95,46 @@ def test_a_lost_worker_ends_the_run_clearly_and_both_resume(tmp_path):
   for code, _, err in results:
     assert code == 0, err[-3000:]
   assert f"(step {step})" in results[0][1]
+
+
+def run_single(data_dir, model_name, env, **hparams):
+  done = subprocess.run(
+      [sys.executable, os.path.join(ROOT, "run_pretraining.py"),
+       "--data-dir", data_dir, "--model-name", model_name, "--hparams",
+       json.dumps(dict(HPARAMS, distribution_strategy="one_device",
+                       **hparams))],
+      capture_output=True, text=True, env=dict(os.environ, **env),
+      timeout=300)
+  assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_two_workers_give_the_loss_of_one_worker(tmp_path):
+  """The same weights, the same global batch (worker i reads file i; one
+  worker interleaves both files) and deterministic masking: the eval
+  metrics of two workers equal one worker's."""
+  import shutil
+  data_dir = make_data_dir(tmp_path)
+  models = os.path.join(data_dir, "models")
+  env = {"PYTHONPATH": os.path.join(ROOT, "tests", "deterministic_site"),
+         "ELECTRA_ROOT": ROOT}
+  run_single(data_dir, "one", env, num_train_steps=1)
+  shutil.copytree(os.path.join(models, "one"), os.path.join(models, "two"))
+  evaluate = {"do_train": False, "do_eval": True, "num_eval_steps": 1,
+              "eval_batch_size": 8}
+  run_single(data_dir, "one", env, num_train_steps=1, **evaluate)
+  os.environ.update(env)
+  try:
+    results = run_workers(data_dir, 1, hparams=evaluate, model_name="two")
+  finally:
+    for key in env:
+      del os.environ[key]
+  for code, _, err in results:
+    assert code == 0, err[-3000:]
+  read = lambda name: json.load(open(os.path.join(
+      models, name, "results", "unsup_results.json")))
+  one, two = read("one"), read("two")
+  assert one["global_step"] == two["global_step"] == 1
+  for name in ("loss", "masked_lm_loss", "masked_lm_accuracy", "disc_loss",
+               "disc_accuracy", "disc_auc"):
+    assert two[name] == pytest.approx(one[name], rel=1e-5), name

@@ -47,3 +47,15 @@ def test_pattern_list_and_missing_files(files, tmp_path):
   assert pretrain_data.list_input_files(pattern) == sorted(files[:2])
   with pytest.raises(FileNotFoundError, match="matches no file"):
     pretrain_data.list_input_files(str(tmp_path / "none*"))
+
+
+def test_each_pipeline_reads_its_own_files_without_duplicates(files):
+  seen = []
+  for pipeline in range(3):
+    context = tf.distribute.InputContext(num_input_pipelines=3,
+                                         input_pipeline_id=pipeline)
+    dataset = pretrain_data.make_dataset(files, 20, 17, False, context)
+    rows = [tuple(r) for r in next(iter(dataset))["input_ids"].numpy()]
+    assert len(set(rows)) == len(rows)  # one reader per file: no repeats
+    seen.append(set(rows))
+  assert not (seen[0] & seen[1]) and not (seen[1] & seen[2])
