@@ -84,6 +84,7 @@ class FinetuningConfig:
 
     # settings of this TF2 toolkit (not in the official code)
     self.custom_tasks = {}  # your own tasks without code, see README
+    self.tagging_scheme = "BIO"  # "BIO" or "BIOES" for tagging tasks
     self.distribution_strategy = "auto"  # as in configure_pretraining.py
     self.seed = 0  # trial t uses seed + t
     self.log_every = 50  # steps between progress lines

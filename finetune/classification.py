@@ -175,3 +175,10 @@ class ClassificationTask(task.Task):
 
   def get_scorer(self):
     return AccuracyScorer(len(self.label_list))
+
+  def submission_lines(self, examples, outputs):
+    """One {"id", "label"} per test example, in file order."""
+    by_eid = dict(zip(outputs["eid"].tolist(),
+                      outputs["predictions"].tolist()))
+    return [{"id": e.guid, "label": self.label_list[by_eid[e.eid]]}
+            for e in examples]

@@ -11,7 +11,7 @@ class DataFileError(ValueError):
   """A problem in a data file; the message names the file and line."""
 
 
-def _read_text(path):
+def read_text(path):
   if not tf.io.gfile.exists(path):
     raise FileNotFoundError(f"data file {path} does not exist")
   with tf.io.gfile.GFile(path, "rb") as f:
@@ -30,7 +30,7 @@ def read_jsonl(path):
   skipped.
   """
   rows = []
-  for number, line in enumerate(_read_text(path).split("\n"), 1):
+  for number, line in enumerate(read_text(path).split("\n"), 1):
     if not line.strip():
       continue
     try:
@@ -47,7 +47,7 @@ def read_jsonl(path):
 
 def read_delimited(path, delimiter):
   """[(line number, {column: value})] of a TSV/CSV file with a header row."""
-  reader = csv.DictReader(io.StringIO(_read_text(path), newline=""),
+  reader = csv.DictReader(io.StringIO(read_text(path), newline=""),
                           delimiter=delimiter)
   rows = []
   for row in reader:

@@ -142,11 +142,8 @@ class Trial:
       examples = task.get_examples("test")
       record_path, _ = self.preprocessor.prepare([task], "test", False)
       outputs = self.predict(record_path)[task.name]
-      by_eid = dict(zip(outputs["eid"].tolist(),
-                        outputs["predictions"].tolist()))
-      lines = [json.dumps({"id": e.guid,
-                           "label": task.label_list[by_eid[e.eid]]},
-                          ensure_ascii=False) for e in examples]
+      lines = [json.dumps(line, ensure_ascii=False)
+               for line in task.submission_lines(examples, outputs)]
       path = os.path.join(out_dir, task.submission_file)
       utils.atomic_write_text("\n".join(lines) + "\n", path)
       utils.log(f"Wrote {len(lines)} test predictions to {path}")

@@ -2,14 +2,17 @@
 
 from finetune import clue_tasks
 from finetune import custom_tasks
+from finetune import tagging
 
-TASKS = dict(clue_tasks.CLUE_TASKS)
+TASKS = dict(clue_tasks.CLUE_TASKS, cluener=tagging.CLUENER)
 
 
 def get_task(config, name):
   if name in config.custom_tasks:
-    return custom_tasks.CustomClassificationTask(
-        config, name, config.custom_tasks[name])
+    spec = dict(config.custom_tasks[name])
+    if spec.pop("type", "classification") == "tagging":
+      return tagging.ConllTaggingTask(config, name, spec)
+    return custom_tasks.CustomClassificationTask(config, name, spec)
   if name not in TASKS:
     raise ValueError(f"Unknown task {name!r}; known tasks are "
                      f"{sorted(TASKS)}, or describe it in 'custom_tasks'")

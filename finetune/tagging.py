@@ -1,0 +1,301 @@
+"""Sequence tagging (NER): CLUENER 2020 JSON lines and CoNLL-style BIO files.
+
+Text is tokenized character by character (as CLUENER's baselines do), so
+every entity span maps onto whole tokens and predictions map back to the
+characters exactly. A character that yields several word pieces is labelled
+on its first piece; the others, [CLS], [SEP] and padding carry no loss.
+"""
+
+import collections
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from finetune import classification
+from finetune import readers
+from finetune import task
+from model import layers
+
+SCHEMES = ("BIO", "BIOES")
+
+
+def span_tags(length, spans, scheme):
+  """Character tags of [(start, end inclusive, type)] spans.
+
+  Overlapping spans (CLUENER has a nested one) keep the longer, earlier one.
+  """
+  tags = ["O"] * length
+  taken = [False] * length
+  for start, end, kind in sorted(spans, key=lambda s: (s[0] - s[1], s[0])):
+    if start < 0 or end >= length or any(taken[start:end + 1]):
+      continue
+    for i in range(start, end + 1):
+      taken[i] = True
+      tags[i] = ("B-" if i == start else "I-") + kind
+    if scheme == "BIOES":
+      if start == end:
+        tags[start] = "S-" + kind
+      else:
+        tags[end] = "E-" + kind
+  return tags
+
+
+def tags_to_spans(tags):
+  """[(start, end inclusive, type)] of a BIO or BIOES tag sequence (strict:
+  an I-/E- that does not continue an entity of its type starts a new one)."""
+  spans, start, kind = [], None, None
+  for i, tag in enumerate(list(tags) + ["O"]):
+    prefix, _, label = tag.partition("-")
+    continues = prefix in ("I", "E") and kind == label and start is not None
+    if start is not None and not continues:
+      spans.append((start, i - 1, kind))
+      start, kind = None, None
+    if prefix in ("B", "S") or (prefix in ("I", "E") and not continues):
+      start, kind = i, label
+    if prefix in ("E", "S") and start is not None:
+      spans.append((start, i, kind))
+      start, kind = None, None
+  return spans
+
+
+class EntityScorer:
+  """Entity-level precision, recall and F1 (exact span and type), in %,
+  overall and per type."""
+
+  def __init__(self, task_):
+    self.task = task_
+    self.gold, self.pred = [], []
+
+  def update(self, outputs):
+    for labels, preds, weights in zip(outputs["label_ids"],
+                                      outputs["predictions"],
+                                      outputs["weights"]):
+      keep = weights > 0
+      self.gold.append(set(tags_to_spans(self.task.decode(labels[keep]))))
+      self.pred.append(set(tags_to_spans(self.task.decode(preds[keep]))))
+
+  def get_results(self):
+    counts = collections.defaultdict(lambda: [0, 0, 0])  # tp, pred, gold
+    for gold, pred in zip(self.gold, self.pred):
+      for span in pred:
+        counts[span[2]][1] += 1
+        counts[span[2]][0] += span in gold
+      for span in gold:
+        counts[span[2]][2] += 1
+
+    def prf(tp, npred, ngold):
+      p = 100.0 * tp / npred if npred else 0.0
+      r = 100.0 * tp / ngold if ngold else 0.0
+      return p, r, (2 * p * r / (p + r) if tp else 0.0)
+
+    total = [sum(c[i] for c in counts.values()) for i in range(3)]
+    p, r, f1 = prf(*total)
+    results = {"f1": f1, "precision": p, "recall": r}
+    for kind in sorted(counts):
+      results[f"{kind}_f1"] = prf(*counts[kind])[2]
+    return results
+
+
+class TaggingTask(task.Task):
+  """Token classification over characters; variables task_specific/<name>/."""
+
+  def __init__(self, config, name, entity_types, scheme="BIO"):
+    super().__init__(config, name)
+    if scheme not in SCHEMES:
+      raise ValueError(f"tagging scheme {scheme!r} is not one of {SCHEMES}")
+    self.scheme = scheme
+    prefixes = "BI" if scheme == "BIO" else "BIES"
+    self.tags = ["O"] + [f"{p}-{t}" for t in entity_types for p in prefixes]
+    self.tag_ids = {tag: i for i, tag in enumerate(self.tags)}
+    self.submission_file = f"{name}_predict.json"
+
+  def decode(self, ids):
+    return [self.tags[i] for i in ids]
+
+  def feature_specs(self):
+    seq = [self.config.max_seq_length]
+    return {f"{self.name}_labels": (seq, tf.int64),
+            f"{self.name}_weights": (seq, tf.int64),
+            f"{self.name}_chars": (seq, tf.int64),
+            f"{self.name}_eid": ([], tf.int64)}
+
+  def featurize(self, examples, tokenizer):
+    chars = sorted({c for e in examples for c in e.text_a})
+    pieces = dict(zip(chars, tokenizer.tokenize_to_ids(chars)))
+    cls_id, sep_id = tokenizer.vocab["[CLS]"], tokenizer.vocab["[SEP]"]
+    length = self.config.max_seq_length
+    features = []
+    for example in examples:
+      ids, labels, positions = [cls_id], [0], [-1]
+      for index, char in enumerate(example.text_a):
+        for k, piece in enumerate(pieces[char]):
+          if len(ids) == length - 1:
+            break
+          ids.append(piece)
+          first = k == 0 and example.label is not None
+          labels.append(self.tag_ids[example.label[index]] if first else 0)
+          positions.append(index if k == 0 else -1)
+      ids.append(sep_id)
+      labels.append(0)
+      positions.append(-1)
+      pad = length - len(ids)
+      features.append({
+          "input_ids": ids + [0] * pad,
+          "input_mask": [1] * len(ids) + [0] * pad,
+          "segment_ids": [0] * length,
+          f"{self.name}_labels": labels + [0] * pad,
+          f"{self.name}_weights": [int(p >= 0) for p in positions] + [0] * pad,
+          f"{self.name}_chars": positions + [-1] * pad,
+          f"{self.name}_eid": example.eid})
+    return features
+
+  def build_head(self, bert_config):
+    return TokenHead(f"task_specific/{self.name}", bert_config.hidden_size,
+                     len(self.tags))
+
+  def head_outputs(self, head, sequence_output, features, training):
+    logits = head(sequence_output, training)
+    labels = features[f"{self.name}_labels"]
+    weights = tf.cast(features[f"{self.name}_weights"], tf.float32)
+    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=labels, logits=logits) * weights
+    return tf.reduce_sum(losses, -1), {
+        "loss": tf.reduce_sum(losses, -1), "label_ids": labels,
+        "predictions": tf.argmax(logits, -1, output_type=tf.int32),
+        "weights": features[f"{self.name}_weights"],
+        "chars": features[f"{self.name}_chars"],
+        "eid": features[f"{self.name}_eid"]}
+
+  def get_scorer(self):
+    return EntityScorer(self)
+
+  def submission_lines(self, examples, outputs):
+    """CLUENER's format: {"id", "label": {type: {entity: [[start, end]]}}}."""
+    by_eid = {}
+    for eid, preds, chars in zip(outputs["eid"], outputs["predictions"],
+                                 outputs["chars"]):
+      keep = chars >= 0
+      tags = ["O"] * (int(chars.max()) + 1 if keep.any() else 0)
+      for char, pred in zip(chars[keep], preds[keep]):
+        tags[char] = self.tags[pred]
+      by_eid[int(eid)] = tags_to_spans(tags)
+    lines = []
+    for example in examples:
+      label = collections.defaultdict(dict)
+      for start, end, kind in by_eid.get(example.eid, []):
+        text = example.text_a[start:end + 1]
+        label[kind].setdefault(text, []).append([start, end])
+      lines.append({"id": example.guid, "label": dict(label)})
+    return lines
+
+
+class TokenHead(tf.Module):
+  """Dropout, then ``task_specific/<task>/dense`` on every token."""
+
+  def __init__(self, scope, hidden_size, num_tags):
+    super().__init__(name=None)
+    self.inner = classification.ClassificationHead(scope, hidden_size,
+                                                   num_tags)
+
+  def __call__(self, sequence_output, training):
+    reprs = layers.dropout(sequence_output, 0.1, training)
+    return tf.cast(self.inner.dense(reprs), tf.float32)
+
+
+CLUENER_TYPES = ["address", "book", "company", "game", "government", "movie",
+                 "name", "organization", "position", "scene"]
+# the official release spells it "goverment"; some copies correct it
+CLUENER_ALIASES = {"goverment": "government"}
+
+
+class CLUENER(TaggingTask):
+  """CLUENER 2020: 10 entity types. Both spellings of government are read;
+  submissions use the spelling the training file used."""
+
+  def __init__(self, config):
+    super().__init__(config, "cluener", CLUENER_TYPES,
+                     getattr(config, "tagging_scheme", "BIO"))
+    self.spelling = {}
+
+  def submission_lines(self, examples, outputs):
+    lines = super().submission_lines(examples, outputs)
+    for line in lines:
+      line["label"] = {self.spelling.get(k, k): v
+                       for k, v in line["label"].items()}
+    return lines
+
+  def get_examples(self, split):
+    path = os.path.join(self.config.raw_data_dir, self.name, split + ".json")
+    examples = []
+    for line, row in readers.read_jsonl(path):
+      text = readers.field(row, "text", path, line)
+      tags = None
+      if split != "test":
+        spans = []
+        for kind, entities in readers.field(row, "label", path, line).items():
+          if kind in CLUENER_ALIASES:
+            self.spelling[CLUENER_ALIASES[kind]] = kind
+            kind = CLUENER_ALIASES[kind]
+          if kind not in CLUENER_TYPES:
+            raise readers.DataFileError(f"{path} line {line}: unknown entity "
+                                        f"type {kind!r}")
+          for positions in entities.values():
+            spans += [(s, e, kind) for s, e in positions]
+        tags = span_tags(len(text), spans, self.scheme)
+      examples.append(task.Example(self.name, len(examples), text, None, tags,
+                                   row.get("id", len(examples))))
+    if not examples:
+      raise readers.DataFileError(f"{path}: the {split} split is empty")
+    return examples
+
+
+def read_conll(path):
+  """[(text, tags)] of a CoNLL-style file: one character and its tag per
+  line, a blank line between sentences."""
+  sentences, chars, tags = [], [], []
+  lines = readers.read_text(path).split("\n") + [""]
+  for number, line in enumerate(lines, 1):
+    if not line.strip():
+      if chars:
+        sentences.append(("".join(chars), tags))
+      chars, tags = [], []
+      continue
+    parts = line.split()
+    if len(parts) != 2 or len(parts[0]) != 1:
+      raise readers.DataFileError(f"{path} line {number}: expected one "
+                                  f"character and its tag")
+    chars.append(parts[0])
+    tags.append(parts[1])
+  return sentences
+
+
+class ConllTaggingTask(TaggingTask):
+  """Your own tagging task from CoNLL-style files, described in hparams:
+  ``{"type": "tagging", "data_dir": ..., "entity_types": [...] or "infer",
+  "scheme": "BIO" or "BIOES"}``; files ``{train,dev,test}.txt``."""
+
+  def __init__(self, config, name, spec):
+    self.data_dir = spec.get("data_dir") or os.path.join(
+        config.raw_data_dir, name)
+    types = spec.get("entity_types", "infer")
+    if types == "infer":
+      found = {tag.split("-", 1)[1] for _, tags in read_conll(
+          os.path.join(self.data_dir, "train.txt")) for tag in tags
+               if tag != "O"}
+      types = sorted(found)
+    super().__init__(config, name, types, spec.get("scheme", "BIO"))
+
+  def get_examples(self, split):
+    path = os.path.join(self.data_dir, split + ".txt")
+    examples = []
+    for text, tags in read_conll(path):
+      unknown = [t for t in tags if t not in self.tag_ids]
+      if unknown and split != "test":
+        raise readers.DataFileError(f"{path}: tag {unknown[0]!r} is not one "
+                                    f"of {self.tags}")
+      examples.append(task.Example(self.name, len(examples), text, None,
+                                   None if split == "test" else tags))
+    if not examples:
+      raise readers.DataFileError(f"{path}: the {split} split is empty")
+    return examples

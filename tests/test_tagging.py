@@ -1,0 +1,158 @@
+"""Sequence tagging: tags, spans, entity F1, CLUENER files, end to end."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import configure_finetuning
+import run_finetuning
+from finetune import readers
+from finetune import tagging
+from finetune import task_builder
+from model import tokenization
+from conftest import ROOT, shared_path
+
+DEMO_VOCAB = os.path.join(ROOT, "demo", "vocab.txt")
+
+
+def config_for(data_dir, **hparams):
+  hparams.setdefault("task_names", ["cluener"])
+  return configure_finetuning.FinetuningConfig("m", str(data_dir), **hparams)
+
+
+def test_span_tags_bio_and_bioes():
+  spans = [(0, 1, "name"), (3, 3, "game")]
+  assert tagging.span_tags(5, spans, "BIO") == [
+      "B-name", "I-name", "O", "B-game", "O"]
+  assert tagging.span_tags(5, spans, "BIOES") == [
+      "B-name", "E-name", "O", "S-game", "O"]
+
+
+def test_nested_span_keeps_the_outer_one():
+  tags = tagging.span_tags(6, [(0, 5, "book"), (1, 2, "company")], "BIO")
+  assert tags == ["B-book"] + ["I-book"] * 5
+
+
+def test_tags_to_spans_is_strict():
+  assert tagging.tags_to_spans(["B-a", "I-a", "O", "I-b", "I-b", "B-a"]) == [
+      (0, 1, "a"), (3, 4, "b"), (5, 5, "a")]
+  assert tagging.tags_to_spans(["B-a", "I-b"]) == [(0, 0, "a"), (1, 1, "b")]
+  assert tagging.tags_to_spans(["S-a", "B-b", "E-b", "E-b"]) == [
+      (0, 0, "a"), (1, 2, "b"), (3, 3, "b")]
+
+
+def test_entity_scorer_by_hand():
+  task = tagging.ConllTaggingTask(config_for("/x"), "t",
+                                  {"data_dir": "/x", "entity_types": ["a", "b"]})
+  ids = lambda tags: np.array([task.tag_ids[t] for t in tags])
+  gold = ids(["B-a", "I-a", "O", "B-b"])
+  pred = ids(["B-a", "I-a", "O", "B-a"])
+  scorer = task.get_scorer()
+  scorer.update({"label_ids": gold[None], "predictions": pred[None],
+                 "weights": np.ones([1, 4], int)})
+  results = scorer.get_results()
+  assert results["precision"] == 50.0 and results["recall"] == 50.0
+  assert results["f1"] == 50.0 and results["a_f1"] == pytest.approx(
+      200 / 3) and results["b_f1"] == 0.0
+
+
+def test_real_cluener_train_file(tmp_path):
+  source = shared_path("data", "ner", "cluener")
+  os.makedirs(tmp_path / "finetuning_data")
+  os.symlink(source, tmp_path / "finetuning_data" / "cluener")
+  task = task_builder.get_task(config_for(tmp_path), "cluener")
+  examples = task.get_examples("train")
+  assert len(examples) == 10748
+  kinds = {t.split("-", 1)[1] for e in examples for t in e.label if t != "O"}
+  assert kinds == set(tagging.CLUENER_TYPES)
+  first = examples[0]
+  assert first.label[9:12] == ["B-name", "I-name", "I-name"]
+  assert len(task.get_examples("test")) == 1345
+
+
+def test_characters_map_to_tokens_and_back(tmp_path):
+  task = tagging.CLUENER(config_for(tmp_path, max_seq_length=12))
+  tokenizer = tokenization.FullTokenizer(DEMO_VOCAB)
+  from finetune import task as task_lib
+  text = "我a\u200b爱北京"  # the zero-width space yields no token
+  tags = tagging.span_tags(len(text), [(4, 5, "address")], "BIO")
+  feature = task.featurize([task_lib.Example("cluener", 0, text, None, tags)],
+                           tokenizer)[0]
+  chars = feature["cluener_chars"]
+  assert chars[:7] == [-1, 0, 1, 3, 4, 5, -1]
+  labels = [task.tags[i] for i in feature["cluener_labels"]]
+  assert labels[4:6] == ["B-address", "I-address"]
+  assert feature["cluener_weights"][:7] == [0, 1, 1, 1, 1, 1, 0]
+
+
+def test_bad_entity_type(tmp_path):
+  path = tmp_path / "finetuning_data" / "cluener" / "train.json"
+  os.makedirs(path.parent)
+  path.write_text(json.dumps({"text": "北京", "label": {"city": {
+      "北京": [[0, 1]]}}}, ensure_ascii=False) + "\n", encoding="utf-8")
+  with pytest.raises(readers.DataFileError, match="line 1: unknown entity "
+                                                  "type 'city'"):
+    tagging.CLUENER(config_for(tmp_path)).get_examples("train")
+
+
+def write_cluener(root, sizes=(("train", 40), ("dev", 12), ("test", 6))):
+  with open(os.path.join(ROOT, "demo", "corpus", "travel_work.txt"),
+            encoding="utf-8") as f:
+    sentences = [l for l in f.read().split("\n") if len(l) > 8]
+  for split, size in sizes:
+    path = os.path.join(root, "finetuning_data", "cluener", split + ".json")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+      for i in range(size):
+        text = sentences[i % len(sentences)]
+        row = {"text": text} if split == "test" else {
+            "text": text, "label": {"scene": {text[2:5]: [[2, 4]]}}}
+        if split == "test":
+          row["id"] = i
+        f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+@pytest.mark.slow
+def test_cluener_end_to_end_with_submission(tmp_path):
+  import shutil
+  shutil.copy(DEMO_VOCAB, tmp_path / "vocab.txt")
+  write_cluener(str(tmp_path))
+  hparams = {"task_names": ["cluener"], "init_checkpoint": None,
+             "debug": True, "vocab_size": 2244, "max_seq_length": 48,
+             "train_batch_size": 8, "num_train_epochs": 3.0,
+             "learning_rate": 3e-3, "write_test_outputs": True,
+             "tagging_scheme": "BIOES"}
+  results = run_finetuning.main(["--data-dir", str(tmp_path), "--model-name",
+                                 "m", "--hparams", json.dumps(hparams)])
+  assert set(results[0]["cluener"]) >= {"f1", "precision", "recall"}
+  path = (tmp_path / "models" / "m" / "test_predictions" / "trial_1" /
+          "cluener_predict.json")
+  rows = [json.loads(l) for l in open(path, encoding="utf-8")]
+  assert [r["id"] for r in rows] == list(range(6))
+  for row in rows:
+    for kind, entities in row["label"].items():
+      assert kind in tagging.CLUENER_TYPES
+      for _, positions in entities.items():
+        assert all(0 <= s <= e for s, e in positions)
+
+
+@pytest.mark.slow
+def test_custom_conll_task_without_code(tmp_path):
+  import shutil
+  shutil.copy(DEMO_VOCAB, tmp_path / "vocab.txt")
+  data = tmp_path / "ner"
+  data.mkdir()
+  sentence = [("我", "O"), ("去", "O"), ("北", "B-loc"), ("京", "I-loc")]
+  for split in ("train", "dev", "test"):
+    block = "\n".join(f"{c} {t}" for c, t in sentence)
+    (data / f"{split}.txt").write_text((block + "\n\n") * 12,
+                                       encoding="utf-8")
+  hparams = {"task_names": ["myner"], "init_checkpoint": None, "debug": True,
+             "vocab_size": 2244, "max_seq_length": 16, "train_batch_size": 4,
+             "num_train_epochs": 2.0, "custom_tasks": {"myner": {
+                 "type": "tagging", "data_dir": str(data)}}}
+  results = run_finetuning.main(["--data-dir", str(tmp_path), "--model-name",
+                                 "m", "--hparams", json.dumps(hparams)])
+  assert "loc_f1" in results[0]["myner"] or results[0]["myner"]["f1"] == 0.0
