@@ -116,8 +116,13 @@ class FinetuningConfig:
     self.update(kwargs)
 
     # default hyperparameters for single-task models
-    if len(self.task_names) == 1 and self.task_names[0] == "chunk":
-      self.max_seq_length = 256
+    if len(self.task_names) == 1:
+      name = self.task_names[0]
+      if "squad" in name or "qa" in name or "cmrc" in name:
+        self.max_seq_length = 512
+        self.num_train_epochs = 2.0
+      elif name == "chunk":
+        self.max_seq_length = 256
     # default hyperparameters for different model sizes
     if self.model_size == "large":
       self.learning_rate = 5e-5

@@ -27,6 +27,8 @@ class Preprocessor:
     self.config = config
     self.tasks = tasks
     self.tokenizer = tokenizer
+    for task in tasks:
+      task.tokenizer = tokenizer  # QA decoding re-derives its windows
     seq = [config.max_seq_length]
     self.specs = {name: (seq if shape == "seq" else shape, tf.int64)
                   for name, shape in SHARED_SPECS.items()}

@@ -2,9 +2,11 @@
 
 from finetune import clue_tasks
 from finetune import custom_tasks
+from finetune import qa
 from finetune import tagging
 
-TASKS = dict(clue_tasks.CLUE_TASKS, cluener=tagging.CLUENER)
+TASKS = dict(clue_tasks.CLUE_TASKS, cluener=tagging.CLUENER,
+             cmrc2018=qa.QATask)
 
 
 def get_task(config, name):

@@ -1,0 +1,281 @@
+"""Span-extraction QA on SQuAD-format data (CMRC 2018 and others).
+
+The context is split into words with every CJK character and punctuation
+mark a word of its own and runs of letters/digits kept whole, so predicted
+spans map back to the exact characters of the context. Questions are cut to
+``max_query_length`` tokens and contexts split into windows of
+``max_seq_length`` with ``doc_stride``. The head gives independent start and
+end logits; decoding keeps the ``n_best_size`` best valid spans up to
+``max_answer_length`` tokens, each scored in the window where its start has
+the most context.
+"""
+
+import collections
+import dataclasses
+import json
+import os
+from typing import List, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from finetune import qa_metrics
+from finetune import readers
+from finetune import task
+from model import layers
+from model import tokenization
+
+
+@dataclasses.dataclass
+class QAExample:
+  task_name: str
+  eid: int
+  qid: str
+  question: str
+  context: str
+  answers: List[str]
+  start_char: Optional[int] = None  # of the first answer (training)
+
+
+def split_words(context):
+  """(words, [(first char, last char)] of each word)."""
+  words, spans = [], []
+  for i, char in enumerate(context):
+    single = tokenization.is_cjk(char) or tokenization.is_punctuation(char)
+    if char.isspace() or tokenization.is_whitespace(char):
+      continue
+    if single or not words or spans[-1][1] != i - 1 or (
+        tokenization.is_cjk(context[spans[-1][1]]) or
+        tokenization.is_punctuation(context[spans[-1][1]])):
+      words.append(char)
+      spans.append((i, i))
+    else:
+      words[-1] += char
+      spans[-1] = (spans[-1][0], i)
+  return words, spans
+
+
+def locate_answer(context, text, start):
+  """The answer's character offset: ``start`` when the text is there, else
+  its nearest occurrence (real CMRC files count some offsets in UTF-16
+  units, so characters outside the BMP shift them), else None."""
+  if context[start:start + len(text)] == text:
+    return start
+  found = [i for i in range(len(context)) if context.startswith(text, i)]
+  return min(found, key=lambda i: abs(i - start)) if found else None
+
+
+def read_squad(path, task_name, training):
+  with tf.io.gfile.GFile(path) as f:
+    try:
+      data = json.load(f)["data"]
+    except (ValueError, KeyError) as e:
+      raise readers.DataFileError(f"{path}: not SQuAD-format JSON ({e})")
+  examples = []
+  for article in data:
+    for paragraph in article["paragraphs"]:
+      for qa in paragraph["qas"]:
+        answers = [a["text"] for a in qa.get("answers", [])]
+        start = qa["answers"][0]["answer_start"] if answers else None
+        if training and answers:
+          start = locate_answer(paragraph["context"], answers[0], start)
+          if start is None:
+            raise readers.DataFileError(
+                f"{path}: question {qa['id']}: answer {answers[0]!r} does "
+                f"not occur in its context")
+        examples.append(QAExample(task_name, len(examples), qa["id"],
+                                  qa["question"], paragraph["context"],
+                                  answers, start))
+  if not examples:
+    raise readers.DataFileError(f"{path} holds no questions")
+  return examples
+
+
+class QAHead(tf.Module):
+  """``task_specific/<task>/dense`` [hidden, 2]: start and end logits."""
+
+  def __init__(self, scope, hidden_size):
+    super().__init__(name=None)
+    self.dense = layers.Dense(f"{scope}/dense", hidden_size, 2,
+                              kernel_initializer=layers.truncated_normal())
+
+  def __call__(self, sequence_output):
+    logits = tf.cast(self.dense(sequence_output), tf.float32)
+    return logits[..., 0], logits[..., 1]
+
+
+class QATask(task.Task):
+  """SQuAD-format span extraction (``cmrc2018``)."""
+
+  def __init__(self, config, name="cmrc2018"):
+    super().__init__(config, name)
+    self.submission_file = f"{name}_predict.json"
+    self.tokenizer = None  # set by the preprocessor
+
+  def get_examples(self, split):
+    path = os.path.join(self.config.raw_data_dir, self.name, split + ".json")
+    if not tf.io.gfile.exists(path):
+      raise FileNotFoundError(f"data file {path} does not exist")
+    return read_squad(path, self.name, split == "train")
+
+  def feature_specs(self):
+    return {f"{self.name}_start": ([], tf.int64),
+            f"{self.name}_end": ([], tf.int64),
+            f"{self.name}_eid": ([], tf.int64)}
+
+  def windows(self, examples, tokenizer):
+    """Features and, per feature, (example, token -> word, token -> whether
+    this window gives it the most context, word character spans)."""
+    config = self.config
+    cls_id, sep_id = tokenizer.vocab["[CLS]"], tokenizer.vocab["[SEP]"]
+    contexts = {e.context: split_words(e.context) for e in examples}
+    unique = sorted({w for words, _ in contexts.values() for w in words})
+    pieces = dict(zip(unique, tokenizer.tokenize_to_ids(unique)))
+    questions = tokenizer.tokenize_to_ids([e.question for e in examples])
+    features, meta = [], []
+    for example, question in zip(examples, questions):
+      words, spans = contexts[example.context]
+      doc, doc_word = [], []
+      for w, word in enumerate(words):
+        doc += pieces[word]
+        doc_word += [w] * len(pieces[word])
+      answer = self._answer_tokens(example, spans, doc_word)
+      query = question[:config.max_query_length]
+      offset = len(query) + 2
+      room = config.max_seq_length - offset - 1
+      starts = window_starts(len(doc), room, config.doc_stride)
+      best = best_windows(len(doc), starts, room)
+      for number, start in enumerate(starts):
+        window = range(start, min(start + room, len(doc)))
+        ids = [cls_id] + query + [sep_id] + [doc[i] for i in window] + [
+            sep_id]
+        pad = config.max_seq_length - len(ids)
+        label = (0, 0)
+        if answer and answer[0] >= start and answer[1] < window.stop:
+          label = (answer[0] - start + offset, answer[1] - start + offset)
+        features.append({
+            "input_ids": ids + [0] * pad,
+            "input_mask": [1] * len(ids) + [0] * pad,
+            "segment_ids": [0] * offset + [1] * (len(ids) - offset) + [0] * pad,
+            f"{self.name}_start": label[0], f"{self.name}_end": label[1],
+            f"{self.name}_eid": len(features)})
+        meta.append((example,
+                     {offset + k: doc_word[i] for k, i in enumerate(window)},
+                     {offset + k: best[i] == number
+                      for k, i in enumerate(window)}, spans))
+    return features, meta
+
+  def _answer_tokens(self, example, spans, doc_word):
+    if example.start_char is None or not example.answers:
+      return None
+    end_char = example.start_char + len(example.answers[0]) - 1
+    words = [w for w, (a, b) in enumerate(spans)
+             if b >= example.start_char and a <= end_char]
+    if not words:
+      return None
+    tokens = [t for t, w in enumerate(doc_word) if words[0] <= w <= words[-1]]
+    return (tokens[0], tokens[-1]) if tokens else None
+
+  def featurize(self, examples, tokenizer):
+    return self.windows(examples, tokenizer)[0]
+
+  def build_head(self, bert_config):
+    return QAHead(f"task_specific/{self.name}", bert_config.hidden_size)
+
+  def head_outputs(self, head, sequence_output, features, training):
+    del training
+    start_logits, end_logits = head(sequence_output)
+    mask = tf.cast(features["input_mask"], tf.float32)
+    start_logits -= (1.0 - mask) * 1e4
+    end_logits -= (1.0 - mask) * 1e4
+    losses = 0.5 * (
+        tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=features[f"{self.name}_start"], logits=start_logits) +
+        tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=features[f"{self.name}_end"], logits=end_logits))
+    return losses, {"loss": losses, "start_logits": start_logits,
+                    "end_logits": end_logits,
+                    "eid": features[f"{self.name}_eid"]}
+
+  def predict_answers(self, examples, outputs):
+    """({qid: answer}, {qid: n-best list}) from the head's outputs."""
+    _, meta = self.windows(examples, self.tokenizer)
+    candidates = collections.defaultdict(list)
+    for eid, starts, ends in zip(outputs["eid"], outputs["start_logits"],
+                                 outputs["end_logits"]):
+      example, token_word, max_context, spans = meta[int(eid)]
+      n = self.config.n_best_size
+      for s in np.argsort(starts)[::-1][:n]:
+        for e in np.argsort(ends)[::-1][:n]:
+          if (s not in token_word or e not in token_word or e < s or
+              e - s + 1 > self.config.max_answer_length or
+              not max_context[s]):
+            continue
+          first, last = spans[token_word[s]][0], spans[token_word[e]][1]
+          candidates[example.qid].append(
+              (float(starts[s] + ends[e]), example.context[first:last + 1]))
+    answers, nbest = {}, {}
+    for example in examples:
+      ranked = sorted(set(candidates[example.qid]), reverse=True)
+      ranked = ranked[:self.config.n_best_size]
+      answers[example.qid] = ranked[0][1] if ranked else ""
+      nbest[example.qid] = [{"text": t, "score": s} for s, t in ranked]
+    return answers, nbest
+
+  def get_scorer(self):
+    return QAScorer(self)
+
+  def submission_lines(self, examples, outputs):
+    return [self.predict_answers(examples, outputs)[0]]
+
+
+def window_starts(doc_length, room, stride):
+  """Start offsets of the windows covering a document of doc_length tokens."""
+  starts, start = [], 0
+  while True:
+    starts.append(start)
+    if start + room >= doc_length:
+      return starts
+    start += min(stride, room)
+
+
+def best_windows(doc_length, starts, room):
+  """For each token, the window giving it the most context (BERT's rule:
+  the larger of its left and right context, plus 0.01 x window length)."""
+  best = [0] * doc_length
+  for i in range(doc_length):
+    scores = []
+    for number, start in enumerate(starts):
+      length = min(room, doc_length - start)
+      if start <= i < start + length:
+        scores.append((min(i - start, start + length - 1 - i) + 0.01 * length,
+                       -number))
+    best[i] = -max(scores)[1]
+  return best
+
+
+class QAScorer:
+  """CMRC 2018 EM/F1 on dev; writes predictions and n-best JSON."""
+
+  def __init__(self, task_):
+    self.task = task_
+    self.outputs = collections.defaultdict(list)
+
+  def update(self, outputs):
+    for key, value in outputs.items():
+      self.outputs[key].append(value)
+
+  def get_results(self):
+    outputs = {k: np.concatenate(v) for k, v in self.outputs.items()}
+    examples = self.task.get_examples("dev")
+    answers, nbest = self.task.predict_answers(examples, outputs)
+    results = qa_metrics.evaluate(answers, {e.qid: e.answers for e in examples
+                                            if e.answers})
+    results["loss"] = float(np.mean(outputs["loss"]))
+    directory = os.path.dirname(self.task.config.results_txt)
+    tf.io.gfile.makedirs(directory)
+    for suffix, data in (("predictions", answers), ("nbest", nbest)):
+      path = os.path.join(directory, f"{self.task.name}_dev_{suffix}.json")
+      with tf.io.gfile.GFile(path, "w") as f:
+        json.dump(data, f, ensure_ascii=False, indent=1)
+    return results

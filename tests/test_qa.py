@@ -1,0 +1,116 @@
+"""Span-extraction QA (CMRC 2018): words, windows, alignment, metrics."""
+
+import json
+import os
+
+import pytest
+
+import configure_finetuning
+import run_finetuning
+from finetune import qa
+from finetune import qa_metrics
+from model import tokenization
+from conftest import ROOT, shared_path
+
+DEMO_VOCAB = os.path.join(ROOT, "demo", "vocab.txt")
+
+
+def config_for(data_dir, **hparams):
+  hparams.setdefault("task_names", ["cmrc2018"])
+  return configure_finetuning.FinetuningConfig("m", str(data_dir), **hparams)
+
+
+def test_split_words_keeps_english_and_numbers_whole():
+  words, spans = qa.split_words("ELECTRA模型有14M参数, ok")
+  assert words == ["ELECTRA", "模", "型", "有", "14M", "参", "数", ",", "ok"]
+  assert spans[4] == (10, 12) and spans[-1] == (17, 18)
+
+
+def test_windows_and_max_context():
+  assert qa.window_starts(10, 4, 3) == [0, 3, 6]
+  assert qa.window_starts(3, 4, 3) == [0]
+  best = qa.best_windows(10, [0, 3, 6], 4)
+  # windows 0-3, 3-6, 6-9: a token at the edge of two windows has no
+  # context on one side in either, and the first window wins the tie
+  assert best == [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]
+
+
+def test_cmrc_metrics_by_hand():
+  assert qa_metrics.mixed_segmentation("ELECTRA模型，12个") == [
+      "electra", "模", "型", "12", "个"]
+  assert qa_metrics.exact_match("《北京》", "北京") == 1.0
+  assert qa_metrics.f1_score("北京天安门", "天安门广场") == pytest.approx(
+      2 * (3 / 5) * (3 / 5) / (6 / 5))
+  results = qa_metrics.evaluate({"q1": "北京", "q2": "上海"},
+                                {"q1": ["北京", "北京市"], "q2": ["广州"]})
+  assert results == {"em": 50.0, "f1": 50.0}
+
+
+def test_defaults_for_qa():
+  config = config_for("/x")
+  assert config.max_seq_length == 512 and config.num_train_epochs == 2.0
+  assert (config.max_query_length, config.doc_stride, config.n_best_size,
+          config.max_answer_length) == (64, 128, 20, 30)
+
+
+def test_real_trial_answers_map_back_exactly(tmp_path):
+  source = shared_path("data", "qa", "cmrc2018")
+  vocab = shared_path("data", "vocab", "bert-base-chinese-vocab.txt")
+  os.makedirs(tmp_path / "finetuning_data" / "cmrc2018")
+  os.symlink(os.path.join(source, "trial.json"),
+             tmp_path / "finetuning_data" / "cmrc2018" / "train.json")
+  task = qa.QATask(config_for(tmp_path, max_seq_length=256))
+  examples = task.get_examples("train")
+  assert len(examples) == 1002
+  features, meta = task.windows(examples, tokenization.FullTokenizer(vocab))
+  assert len(features) > len(examples)  # long contexts need several windows
+  found, exact = set(), set()
+  for feature, (example, token_word, _, spans) in zip(features, meta):
+    start, end = feature["cmrc2018_start"], feature["cmrc2018_end"]
+    if start == 0:
+      continue
+    found.add(example.qid)
+    text = example.context[spans[token_word[start]][0]:
+                           spans[token_word[end]][1] + 1]
+    if text == example.answers[0]:
+      exact.add(example.qid)
+  # a few answers are longer than a window leaves room for
+  assert len(found) > 0.98 * 1002
+  assert len(exact) / len(found) > 0.97  # the rest cut English words
+
+
+@pytest.mark.slow
+def test_cmrc_end_to_end(tmp_path):
+  import shutil
+  shutil.copy(DEMO_VOCAB, tmp_path / "vocab.txt")
+  with open(os.path.join(ROOT, "demo", "corpus", "science.txt"),
+            encoding="utf-8") as f:
+    sentences = [l for l in f.read().split("\n") if len(l) > 12]
+  for split, count in (("train", 30), ("dev", 8), ("test", 5)):
+    paragraphs = []
+    for i in range(count):
+      context = "".join(sentences[i % len(sentences):][:3])
+      answer = context[4:8]
+      qas = [{"id": f"{split}-{i}", "question": "这里说的是什么？",
+              "answers": [] if split == "test" else
+              [{"text": answer, "answer_start": 4}]}]
+      paragraphs.append({"context": context, "qas": qas})
+    path = tmp_path / "finetuning_data" / "cmrc2018" / f"{split}.json"
+    os.makedirs(path.parent, exist_ok=True)
+    path.write_text(json.dumps({"data": [{"paragraphs": paragraphs}]},
+                               ensure_ascii=False), encoding="utf-8")
+  hparams = {"task_names": ["cmrc2018"], "init_checkpoint": None,
+             "debug": True, "vocab_size": 2244, "max_seq_length": 64,
+             "doc_stride": 24, "train_batch_size": 8, "num_train_epochs": 2.0,
+             "write_test_outputs": True}
+  results = run_finetuning.main(["--data-dir", str(tmp_path), "--model-name",
+                                 "m", "--hparams", json.dumps(hparams)])
+  assert set(results[0]["cmrc2018"]) == {"em", "f1", "loss"}
+  results_dir = tmp_path / "models" / "m" / "results"
+  predictions = json.load(open(results_dir / "cmrc2018_dev_predictions.json"))
+  assert set(predictions) == {f"dev-{i}" for i in range(8)}
+  nbest = json.load(open(results_dir / "cmrc2018_dev_nbest.json"))
+  assert all(len(v) <= 20 for v in nbest.values())
+  test = json.load(open(tmp_path / "models" / "m" / "test_predictions" /
+                        "trial_1" / "cmrc2018_predict.json"))
+  assert set(test) == {f"test-{i}" for i in range(5)}
