@@ -124,10 +124,23 @@ def make_eval_step(session):
   """A `tf.function` returning summed metric statistics of one batch."""
   model, strategy = session.model, session.strategy
 
+  def batch_statistics(features, denominators):
+    outputs = model(features, training=False)
+    return metrics.eval_statistics(
+        model, outputs, model.total_loss(outputs, denominators))
+
+  if session.config.jit_compile:
+    batch_statistics = tf.function(batch_statistics, jit_compile=True,
+                                   autograph=False)
+
   @tf.autograph.experimental.do_not_convert
   def replica_eval(features):
-    total, _, outputs = training.replica_loss(model, features, training=False)
-    return metrics.eval_statistics(model, outputs, total)
+    # global-batch denominators first (from the inputs), so the forward pass
+    # can be compiled with XLA away from the cross-replica sum
+    local = model.loss_denominators(features)
+    sums = tf.distribute.get_replica_context().all_reduce(
+        SUM, list(local.values()))
+    return batch_statistics(features, dict(zip(local, sums)))
 
   @tf.function(autograph=False)
   def eval_step(iterator):

@@ -141,3 +141,22 @@ def test_flops_count_equals_the_official_script():
   assert total == pytest.approx(1.293743798272e18, rel=1e-9)
   executed = flops.electra_executed_flops(disc, gen, 128, 128, 30522, 128)
   assert executed < 1.6 * total / 1e6  # sparse lookups, 3x forward
+
+
+@pytest.mark.slow
+def test_xla_eval_gives_the_same_metrics(deterministic, tmp_path):
+  from pretrain import trainer
+  from conftest import TINY_HPARAMS, make_data_dir
+  import configure_pretraining
+  data_dir = make_data_dir(tmp_path)
+  results = []
+  for jit in (False, True):
+    tf.random.set_seed(2)
+    config = configure_pretraining.PretrainingConfig(
+        f"jit{jit}", data_dir, **dict(
+            TINY_HPARAMS, do_train=False, do_eval=True,
+            num_eval_steps=2, jit_compile=jit))
+    results.append(trainer.train_or_eval(config))
+  for name in results[0]:
+    assert results[1][name] == pytest.approx(results[0][name], rel=1e-4,
+                                             abs=1e-6), name
