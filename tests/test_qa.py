@@ -114,3 +114,33 @@ def test_cmrc_end_to_end(tmp_path):
   test = json.load(open(tmp_path / "models" / "m" / "test_predictions" /
                         "trial_1" / "cmrc2018_predict.json"))
   assert set(test) == {f"test-{i}" for i in range(5)}
+
+
+@pytest.mark.slow
+def test_trial_file_end_to_end(tmp_path):
+  """A debug-size model trains on (part of) the CMRC 2018 trial file and is
+  evaluated on other questions of it: features, training, decoding, EM/F1
+  and the predictions file."""
+  import shutil
+  source = shared_path("data", "qa", "cmrc2018", "trial.json")
+  vocab = shared_path("data", "vocab", "bert-base-chinese-vocab.txt")
+  shutil.copy(vocab, tmp_path / "vocab.txt")
+  data = json.load(open(source, encoding="utf-8"))["data"]
+  out = tmp_path / "finetuning_data" / "cmrc2018"
+  os.makedirs(out)
+  for split, articles in (("train", data[:40]), ("dev", data[-10:])):
+    (out / f"{split}.json").write_text(json.dumps({"data": articles},
+                                                  ensure_ascii=False),
+                                       encoding="utf-8")
+  hparams = {"task_names": ["cmrc2018"], "init_checkpoint": None,
+             "debug": True, "vocab_size": 21128, "max_seq_length": 128,
+             "doc_stride": 64, "train_batch_size": 16,
+             "num_train_epochs": 1.0}
+  results = run_finetuning.main(["--data-dir", str(tmp_path), "--model-name",
+                                 "m", "--hparams", json.dumps(hparams)])
+  assert 0.0 <= results[0]["cmrc2018"]["f1"] <= 100.0
+  predictions = json.load(open(tmp_path / "models" / "m" / "results" /
+                               "cmrc2018_dev_predictions.json"))
+  dev_ids = {q["id"] for a in data[-10:] for p in a["paragraphs"]
+             for q in p["qas"]}
+  assert set(predictions) == dev_ids

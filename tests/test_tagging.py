@@ -156,3 +156,50 @@ def test_custom_conll_task_without_code(tmp_path):
   results = run_finetuning.main(["--data-dir", str(tmp_path), "--model-name",
                                  "m", "--hparams", json.dumps(hparams)])
   assert "loc_f1" in results[0]["myner"] or results[0]["myner"]["f1"] == 0.0
+
+
+def test_every_cluener_entity_survives_the_round_trip():
+  """text -> tags -> entities gives back every gold entity, except the
+  inner spans of the one nested case, which the outer (longer) span keeps."""
+  path = shared_path("data", "ner", "cluener", "train.json")
+  lost = []
+  for line, row in readers.read_jsonl(path):
+    spans = {(s, e, tagging.CLUENER_ALIASES.get(k, k))
+             for k, entities in row["label"].items()
+             for positions in entities.values() for s, e in positions}
+    for scheme in tagging.SCHEMES:
+      back = set(tagging.tags_to_spans(
+          tagging.span_tags(len(row["text"]), spans, scheme)))
+      lost += [(line, scheme, span) for span in spans - back]
+      assert back <= spans
+  # the one nested case: a book title holding two company names, on one
+  # line; the book span is kept, the two inner company spans are dropped
+  assert len({line for line, _, _ in lost}) == 1
+  assert sorted({span for _, _, span in lost}) == [(16, 19, "company"),
+                                                   (23, 26, "company")]
+
+
+@pytest.mark.slow
+def test_cluener_real_train_file_end_to_end(tmp_path):
+  """A debug-size model on CLUENER's train file, with our own dev split
+  carved from it (the released test split has no labels)."""
+  import shutil
+  path = shared_path("data", "ner", "cluener", "train.json")
+  vocab = shared_path("data", "vocab", "bert-base-chinese-vocab.txt")
+  shutil.copy(vocab, tmp_path / "vocab.txt")
+  with open(path, encoding="utf-8") as f:
+    lines = [l for l in f.read().split("\n") if l.strip()]
+  out = tmp_path / "finetuning_data" / "cluener"
+  os.makedirs(out)
+  (out / "train.json").write_text("\n".join(lines[:320]) + "\n",
+                                  encoding="utf-8")
+  (out / "dev.json").write_text("\n".join(lines[-80:]) + "\n",
+                                encoding="utf-8")
+  hparams = {"task_names": ["cluener"], "init_checkpoint": None,
+             "debug": True, "vocab_size": 21128, "max_seq_length": 64,
+             "train_batch_size": 16, "num_train_epochs": 2.0,
+             "learning_rate": 1e-3}
+  results = run_finetuning.main(["--data-dir", str(tmp_path), "--model-name",
+                                 "m", "--hparams", json.dumps(hparams)])
+  cluener = results[0]["cluener"]
+  assert 0.0 <= cluener["f1"] <= 100.0 and "name_f1" in cluener
