@@ -54,18 +54,25 @@ def one_step(strategy, features):
   return float(loss), dict(zip(names, grads)), weights
 
 
-@pytest.fixture(scope="module")
-def runs():
+def one_device_and_mirrored(fn):
+  """``fn(strategy, batch)`` on one device and on two mirrored CPUs, with
+  deterministic masking and sampling."""
   patch = pytest.MonkeyPatch()
   patch.setattr(pretrain_helpers, "mask", deterministic_mask)
   patch.setattr(pretrain_helpers, "sample_from_softmax", argmax_sample)
   features = {k: tf.constant(v) for k, v in tiny_batch(GLOBAL_BATCH).items()}
-  single = one_step(tf.distribute.OneDeviceStrategy("/cpu:0"), features)
-  mirrored_strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-  assert mirrored_strategy.num_replicas_in_sync == 2
-  mirrored = one_step(mirrored_strategy, features)
-  patch.undo()
-  return single, mirrored
+  try:
+    single = fn(tf.distribute.OneDeviceStrategy("/cpu:0"), features)
+    mirrored_strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert mirrored_strategy.num_replicas_in_sync == 2
+    return single, fn(mirrored_strategy, features)
+  finally:
+    patch.undo()
+
+
+@pytest.fixture(scope="module")
+def runs():
+  return one_device_and_mirrored(one_step)
 
 
 def test_first_step_loss_equal(runs):
@@ -128,14 +135,7 @@ def evaluate_once(strategy, features):
 
 
 def test_eval_metrics_equal_across_replica_counts():
-  patch = pytest.MonkeyPatch()
-  patch.setattr(pretrain_helpers, "mask", deterministic_mask)
-  patch.setattr(pretrain_helpers, "sample_from_softmax", argmax_sample)
-  features = {k: tf.constant(v) for k, v in tiny_batch(GLOBAL_BATCH).items()}
-  one = evaluate_once(tf.distribute.OneDeviceStrategy("/cpu:0"), features)
-  two = evaluate_once(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
-                      features)
-  patch.undo()
+  one, two = one_device_and_mirrored(evaluate_once)
   assert one.keys() == two.keys()
   for name in one:
     assert two[name] == pytest.approx(one[name], rel=1e-5, abs=1e-6), name
