@@ -24,6 +24,7 @@ from finetune import readers
 from finetune import task
 from model import layers
 from model import tokenization
+from util import utils
 
 
 @dataclasses.dataclass
@@ -111,6 +112,11 @@ class QATask(task.Task):
     super().__init__(config, name)
     self.submission_file = f"{name}_predict.json"
     self.tokenizer = None  # set by the preprocessor
+    if config.joint_prediction or config.answerable_classifier:
+      utils.log(f"{name}: joint start-end prediction and the answerable "
+                f"classifier are not implemented yet; using independent "
+                f"start and end logits (joint_prediction and "
+                f"answerable_classifier are ignored)")
 
   def get_examples(self, split):
     path = os.path.join(self.config.raw_data_dir, self.name, split + ".json")
