@@ -93,16 +93,35 @@ def read_squad(path, task_name, training):
 
 
 class QAHead(tf.Module):
-  """``task_specific/<task>/dense`` [hidden, 2]: start and end logits."""
+  """Start logits, and end logits either independent or, with
+  ``joint_prediction`` (official), conditioned on the start: a 512-wide GELU
+  layer over [start token; token] scores each end. Variables under
+  ``task_specific/<task>/``.
+  """
 
-  def __init__(self, scope, hidden_size):
+  def __init__(self, scope, hidden_size, joint):
     super().__init__(name=None)
-    self.dense = layers.Dense(f"{scope}/dense", hidden_size, 2,
-                              kernel_initializer=layers.truncated_normal())
+    init = layers.truncated_normal()
+    self.joint = joint
+    self.start = layers.Dense(f"{scope}/start_logits", hidden_size, 1,
+                              kernel_initializer=init)
+    if joint:
+      self.qa_hidden = layers.Dense(f"{scope}/qa_hidden", 2 * hidden_size,
+                                    512, activation="gelu",
+                                    kernel_initializer=init)
+      self.qa_logits = layers.Dense(f"{scope}/qa_logits", 512, 1,
+                                    kernel_initializer=init)
+    else:
+      self.end = layers.Dense(f"{scope}/end_logits", hidden_size, 1,
+                              kernel_initializer=init)
 
-  def __call__(self, sequence_output):
-    logits = tf.cast(self.dense(sequence_output), tf.float32)
-    return logits[..., 0], logits[..., 1]
+  def end_given_start(self, sequence, start_reprs):
+    """End logits [..., L] for start representations [..., H] (one per
+    leading index) against every token of ``sequence`` [..., L, H]."""
+    length = tf.shape(sequence)[-2]
+    tiled = tf.repeat(start_reprs[..., tf.newaxis, :], length, axis=-2)
+    reprs = tf.concat([tiled, sequence], -1)
+    return tf.cast(self.qa_logits(self.qa_hidden(reprs))[..., 0], tf.float32)
 
 
 class QATask(task.Task):
@@ -112,11 +131,9 @@ class QATask(task.Task):
     super().__init__(config, name)
     self.submission_file = f"{name}_predict.json"
     self.tokenizer = None  # set by the preprocessor
-    if config.joint_prediction or config.answerable_classifier:
-      utils.log(f"{name}: joint start-end prediction and the answerable "
-                f"classifier are not implemented yet; using independent "
-                f"start and end logits (joint_prediction and "
-                f"answerable_classifier are ignored)")
+    if config.answerable_classifier:
+      utils.log(f"{name}: the answerable classifier (SQuAD 2.0-style data) "
+                f"is not implemented yet; answerable_classifier is ignored")
 
   def get_examples(self, split):
     path = os.path.join(self.config.raw_data_dir, self.name, split + ".json")
@@ -186,40 +203,79 @@ class QATask(task.Task):
     return self.windows(examples, tokenizer)[0]
 
   def build_head(self, bert_config):
-    return QAHead(f"task_specific/{self.name}", bert_config.hidden_size)
+    return QAHead(f"task_specific/{self.name}", bert_config.hidden_size,
+                  self.config.joint_prediction)
 
   def head_outputs(self, head, sequence_output, features, training):
-    del training
-    start_logits, end_logits = head(sequence_output)
-    mask = tf.cast(features["input_mask"], tf.float32)
-    start_logits -= (1.0 - mask) * 1e4
-    end_logits -= (1.0 - mask) * 1e4
+    # answers may start or end at context tokens, or at [CLS] (no answer)
+    answer_mask = tf.cast(features["input_mask"] * features["segment_ids"],
+                          tf.float32)
+    answer_mask += tf.one_hot(0, tf.shape(answer_mask)[1])
+    block = 1000.0 * (answer_mask - 1.0)
+    start_logits = tf.cast(head.start(sequence_output)[..., 0],
+                           tf.float32) + block
+    gold_start = features[f"{self.name}_start"]
+    gold_end = features[f"{self.name}_end"]
+    if head.joint:
+      gold_reprs = tf.gather(sequence_output, gold_start, batch_dims=1)
+      end_logits = head.end_given_start(sequence_output, gold_reprs) + block
+    else:
+      end_logits = tf.cast(head.end(sequence_output)[..., 0],
+                           tf.float32) + block
     losses = 0.5 * (
         tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=features[f"{self.name}_start"], logits=start_logits) +
+            labels=gold_start, logits=start_logits) +
         tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=features[f"{self.name}_end"], logits=end_logits))
-    return losses, {"loss": losses, "start_logits": start_logits,
-                    "end_logits": end_logits,
-                    "eid": features[f"{self.name}_eid"]}
+            labels=gold_end, logits=end_logits))
+    outputs = {"loss": losses, "eid": features[f"{self.name}_eid"]}
+    if training:
+      return losses, outputs
+    if not head.joint:
+      outputs.update(start_logits=start_logits, end_logits=end_logits)
+      return losses, outputs
+    beam = self.config.beam_size
+    start_log_probs, start_index = tf.math.top_k(
+        tf.nn.log_softmax(start_logits), k=beam)
+    start_reprs = tf.gather(sequence_output, start_index, batch_dims=1)
+    tiled = tf.repeat(sequence_output[:, tf.newaxis], beam, axis=1)
+    beam_end = head.end_given_start(tiled, start_reprs) + block[:, tf.newaxis]
+    end_log_probs, end_index = tf.math.top_k(tf.nn.log_softmax(beam_end),
+                                             k=beam)
+    outputs.update(start_log_probs=start_log_probs, start_index=start_index,
+                   end_log_probs=end_log_probs, end_index=end_index)
+    return losses, outputs
+
+  def _span_candidates(self, outputs):
+    """Per feature: [(score, start token, end token)] to consider."""
+    n = self.config.n_best_size
+    if "start_index" in outputs:  # joint: the beam of starts, then of ends
+      for starts, start_lp, ends, end_lp in zip(
+          outputs["start_index"], outputs["start_log_probs"],
+          outputs["end_index"], outputs["end_log_probs"]):
+        yield [(float(start_lp[i] + end_lp[i][j]), int(starts[i]),
+                int(ends[i][j])) for i in range(len(starts))
+               for j in range(len(ends[i]))]
+      return
+    for starts, ends in zip(outputs["start_logits"], outputs["end_logits"]):
+      yield [(float(starts[s] + ends[e]), int(s), int(e))
+             for s in np.argsort(starts)[::-1][:n]
+             for e in np.argsort(ends)[::-1][:n]]
 
   def predict_answers(self, examples, outputs):
     """({qid: answer}, {qid: n-best list}) from the head's outputs."""
     _, meta = self.windows(examples, self.tokenizer)
     candidates = collections.defaultdict(list)
-    for eid, starts, ends in zip(outputs["eid"], outputs["start_logits"],
-                                 outputs["end_logits"]):
+    for eid, spans_of_feature in zip(outputs["eid"],
+                                     self._span_candidates(outputs)):
       example, token_word, max_context, spans = meta[int(eid)]
-      n = self.config.n_best_size
-      for s in np.argsort(starts)[::-1][:n]:
-        for e in np.argsort(ends)[::-1][:n]:
-          if (s not in token_word or e not in token_word or e < s or
-              e - s + 1 > self.config.max_answer_length or
-              not max_context[s]):
-            continue
-          first, last = spans[token_word[s]][0], spans[token_word[e]][1]
-          candidates[example.qid].append(
-              (float(starts[s] + ends[e]), example.context[first:last + 1]))
+      for score, s, e in spans_of_feature:
+        if (s not in token_word or e not in token_word or e < s or
+            e - s + 1 > self.config.max_answer_length or
+            not max_context[s]):
+          continue
+        first, last = spans[token_word[s]][0], spans[token_word[e]][1]
+        candidates[example.qid].append(
+            (score, example.context[first:last + 1]))
     answers, nbest = {}, {}
     for example in examples:
       ranked = sorted(set(candidates[example.qid]), reverse=True)

@@ -144,3 +144,32 @@ def test_trial_file_end_to_end(tmp_path):
   dev_ids = {q["id"] for a in data[-10:] for p in a["paragraphs"]
              for q in p["qas"]}
   assert set(predictions) == dev_ids
+
+
+@pytest.mark.parametrize("joint", [True, False])
+def test_head_outputs_and_candidates(joint):
+  import numpy as np
+  import tensorflow as tf
+  task = qa.QATask(config_for("/x", joint_prediction=joint, beam_size=3,
+                              n_best_size=3))
+  head = task.build_head(type("C", (), {"hidden_size": 8})())
+  batch, length = 2, 7
+  features = {"input_mask": tf.ones([batch, length], tf.int32),
+              "segment_ids": tf.constant([[0, 0, 1, 1, 1, 1, 1]] * batch),
+              "cmrc2018_start": tf.constant([2, 0]),
+              "cmrc2018_end": tf.constant([4, 0]),
+              "cmrc2018_eid": tf.constant([0, 1])}
+  sequence = tf.random.normal([batch, length, 8])
+  losses, train_out = task.head_outputs(head, sequence, features, True)
+  assert losses.shape == (batch,) and set(train_out) == {"loss", "eid"}
+  _, out = task.head_outputs(head, sequence, features, False)
+  out = {k: v.numpy() for k, v in out.items()}
+  if joint:
+    assert out["start_index"].shape == (batch, 3)
+    assert out["end_index"].shape == (batch, 3, 3)
+    # the question tokens (segment 0, not [CLS]) are never a start
+    assert not np.isin(out["start_index"], [1]).any()
+  candidates = list(task._span_candidates(out))
+  assert len(candidates) == batch and len(candidates[0]) == 9
+  best = max(candidates[0])
+  assert all(isinstance(x, int) for x in best[1:])
