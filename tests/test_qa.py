@@ -54,29 +54,41 @@ def test_defaults_for_qa():
 
 
 def test_real_trial_answers_map_back_exactly(tmp_path):
+  """Every answer of the trial file comes back from its own token span,
+  except answers whose first or last character is inside a run of letters
+  or digits that the file's annotators cut (such answers cannot be spans of
+  whole words; the official code drops them from training too)."""
   source = shared_path("data", "qa", "cmrc2018")
   vocab = shared_path("data", "vocab", "bert-base-chinese-vocab.txt")
   os.makedirs(tmp_path / "finetuning_data" / "cmrc2018")
   os.symlink(os.path.join(source, "trial.json"),
              tmp_path / "finetuning_data" / "cmrc2018" / "train.json")
-  task = qa.QATask(config_for(tmp_path, max_seq_length=256))
+  task = qa.QATask(config_for(tmp_path))  # max_seq_length 512, as for QA
   examples = task.get_examples("train")
   assert len(examples) == 1002
   features, meta = task.windows(examples, tokenization.FullTokenizer(vocab))
   assert len(features) > len(examples)  # long contexts need several windows
-  found, exact = set(), set()
+  recovered, cut = {}, set()
+  for example in examples:
+    _, spans = qa.split_words(example.context)
+    starts = {a for a, _ in spans}
+    ends = {b for _, b in spans}
+    text = example.answers[0]
+    first = example.start_char + len(text) - len(text.lstrip())
+    last = example.start_char + len(text.rstrip()) - 1
+    if first not in starts or last not in ends:
+      cut.add(example.qid)
   for feature, (example, token_word, _, spans) in zip(features, meta):
     start, end = feature["cmrc2018_start"], feature["cmrc2018_end"]
-    if start == 0:
+    if start:
+      recovered[example.qid] = example.context[
+          spans[token_word[start]][0]:spans[token_word[end]][1] + 1]
+  long_answers = {e.qid for e in examples if len(e.answers[0]) > 300}
+  for example in examples:
+    if example.qid in cut or example.qid in long_answers:
       continue
-    found.add(example.qid)
-    text = example.context[spans[token_word[start]][0]:
-                           spans[token_word[end]][1] + 1]
-    if text == example.answers[0]:
-      exact.add(example.qid)
-  # a few answers are longer than a window leaves room for
-  assert len(found) > 0.98 * 1002
-  assert len(exact) / len(found) > 0.97  # the rest cut English words
+    assert recovered[example.qid] == example.answers[0].strip(), example.qid
+  assert len(cut) <= 3
 
 
 @pytest.mark.slow
