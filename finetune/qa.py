@@ -24,7 +24,6 @@ from finetune import readers
 from finetune import task
 from model import layers
 from model import tokenization
-from util import utils
 
 
 @dataclasses.dataclass
@@ -36,6 +35,7 @@ class QAExample:
   context: str
   answers: List[str]
   start_char: Optional[int] = None  # of the first answer (training)
+  is_impossible: bool = False  # SQuAD 2.0-style unanswerable question
 
 
 def split_words(context):
@@ -78,15 +78,16 @@ def read_squad(path, task_name, training):
       for qa in paragraph["qas"]:
         answers = [a["text"] for a in qa.get("answers", [])]
         start = qa["answers"][0]["answer_start"] if answers else None
-        if training and answers:
+        if training and answers and not qa.get("is_impossible", False):
           start = locate_answer(paragraph["context"], answers[0], start)
           if start is None:
             raise readers.DataFileError(
                 f"{path}: question {qa['id']}: answer {answers[0]!r} does "
                 f"not occur in its context")
+        impossible = bool(qa.get("is_impossible", False))
         examples.append(QAExample(task_name, len(examples), qa["id"],
                                   qa["question"], paragraph["context"],
-                                  answers, start))
+                                  answers, start, impossible))
   if not examples:
     raise readers.DataFileError(f"{path} holds no questions")
   return examples
@@ -99,10 +100,22 @@ class QAHead(tf.Module):
   ``task_specific/<task>/``.
   """
 
-  def __init__(self, scope, hidden_size, joint):
+  def __init__(self, scope, hidden_size, joint, answerable=False,
+               answerable_uses_start_logits=True):
     super().__init__(name=None)
     init = layers.truncated_normal()
     self.joint = joint
+    self.answerable = answerable
+    self.uses_start = answerable_uses_start_logits
+    if answerable:
+      width = 2 * hidden_size if self.uses_start else hidden_size
+      if self.uses_start:
+        self.answerable_hidden = layers.Dense(
+            f"{scope}/answerable_hidden", width, 512, activation="gelu",
+            kernel_initializer=init)
+        width = 512
+      self.answerable_logit = layers.Dense(f"{scope}/answerable_logit",
+                                           width, 1, kernel_initializer=init)
     self.start = layers.Dense(f"{scope}/start_logits", hidden_size, 1,
                               kernel_initializer=init)
     if joint:
@@ -114,6 +127,16 @@ class QAHead(tf.Module):
     else:
       self.end = layers.Dense(f"{scope}/end_logits", hidden_size, 1,
                               kernel_initializer=init)
+
+  def no_answer_logit(self, sequence, start_logits):
+    """The official answerable classifier: [CLS] (with the start-weighted
+    token average) -> logit of "no answer" [batch]."""
+    reprs = sequence[:, 0]
+    if self.uses_start:
+      start_p = tf.cast(tf.nn.softmax(start_logits), sequence.dtype)
+      start_feature = tf.einsum("bl,blh->bh", start_p, sequence)
+      reprs = self.answerable_hidden(tf.concat([reprs, start_feature], -1))
+    return tf.cast(self.answerable_logit(reprs)[:, 0], tf.float32)
 
   def end_given_start(self, sequence, start_reprs):
     """End logits [..., L] for start representations [..., H] (one per
@@ -131,19 +154,21 @@ class QATask(task.Task):
     super().__init__(config, name)
     self.submission_file = f"{name}_predict.json"
     self.tokenizer = None  # set by the preprocessor
-    if config.answerable_classifier:
-      utils.log(f"{name}: the answerable classifier (SQuAD 2.0-style data) "
-                f"is not implemented yet; answerable_classifier is ignored")
+    self.has_unanswerable = False  # seen in the labelled data
 
   def get_examples(self, split):
     path = os.path.join(self.config.raw_data_dir, self.name, split + ".json")
     if not tf.io.gfile.exists(path):
       raise FileNotFoundError(f"data file {path} does not exist")
-    return read_squad(path, self.name, split == "train")
+    examples = read_squad(path, self.name, split == "train")
+    if split != "test" and any(e.is_impossible for e in examples):
+      self.has_unanswerable = True
+    return examples
 
   def feature_specs(self):
     return {f"{self.name}_start": ([], tf.int64),
             f"{self.name}_end": ([], tf.int64),
+            f"{self.name}_is_impossible": ([], tf.int64),
             f"{self.name}_eid": ([], tf.int64)}
 
   def windows(self, examples, tokenizer):
@@ -181,6 +206,7 @@ class QATask(task.Task):
             "input_mask": [1] * len(ids) + [0] * pad,
             "segment_ids": [0] * offset + [1] * (len(ids) - offset) + [0] * pad,
             f"{self.name}_start": label[0], f"{self.name}_end": label[1],
+            f"{self.name}_is_impossible": int(example.is_impossible),
             f"{self.name}_eid": len(features)})
         meta.append((example,
                      {offset + k: doc_word[i] for k, i in enumerate(window)},
@@ -189,7 +215,8 @@ class QATask(task.Task):
     return features, meta
 
   def _answer_tokens(self, example, spans, doc_word):
-    if example.start_char is None or not example.answers:
+    if (example.start_char is None or not example.answers or
+        example.is_impossible):
       return None
     end_char = example.start_char + len(example.answers[0]) - 1
     words = [w for w, (a, b) in enumerate(spans)
@@ -204,7 +231,9 @@ class QATask(task.Task):
 
   def build_head(self, bert_config):
     return QAHead(f"task_specific/{self.name}", bert_config.hidden_size,
-                  self.config.joint_prediction)
+                  self.config.joint_prediction,
+                  self.config.answerable_classifier,
+                  self.config.answerable_uses_start_logits)
 
   def head_outputs(self, head, sequence_output, features, training):
     # answers may start or end at context tokens, or at [CLS] (no answer)
@@ -227,7 +256,15 @@ class QATask(task.Task):
             labels=gold_start, logits=start_logits) +
         tf.nn.sparse_softmax_cross_entropy_with_logits(
             labels=gold_end, logits=end_logits))
+    if head.answerable:
+      no_answer = head.no_answer_logit(sequence_output, start_logits)
+      losses += self.config.answerable_weight * (
+          tf.nn.sigmoid_cross_entropy_with_logits(
+              labels=tf.cast(features[f"{self.name}_is_impossible"],
+                             tf.float32), logits=no_answer))
     outputs = {"loss": losses, "eid": features[f"{self.name}_eid"]}
+    if head.answerable and not training:
+      outputs["no_answer_logit"] = no_answer
     if training:
       return losses, outputs
     if not head.joint:
@@ -276,11 +313,21 @@ class QATask(task.Task):
         first, last = spans[token_word[s]][0], spans[token_word[e]][1]
         candidates[example.qid].append(
             (score, example.context[first:last + 1]))
+    null_odds = collections.defaultdict(lambda: -np.inf)
+    if "no_answer_logit" in outputs:
+      for eid, logit in zip(outputs["eid"], outputs["no_answer_logit"]):
+        qid = meta[int(eid)][0].qid
+        null_odds[qid] = max(null_odds[qid], float(logit))
     answers, nbest = {}, {}
     for example in examples:
       ranked = sorted(set(candidates[example.qid]), reverse=True)
       ranked = ranked[:self.config.n_best_size]
       answers[example.qid] = ranked[0][1] if ranked else ""
+      # SQuAD 2.0-style data: the classifier's no-answer odds above
+      # qa_na_threshold (official -2.75) mean "no answer"
+      if (self.has_unanswerable and
+          null_odds[example.qid] > self.config.qa_na_threshold):
+        answers[example.qid] = ""
       nbest[example.qid] = [{"text": t, "score": s} for s, t in ranked]
     return answers, nbest
 
@@ -331,8 +378,9 @@ class QAScorer:
     outputs = {k: np.concatenate(v) for k, v in self.outputs.items()}
     examples = self.task.get_examples("dev")
     answers, nbest = self.task.predict_answers(examples, outputs)
-    results = qa_metrics.evaluate(answers, {e.qid: e.answers for e in examples
-                                            if e.answers})
+    results = qa_metrics.evaluate(answers, {
+        e.qid: ([""] if e.is_impossible else e.answers) for e in examples
+        if e.answers or e.is_impossible})
     results["loss"] = float(np.mean(outputs["loss"]))
     directory = os.path.dirname(self.task.config.results_txt)
     tf.io.gfile.makedirs(directory)

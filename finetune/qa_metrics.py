@@ -53,6 +53,8 @@ def longest_common_substring(a, b):
 
 def f1_score(prediction, gold):
   pred, ref = mixed_segmentation(prediction), mixed_segmentation(gold)
+  if not pred and not ref:
+    return 1.0  # both say "no answer"
   common = longest_common_substring(pred, ref)
   if not common:
     return 0.0
