@@ -148,11 +148,9 @@ class FinetuningConfig:
   def validate(self):
     if not self.task_names:
       raise ValueError("hparam 'task_names' must name at least one task")
-    for name in ("train_batch_size", "eval_batch_size", "predict_batch_size",
-                 "max_seq_length", "num_trials", "log_every"):
-      if getattr(self, name) < 1:
-        raise ValueError(f"hparam {name!r} must be at least 1, got "
-                         f"{getattr(self, name)}")
+    hparams_lib.check_at_least_one(self, (
+        "train_batch_size", "eval_batch_size", "predict_batch_size",
+        "max_seq_length", "num_trials", "log_every"))
     if self.num_train_epochs <= 0:
       raise ValueError(f"hparam 'num_train_epochs' must be > 0, got "
                        f"{self.num_train_epochs}")

@@ -157,12 +157,10 @@ class PretrainingConfig:
       raise ValueError(f"hparam 'mixed_precision' must be one of "
                        f"{MIXED_PRECISION_POLICIES}, got "
                        f"{self.mixed_precision!r}")
-    for name in ("train_batch_size", "eval_batch_size", "max_seq_length",
-                 "num_train_steps", "gradient_accumulation_steps",
-                 "vocab_size", "log_every", "save_checkpoints_steps"):
-      if getattr(self, name) < 1:
-        raise ValueError(f"hparam {name!r} must be at least 1, got "
-                         f"{getattr(self, name)}")
+    hparams_lib.check_at_least_one(self, (
+        "train_batch_size", "eval_batch_size", "max_seq_length",
+        "num_train_steps", "gradient_accumulation_steps", "vocab_size",
+        "log_every", "save_checkpoints_steps"))
     max_positions = self.model_hparam_overrides.get(
         "max_position_embeddings", 512)
     if self.max_seq_length > max_positions:

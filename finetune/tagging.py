@@ -12,7 +12,6 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from finetune import classification
 from finetune import readers
 from finetune import task
 from model import layers
@@ -195,12 +194,12 @@ class TokenHead(tf.Module):
 
   def __init__(self, scope, hidden_size, num_tags):
     super().__init__(name=None)
-    self.inner = classification.ClassificationHead(scope, hidden_size,
-                                                   num_tags)
+    self.dense = layers.Dense(f"{scope}/dense", hidden_size, num_tags,
+                              kernel_initializer=layers.glorot_uniform)
 
   def __call__(self, sequence_output, training):
     reprs = layers.dropout(sequence_output, 0.1, training)
-    return tf.cast(self.inner.dense(reprs), tf.float32)
+    return tf.cast(self.dense(reprs), tf.float32)
 
 
 CLUENER_TYPES = ["address", "book", "company", "game", "government", "movie",

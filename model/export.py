@@ -17,6 +17,7 @@ import configure_pretraining
 from finetune import classification
 from model import checkpoints
 from model import fast_tokenization
+from model import modeling
 from pretrain import pretrain_helpers
 from pretrain import pretraining_model
 
@@ -45,7 +46,7 @@ class ExportModule(tf.Module):
             f"task_specific/{match.group(1)}", shape[0], shape[1])
     variables = dict(self.model.official_variables())
     for head in self.heads.values():
-      variables.update({v.name.split(":")[0]: v for v in head.variables})
+      variables.update(modeling.variables_by_name(head))
     self.report = checkpoints.init_from_checkpoint(variables, checkpoint)
     self.has_generator = (self.model.generator_head is not None and
                           "generator_predictions/output_bias" in available)

@@ -89,6 +89,7 @@ class FastTokenizer:
 
   def __init__(self, vocab_file, do_lower_case=True, strip_accents=True):
     self.vocab = tokenization.load_vocab(vocab_file)
+    self.inv_vocab = {v: k for k, v in self.vocab.items()}
     self.basic = FastBasicTokenizer(do_lower_case, strip_accents)
     self._wordpiece = tf_text.FastWordpieceTokenizer(
         vocab=list(self.vocab), suffix_indicator="##",
@@ -118,5 +119,4 @@ class FastTokenizer:
     return [values[a:b].tolist() for a, b in zip(splits[:-1], splits[1:])]
 
   def tokenize(self, text):
-    inv = {v: k for k, v in self.vocab.items()}
-    return [inv[i] for i in self.tokenize_to_ids([text])[0]]
+    return [self.inv_vocab[i] for i in self.tokenize_to_ids([text])[0]]

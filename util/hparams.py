@@ -79,6 +79,14 @@ def check_and_update(obj, kwargs, types):
     obj.__dict__[key] = value
 
 
+def check_at_least_one(obj, names):
+  """Each named hparam of ``obj`` must be >= 1; the error names it."""
+  for name in names:
+    if getattr(obj, name) < 1:
+      raise ValueError(f"hparam {name!r} must be at least 1, got "
+                       f"{getattr(obj, name)}")
+
+
 def infer_types(defaults, declared):
   """Types from default values, with ``declared`` for None defaults."""
   types = {}
