@@ -9,7 +9,8 @@ segment_ids.
 import argparse
 
 from pretrain import dataset_builder
-from util import utils
+from util import cli
+from util import logs
 
 
 def str2bool(text):
@@ -24,51 +25,104 @@ def str2bool(text):
 
 def parse_args(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--corpus-dir", required=True,
-                      help="Location of pre-training text files.")
-  parser.add_argument("--vocab-file", required=True,
-                      help="WordPiece vocab.txt or SentencePiece .model.")
-  parser.add_argument("--output-dir", required=True,
-                      help="Where to write out the tfrecords.")
-  parser.add_argument("--max-seq-length", default=128, type=int,
-                      help="Number of tokens per example.")
-  parser.add_argument("--num-processes", default=1, type=int,
-                      help="Parallelize across multiple processes.")
-  parser.add_argument("--blanks-separate-docs", default=True, type=str2bool,
-                      help="Whether blank lines indicate document boundaries "
-                           "(true/false).")
-  parser.add_argument("--do-lower-case", dest="do_lower_case",
-                      action="store_true", help="Lower case input text.")
-  parser.add_argument("--no-lower-case", dest="do_lower_case",
-                      action="store_false", help="Don't lower case input text.")
-  parser.add_argument("--do-strip-accents", dest="strip_accents",
-                      action="store_true", help="Strip accents (default).")
-  parser.add_argument("--no-strip-accents", dest="strip_accents",
-                      action="store_false", help="Don't strip accents.")
-  parser.add_argument("--num-out-files", default=0, type=int,
-                      help="Number of shards (default: one per 16 MiB of "
-                           "text, at least one per process).")
-  parser.add_argument("--seed", default=0, type=int,
-                      help="Seed of the example packing (same seed, corpus "
-                           "and --num-processes: same output).")
-  parser.add_argument("--overwrite", action="store_true",
-                      help="Replace the shards already in --output-dir.")
-  parser.add_argument("--replace-invalid-utf8", action="store_true",
-                      help="Replace invalid UTF-8 by U+FFFD (counted in the "
-                           "manifest) instead of stopping.")
-  parser.add_argument("--python-tokenizer", dest="fast_tokenizer",
-                      action="store_false",
-                      help="Tokenize in pure Python (same ids, slower).")
-  parser.set_defaults(do_lower_case=True, strip_accents=True)
+  cli.add_required(
+    parser,
+    {
+      "--corpus-dir": "Location of pre-training text files.",
+      "--vocab-file": "WordPiece vocab.txt or SentencePiece .model.",
+      "--output-dir": "Where to write out the tfrecords.",
+    },
+  )
+  parser.add_argument(
+    "--max-seq-length",
+    default=128,
+    type=int,
+    help="Number of tokens per example.",
+  )
+  parser.add_argument(
+    "--num-processes",
+    default=1,
+    type=int,
+    help="Parallelize across multiple processes.",
+  )
+  parser.add_argument(
+    "--blanks-separate-docs",
+    default=True,
+    type=str2bool,
+    help="Whether blank lines indicate document boundaries (true/false).",
+  )
+  parser.add_argument(
+    "--do-lower-case",
+    dest="do_lower_case",
+    action="store_true",
+    help="Lower case input text.",
+  )
+  parser.add_argument(
+    "--no-lower-case",
+    dest="do_lower_case",
+    action="store_false",
+    help="Don't lower case input text.",
+  )
+  _add_build_flags(parser)
   return parser.parse_args(argv)
+
+
+def _add_build_flags(parser):
+  """Tokenizer, sharding and safety flags."""
+  parser.add_argument(
+    "--do-strip-accents",
+    dest="strip_accents",
+    action="store_true",
+    help="Strip accents (default).",
+  )
+  parser.add_argument(
+    "--no-strip-accents",
+    dest="strip_accents",
+    action="store_false",
+    help="Don't strip accents.",
+  )
+  parser.add_argument(
+    "--num-out-files",
+    default=0,
+    type=int,
+    help="Number of shards (default: one per 16 MiB of "
+    "text, at least one per process).",
+  )
+  parser.add_argument(
+    "--seed",
+    default=0,
+    type=int,
+    help="Seed of the example packing (same seed, corpus "
+    "and --num-processes: same output).",
+  )
+  parser.add_argument(
+    "--overwrite",
+    action="store_true",
+    help="Replace the shards already in --output-dir.",
+  )
+  parser.add_argument(
+    "--replace-invalid-utf8",
+    action="store_true",
+    help="Replace invalid UTF-8 by U+FFFD (counted in the "
+    "manifest) instead of stopping.",
+  )
+  parser.add_argument(
+    "--python-tokenizer",
+    dest="fast_tokenizer",
+    action="store_false",
+    help="Tokenize in pure Python (same ids, slower).",
+  )
+  parser.set_defaults(do_lower_case=True, strip_accents=True)
 
 
 def main(argv=None):
   options = dataset_builder.BuildOptions(**vars(parse_args(argv)))
   manifest = dataset_builder.build(options)
-  utils.log(f"Wrote {manifest['examples']} examples ({manifest['tokens']} "
-            f"tokens) into {len(manifest['shards'])} shards in "
-            f"{options.output_dir} in {manifest['seconds']}s")
+  logs.log(
+    f"Wrote {manifest['examples']} examples ({manifest['tokens']} "
+    f"tokens) into {len(manifest['shards'])} shards in "
+    f"{options.output_dir} in {manifest['seconds']}s"
+  )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Hyperparameters for fine-tuning ELECTRA, with the official names and defaults.
+"""Hyperparameters for fine-tuning ELECTRA: the official names and defaults.
 
 Pass ``--hparams '{"task_names": ["tnews"]}'`` (or a JSON file such as
 ``configs/finetune_clue_tiny.json``) to ``run_finetuning.py``.
@@ -10,20 +10,32 @@ import tensorflow as tf
 
 from util import hparams as hparams_lib
 
-_DECLARED_TYPES = {
-    "embedding_size": int, "tpu_job_name": str, "tpu_name": str,
-    "tpu_zone": str, "gcp_project": str, "init_checkpoint": str, "seed": int,
-    "model_hparam_overrides": dict, "task_names": list, "custom_tasks": dict,
-    "num_train_epochs": float,
-}
 
-
-class FinetuningConfig:
+class FinetuningConfig(hparams_lib.HParams):
   """Fine-tuning hyperparameters (official names and defaults)."""
 
+  DECLARED_TYPES = {
+    "task_names": list,
+    "custom_tasks": dict,
+    "num_train_epochs": float,
+  }
+
   def __init__(self, model_name, data_dir, **kwargs):
-    # general
     self.model_name = model_name
+    self._official_defaults()
+    self._toolkit_defaults()
+    self._locations(
+      data_dir, model_name, kwargs.get("task_names", self.task_names)
+    )
+    self._seal()
+    self.update(kwargs)
+    self._derived_defaults()
+    # passed-in arguments override (for example) debug-mode defaults
+    self.update(kwargs)
+    self.validate()
+
+  def _official_defaults(self):
+    # general
     self.debug = False  # debug mode for quickly running things
     self.log_examples = False  # print out some train examples for debugging
     self.num_trials = 1  # how many train+eval runs to perform
@@ -32,19 +44,14 @@ class FinetuningConfig:
     self.keep_all_models = True  # if False, only keep the last trial's ckpt
 
     # model
-    self.model_size = "small"  # "tiny", "small", "base" or "large"
+    self._model_defaults()
     self.task_names = ["chunk"]  # which tasks to learn (jointly)
-    # overrides of the transformer hparams of model_size (see BertConfig)
-    self.model_hparam_overrides = {}
-    self.embedding_size = None  # bert hidden size by default
-    self.vocab_size = 30522  # number of tokens in the vocabulary
-    self.do_lower_case = True
 
     # training
     self.learning_rate = 1e-4
     self.weight_decay_rate = 0.01
     self.layerwise_lr_decay = 0.8  # if > 0, layer l gets lr * decay^(depth(l)
-                                   # - max depth): lower layers learn slower
+    # - max depth): lower layers learn slower
     self.num_train_epochs = 3.0  # passes over the dataset during training
     self.warmup_proportion = 0.1  # how much of training to warm up the LR for
     self.save_checkpoints_steps = 1000000
@@ -61,7 +68,7 @@ class FinetuningConfig:
     self.eval_batch_size = 32
     self.predict_batch_size = 32
     self.double_unordered = True  # for symmetric pair tasks (e.g. AFQMC),
-                                  # train on both sentence orders
+    # train on both sentence orders
     # for qa tasks
     self.max_query_length = 64
     self.doc_stride = 128
@@ -75,14 +82,10 @@ class FinetuningConfig:
     self.qa_na_threshold = -2.75
 
     # TPU settings
-    self.use_tpu = False
-    self.num_tpu_cores = 1
-    self.tpu_job_name = None
-    self.tpu_name = None
-    self.tpu_zone = None
-    self.gcp_project = None
+    self._tpu_defaults()
 
-    # settings of this TF2 toolkit (not in the official code)
+  def _toolkit_defaults(self):
+    """Settings of this TF2 toolkit (not in the official code)."""
     self.custom_tasks = {}  # your own tasks without code, see README
     self.tagging_scheme = "BIO"  # "BIO" or "BIOES" for tagging tasks
     self.distribution_strategy = "auto"  # as in configure_pretraining.py
@@ -90,31 +93,31 @@ class FinetuningConfig:
     self.log_every = 50  # steps between progress lines
     self.eval_every_epoch = True  # evaluate on dev after each epoch
     self.keep_best_checkpoint = False  # keep the checkpoint of the best dev
-                                       # score (first metric) of each trial
+    # score (first metric) of each trial
 
-    # default locations of data files
+  def _locations(self, data_dir, model_name, task_names):
+    """Default locations of data files."""
     self.data_dir = data_dir
     pretrained_dir = os.path.join(data_dir, "models", model_name)
     self.raw_data_dir = os.path.join(data_dir, "finetuning_data")
     self.vocab_file = os.path.join(pretrained_dir, "vocab.txt")
     if not tf.io.gfile.exists(self.vocab_file):
       self.vocab_file = os.path.join(data_dir, "vocab.txt")
-    task_names = kwargs.get("task_names", self.task_names)
     tasks_str = ",".join(task_names) if isinstance(task_names, list) else ""
     self.init_checkpoint = pretrained_dir
-    self.model_dir = os.path.join(pretrained_dir, "finetuning_models",
-                                  tasks_str + "_model")
+    self.model_dir = os.path.join(
+      pretrained_dir, "finetuning_models", tasks_str + "_model"
+    )
     results_dir = os.path.join(pretrained_dir, "results")
     self.results_txt = os.path.join(results_dir, tasks_str + "_results.txt")
     self.results_json = os.path.join(results_dir, tasks_str + "_results.json")
     self.preprocessed_data_dir = os.path.join(
-        pretrained_dir, "finetuning_tfrecords", tasks_str + "_tfrecords")
-    self.test_predictions_dir = os.path.join(pretrained_dir,
-                                             "test_predictions")
+      pretrained_dir, "finetuning_tfrecords", tasks_str + "_tfrecords"
+    )
+    self.test_predictions_dir = os.path.join(pretrained_dir, "test_predictions")
 
-    self._types = hparams_lib.infer_types(self.__dict__, _DECLARED_TYPES)
-    self.update(kwargs)
-
+  def _derived_defaults(self):
+    """Defaults that depend on other hyperparameters (official)."""
     # default hyperparameters for single-task models
     if len(self.task_names) == 1:
       name = self.task_names[0]
@@ -138,22 +141,22 @@ class FinetuningConfig:
       self.num_train_epochs = 3.0
       self.log_examples = True
       self.preprocessed_data_dir += "-debug"
-    # passed-in arguments override (for example) debug-mode defaults
-    self.update(kwargs)
-    self.validate()
-
-  def update(self, kwargs):
-    hparams_lib.check_and_update(self, kwargs, self._types)
 
   def validate(self):
     if not self.task_names:
       raise ValueError("hparam 'task_names' must name at least one task")
-    hparams_lib.check_at_least_one(self, (
-        "train_batch_size", "eval_batch_size", "predict_batch_size",
-        "max_seq_length", "num_trials", "log_every"))
+    hparams_lib.check_at_least_one(
+      self,
+      (
+        "train_batch_size",
+        "eval_batch_size",
+        "predict_batch_size",
+        "max_seq_length",
+        "num_trials",
+        "log_every",
+      ),
+    )
     if self.num_train_epochs <= 0:
-      raise ValueError(f"hparam 'num_train_epochs' must be > 0, got "
-                       f"{self.num_train_epochs}")
-
-  def to_dict(self):
-    return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+      raise ValueError(
+        f"hparam 'num_train_epochs' must be > 0, got {self.num_train_epochs}"
+      )

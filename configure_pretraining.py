@@ -1,4 +1,4 @@
-"""Hyperparameters for pretraining ELECTRA, with the official names and defaults.
+"""Hyperparameters for pretraining ELECTRA: the official names and defaults.
 
 Edit the defaults below, or pass ``--hparams '{"name": value}'`` (or a path to
 a JSON file such as ``configs/electra_tiny_zh.json``) to ``run_pretraining.py``.
@@ -15,24 +15,47 @@ DEFAULT_DATA_DIR = os.path.join(PROJECT_DIR, "demo")
 DEFAULT_MODEL_NAME = "electra_demo"
 DEFAULT_HPARAMS = os.path.join(PROJECT_DIR, "configs", "demo.json")
 
-DISTRIBUTION_STRATEGIES = ("auto", "one_device", "mirrored",
-                           "multi_worker_mirrored", "tpu")
+DISTRIBUTION_STRATEGIES = (
+  "auto",
+  "one_device",
+  "mirrored",
+  "multi_worker_mirrored",
+  "tpu",
+)
 MIXED_PRECISION_POLICIES = (None, "mixed_bfloat16", "mixed_float16")
 
-# types of hyperparameters whose default is None
-_DECLARED_TYPES = {
-    "embedding_size": int, "tpu_job_name": str, "tpu_name": str,
-    "tpu_zone": str, "gcp_project": str, "keep_checkpoint_max": int,
-    "mixed_precision": str, "init_checkpoint": str, "seed": int,
-    "model_hparam_overrides": dict, "max_predictions_per_seq": int,
-}
 
-
-class PretrainingConfig:
+class PretrainingConfig(hparams_lib.HParams):
   """Defines pretraining hyperparameters (official names and defaults)."""
+
+  # types of hyperparameters whose default is None
+  DECLARED_TYPES = {
+    "keep_checkpoint_max": int,
+    "mixed_precision": str,
+    "max_predictions_per_seq": int,
+  }
 
   def __init__(self, model_name, data_dir, **kwargs):
     self.model_name = model_name
+    self._official_defaults()
+    self._toolkit_defaults()
+    self._locations(data_dir, model_name)
+    self._seal()
+    # update defaults with passed-in hyperparameters
+    self.update(kwargs)
+    self.max_predictions_per_seq = int(
+      (self.mask_prob + 0.005) * self.max_seq_length
+    )
+    self._derived_defaults()
+    # passed-in arguments override (for example) debug-mode defaults
+    self.update(kwargs)
+    if "max_predictions_per_seq" not in kwargs:
+      self.max_predictions_per_seq = int(
+        (self.mask_prob + 0.005) * self.max_seq_length
+      )
+    self.validate()
+
+  def _official_defaults(self):
     self.debug = False  # debug mode for quickly running things
     self.do_train = True  # pre-train ELECTRA
     self.do_eval = False  # evaluate generator/discriminator on unlabeled data
@@ -58,23 +81,18 @@ class PretrainingConfig:
     self.keep_checkpoint_max = 5  # 0 or None keeps all checkpoints
 
     # model settings
-    self.model_size = "small"  # "tiny", "small", "base" or "large"
-    # overrides of the transformer hparams of model_size (see BertConfig)
-    self.model_hparam_overrides = {}
-    self.embedding_size = None  # bert hidden size by default
-    self.vocab_size = 30522  # number of tokens in the vocabulary
-    self.do_lower_case = True  # lowercase the input?
+    self._model_defaults()
 
     # generator settings
     self.uniform_generator = False  # generator is uniform at random
     self.two_tower_generator = False  # generator is a two-tower cloze model
     self.untied_generator_embeddings = False  # untie generator/discriminator
-                                              # token embeddings?
+    # token embeddings?
     self.untied_generator = True  # untie the other generator weights?
     self.generator_layers = 1.0  # frac of discriminator layers for generator
     self.generator_hidden_size = 0.25  # frac of discrim hidden size for gen
     self.disallow_correct = False  # force the generator to sample incorrect
-                                   # tokens (so 15% of tokens are always fake)
+    # tokens (so 15% of tokens are always fake)
     self.temperature = 1.0  # temperature for sampling from generator
 
     # batch sizes
@@ -83,14 +101,10 @@ class PretrainingConfig:
     self.eval_batch_size = 128
 
     # TPU settings
-    self.use_tpu = False
-    self.num_tpu_cores = 1
-    self.tpu_job_name = None
-    self.tpu_name = None  # cloud TPU to use for training
-    self.tpu_zone = None  # GCE zone where the Cloud TPU is located in
-    self.gcp_project = None  # project name for the Cloud TPU-enabled project
+    self._tpu_defaults()
 
-    # settings of this TF2 toolkit (not in the official code)
+  def _toolkit_defaults(self):
+    """Settings of this TF2 toolkit (not in the official code)."""
     # "auto": TPU if tpu_name is set, MirroredStrategy on several GPUs, else
     # one device; or name one of DISTRIBUTION_STRATEGIES
     self.distribution_strategy = "auto"
@@ -103,22 +117,20 @@ class PretrainingConfig:
     # a directory, its 'checkpoint' file or a prefix) when model_dir has none
     self.init_checkpoint = None
 
-    # default locations of data files
+  def _locations(self, data_dir, model_name):
+    """Default locations of data files."""
     self.pretrain_tfrecords = os.path.join(
-        data_dir, "pretrain_tfrecords/pretrain_data.tfrecord*")
+      data_dir, "pretrain_tfrecords/pretrain_data.tfrecord*"
+    )
     self.vocab_file = os.path.join(data_dir, "vocab.txt")
     self.model_dir = os.path.join(data_dir, "models", model_name)
     results_dir = os.path.join(self.model_dir, "results")
     self.results_txt = os.path.join(results_dir, "unsup_results.txt")
     self.results_json = os.path.join(results_dir, "unsup_results.json")
-    self.max_predictions_per_seq = None  # derived from mask_prob below
+    self.max_predictions_per_seq = None  # derived from mask_prob
 
-    self._types = hparams_lib.infer_types(self.__dict__, _DECLARED_TYPES)
-    # update defaults with passed-in hyperparameters
-    self.update(kwargs)
-    self.max_predictions_per_seq = int((self.mask_prob + 0.005) *
-                                       self.max_seq_length)
-
+  def _derived_defaults(self):
+    """Defaults that depend on other hyperparameters (official)."""
     # debug-mode settings
     if self.debug:
       self.train_batch_size = 8
@@ -134,42 +146,46 @@ class PretrainingConfig:
     if self.electric_objective:
       self.two_tower_generator = True  # Electric needs a two-tower generator
 
-    # passed-in arguments override (for example) debug-mode defaults
-    self.update(kwargs)
-    if "max_predictions_per_seq" not in kwargs:
-      self.max_predictions_per_seq = int((self.mask_prob + 0.005) *
-                                         self.max_seq_length)
-    self.validate()
-
-  def update(self, kwargs):
-    hparams_lib.check_and_update(self, kwargs, self._types)
-
   def validate(self):
     """Rejects impossible combinations before any work starts."""
     if not 0.0 < self.mask_prob < 1.0:
-      raise ValueError(f"hparam 'mask_prob' must be in (0, 1), got "
-                       f"{self.mask_prob}")
+      raise ValueError(
+        f"hparam 'mask_prob' must be in (0, 1), got {self.mask_prob}"
+      )
     if self.distribution_strategy not in DISTRIBUTION_STRATEGIES:
-      raise ValueError(f"hparam 'distribution_strategy' must be one of "
-                       f"{DISTRIBUTION_STRATEGIES}, got "
-                       f"{self.distribution_strategy!r}")
+      raise ValueError(
+        f"hparam 'distribution_strategy' must be one of "
+        f"{DISTRIBUTION_STRATEGIES}, got "
+        f"{self.distribution_strategy!r}"
+      )
     if self.mixed_precision not in MIXED_PRECISION_POLICIES:
-      raise ValueError(f"hparam 'mixed_precision' must be one of "
-                       f"{MIXED_PRECISION_POLICIES}, got "
-                       f"{self.mixed_precision!r}")
-    hparams_lib.check_at_least_one(self, (
-        "train_batch_size", "eval_batch_size", "max_seq_length",
-        "num_train_steps", "gradient_accumulation_steps", "vocab_size",
-        "log_every", "save_checkpoints_steps"))
+      raise ValueError(
+        f"hparam 'mixed_precision' must be one of "
+        f"{MIXED_PRECISION_POLICIES}, got "
+        f"{self.mixed_precision!r}"
+      )
+    hparams_lib.check_at_least_one(
+      self,
+      (
+        "train_batch_size",
+        "eval_batch_size",
+        "max_seq_length",
+        "num_train_steps",
+        "gradient_accumulation_steps",
+        "vocab_size",
+        "log_every",
+        "save_checkpoints_steps",
+      ),
+    )
     max_positions = self.model_hparam_overrides.get(
-        "max_position_embeddings", 512)
+      "max_position_embeddings", 512
+    )
     if self.max_seq_length > max_positions:
       raise ValueError(
-          f"hparam 'max_seq_length' ({self.max_seq_length}) is above the "
-          f"model's max_position_embeddings ({max_positions})")
+        f"hparam 'max_seq_length' ({self.max_seq_length}) is above the "
+        f"model's max_position_embeddings ({max_positions})"
+      )
     if self.temperature <= 0:
-      raise ValueError(f"hparam 'temperature' must be > 0, got "
-                       f"{self.temperature}")
-
-  def to_dict(self):
-    return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+      raise ValueError(
+        f"hparam 'temperature' must be > 0, got {self.temperature}"
+      )

@@ -10,19 +10,23 @@ own loaders (init_checkpoint, run_finetuning, export_savedmodel) read both.
 
 import argparse
 
-from model import checkpoints
-from util import utils
+from interop import checkpoints
+from util import cli
+from util import logs
 
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--checkpoint", required=True,
-                      help="Directory, 'checkpoint' file or prefix.")
-  parser.add_argument("--output", required=True,
-                      help="Output prefix, e.g. out/model.ckpt-1000.")
+  cli.add_required(
+    parser,
+    {
+      "--checkpoint": "Directory, 'checkpoint' file or prefix.",
+      "--output": "Output prefix, e.g. out/model.ckpt-1000.",
+    },
+  )
   args = parser.parse_args(argv)
   count = checkpoints.write_tf1_checkpoint(args.checkpoint, args.output)
-  utils.log(f"Wrote {count} tensors to {args.output}")
+  logs.log(f"Wrote {count} tensors to {args.output}")
 
 
 if __name__ == "__main__":

@@ -12,28 +12,88 @@ text and tokenizes inside the graph.
 
 import argparse
 import os
+import re
 
-from model import export
-from util import hparams as hparams_lib
-from util import utils
+import configure_pretraining
+from finetune import heads as task_heads
+from interop import checkpoints
+from interop import export
+from model import fast_tokenization
+from model import modeling
+from pretrain import pretraining_model
+from util import cli
+from util import logs
+
+_HEAD = re.compile(r"^task_specific/([^/]+)/dense/kernel$")
+
+
+def build_module(hparams, checkpoint, vocab_file=None, max_seq_length=128):
+  """The model of ``hparams`` with the heads ``checkpoint`` has, loaded.
+
+  Returns:
+    (an `export.ExportModule`, the checkpoint `LoadReport`).
+  """
+  config = configure_pretraining.PretrainingConfig("export", "", **hparams)
+  model = pretraining_model.PretrainingModel(config)
+  available = checkpoints.checkpoint_variables(
+    checkpoints.resolve_checkpoint_path(checkpoint)
+  )
+  heads = {}
+  for name, (_, shape) in sorted(available.items()):
+    match = _HEAD.match(name)
+    if match:
+      heads[match.group(1)] = task_heads.classification_head(
+        f"task_specific/{match.group(1)}", shape[0], shape[1]
+      )
+  variables = dict(model.official_variables())
+  for head in heads.values():
+    variables.update(modeling.variables_by_name(head))
+  report = checkpoints.init_from_checkpoint(variables, checkpoint)
+  tokenizer = (
+    fast_tokenization.FastTokenizer(vocab_file, config.do_lower_case)
+    if vocab_file and heads
+    else None
+  )
+  module = export.ExportModule(
+    model,
+    heads,
+    tokenizer,
+    max_seq_length,
+    with_generator="generator_predictions/output_bias" in available,
+    with_discriminator=("discriminator_predictions/dense/kernel" in available),
+  )
+  return module, report
+
+
+def export_savedmodel(
+  hparams, checkpoint, output_dir, vocab_file=None, max_seq_length=128
+):
+  """Builds, loads and writes the SavedModel; returns (signatures, report)."""
+  if os.path.exists(output_dir) and os.listdir(output_dir):
+    raise FileExistsError(f"--output {output_dir} is not empty")
+  module, report = build_module(hparams, checkpoint, vocab_file, max_seq_length)
+  return export.export(module, output_dir), report
 
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--checkpoint", required=True)
-  parser.add_argument("--hparams", action="append", default=[],
-                      help="Pretraining hparams (JSON or .json); repeatable.")
+  cli.add_hparams_flag(
+    parser, "Pretraining hparams that describe the model's shape."
+  )
   parser.add_argument("--output", required=True)
   parser.add_argument("--vocab-file", default=None)
   parser.add_argument("--max-seq-length", type=int, default=128)
   args = parser.parse_args(argv)
-  if os.path.exists(args.output) and os.listdir(args.output):
-    raise FileExistsError(f"--output {args.output} is not empty")
-  names, report = export.export(
-      hparams_lib.merge_hparams(args.hparams), args.checkpoint, args.output,
-      args.vocab_file, args.max_seq_length)
-  utils.log(report.summary())
-  utils.log(f"Wrote a SavedModel with signatures {names} to {args.output}")
+  names, report = export_savedmodel(
+    cli.merged_hparams(args),
+    args.checkpoint,
+    args.output,
+    args.vocab_file,
+    args.max_seq_length,
+  )
+  logs.log(report.summary())
+  logs.log(f"Wrote a SavedModel with signatures {names} to {args.output}")
   return names
 
 

@@ -10,27 +10,23 @@ pretrained checkpoint in <data-dir>/models/<model-name>.
 import argparse
 
 import configure_finetuning
-from finetune.run import run_finetuning
-from util import hparams as hparams_lib
+from finetune import driver
+from util import cli
 
 
 def parse_args(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--data-dir", required=True,
-                      help="Location of data files (model weights, etc).")
-  parser.add_argument("--model-name", required=True,
-                      help="The name of the model being fine-tuned.")
-  parser.add_argument("--hparams", action="append", default=[],
-                      help="JSON dict of hyperparameters, or a .json file; "
-                           "repeat it to layer several (later ones win).")
+  cli.add_data_flags(parser)
+  cli.add_hparams_flag(parser, "Fine-tuning hyperparameters")
   return parser.parse_args(argv)
 
 
 def main(argv=None):
   args = parse_args(argv)
   config = configure_finetuning.FinetuningConfig(
-      args.model_name, args.data_dir, **hparams_lib.merge_hparams(args.hparams))
-  return run_finetuning(config)
+    args.model_name, args.data_dir, **cli.merged_hparams(args)
+  )
+  return driver.run_finetuning(config)
 
 
 if __name__ == "__main__":

@@ -10,23 +10,21 @@ import argparse
 
 import configure_pretraining
 from pretrain import demo
-from pretrain.trainer import train_or_eval
-from util import hparams as hparams_lib
+from pretrain import run
+from util import cli
 
 
 def parse_args(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--data-dir",
-                      default=configure_pretraining.DEFAULT_DATA_DIR,
-                      help="Location of data files (TFRecords, vocab, "
-                           "models); default: the bundled demo")
-  parser.add_argument("--model-name",
-                      default=configure_pretraining.DEFAULT_MODEL_NAME,
-                      help="The name of the model being pretrained.")
-  parser.add_argument("--hparams", action="append",
-                      help="JSON dict of hyperparameters, or a .json file; "
-                           "repeat it to layer several (later ones win). "
-                           "Default: configs/demo.json (the demo run).")
+  cli.add_data_flags(
+    parser,
+    configure_pretraining.DEFAULT_DATA_DIR,
+    configure_pretraining.DEFAULT_MODEL_NAME,
+  )
+  cli.add_hparams_flag(
+    parser,
+    "Pretraining hyperparameters (default: configs/demo.json, the demo run)",
+  )
   args = parser.parse_args(argv)
   if args.hparams is None:
     args.hparams = [configure_pretraining.DEFAULT_HPARAMS]
@@ -35,11 +33,11 @@ def parse_args(argv=None):
 
 def main(argv=None):
   args = parse_args(argv)
-  hparams = hparams_lib.merge_hparams(args.hparams)
   config = configure_pretraining.PretrainingConfig(
-      args.model_name, args.data_dir, **hparams)
-  demo.ensure_demo_tfrecords(config)
-  return train_or_eval(config)
+    args.model_name, args.data_dir, **cli.merged_hparams(args)
+  )
+  demo.ensure_demo_tfrecords(config, configure_pretraining.DEFAULT_DATA_DIR)
+  return run.train_or_eval(config)
 
 
 if __name__ == "__main__":

@@ -3,25 +3,32 @@
 from setuptools import setup
 
 setup(
-    name="electra-tf2",
-    version="0.1.0",
-    description=("TensorFlow 2 ELECTRA pretraining and fine-tuning, faithful "
-                 "to Google's official code, aimed first at Chinese"),
-    long_description=open("README.md", encoding="utf-8").read(),
-    long_description_content_type="text/markdown",
-    python_requires=">=3.9,<3.14",
-    packages=["model", "pretrain", "finetune", "util"],
-    py_modules=["configure_pretraining", "run_pretraining",
-                "build_pretraining_dataset", "learn_vocab",
-                "configure_finetuning", "run_finetuning",
-                "convert_checkpoint", "export_savedmodel"],
-    install_requires=[
-        "tensorflow>=2.16,<2.22",
-        "tensorflow-text>=2.16,<2.22",
-        "tensorboard>=2.16,<2.22",  # tf.summary needs it; TF 2.21 dropped it
-        "numpy>=1.23,<3",
-        "absl-py>=1.0,<3",
-        "sentencepiece>=0.1.99,<0.3",
-    ],
-    extras_require={"test": ["pytest>=7,<10"]},
+  name="electra-tf2",
+  version="0.1.0",
+  description=(
+    "TensorFlow 2 ELECTRA pretraining and fine-tuning, faithful "
+    "to Google's official code, aimed first at Chinese"
+  ),
+  long_description=open("README.md", encoding="utf-8").read(),
+  long_description_content_type="text/markdown",
+  python_requires=">=3.9,<3.14",
+  packages=["model", "pretrain", "finetune", "util", "training", "interop"],
+  py_modules=[
+    "configure_pretraining",
+    "run_pretraining",
+    "build_pretraining_dataset",
+    "learn_vocab",
+    "configure_finetuning",
+    "run_finetuning",
+    "convert_checkpoint",
+    "export_savedmodel",
+  ],
+  install_requires=[
+    "tensorflow>=2.16,<2.22",
+    "tensorflow-text>=2.16,<2.22",
+    "tensorboard>=2.16,<2.22",  # tf.summary needs it; TF 2.21 dropped it
+    "numpy>=1.23,<3",
+    "sentencepiece>=0.1.99,<0.3",
+  ],
+  extras_require={"test": ["pytest>=7,<10", "ruff>=0.17,<0.18"]},
 )

@@ -13,26 +13,39 @@ import json
 import time
 
 import torch
-from transformers import (ElectraConfig, ElectraForMaskedLM,
-                          ElectraForPreTraining)
+from transformers import ElectraConfig
+from transformers import ElectraForMaskedLM
+from transformers import ElectraForPreTraining
 
 PRESETS = {  # (hidden, layers, heads, ffn, embedding)
-    "tiny": (312, 4, 12, 1200, 312),
-    "small": (256, 12, 4, 1024, 128),
+  "tiny": (312, 4, 12, 1200, 312),
+  "small": (256, 12, 4, 1024, 128),
 }
 
 
 def build(preset, vocab):
   hidden, layers, heads, ffn, emb = PRESETS[preset]
   gen_hidden = hidden // 4
-  disc = ElectraForPreTraining(ElectraConfig(
-      vocab_size=vocab, embedding_size=emb, hidden_size=hidden,
-      num_hidden_layers=layers, num_attention_heads=heads,
-      intermediate_size=ffn))
-  gen = ElectraForMaskedLM(ElectraConfig(
-      vocab_size=vocab, embedding_size=emb, hidden_size=gen_hidden,
-      num_hidden_layers=layers, num_attention_heads=max(1, gen_hidden // 64),
-      intermediate_size=4 * gen_hidden))
+  disc = ElectraForPreTraining(
+    ElectraConfig(
+      vocab_size=vocab,
+      embedding_size=emb,
+      hidden_size=hidden,
+      num_hidden_layers=layers,
+      num_attention_heads=heads,
+      intermediate_size=ffn,
+    )
+  )
+  gen = ElectraForMaskedLM(
+    ElectraConfig(
+      vocab_size=vocab,
+      embedding_size=emb,
+      hidden_size=gen_hidden,
+      num_hidden_layers=layers,
+      num_attention_heads=max(1, gen_hidden // 64),
+      intermediate_size=4 * gen_hidden,
+    )
+  )
   gen.electra.embeddings = disc.electra.embeddings  # shared embeddings
   return gen, disc
 
@@ -57,8 +70,7 @@ def main():
     labels = ids.masked_fill(~masked, -100)
     gen_out = gen(input_ids=inputs, labels=labels)
     with torch.no_grad():
-      sampled = torch.distributions.Categorical(
-          logits=gen_out.logits).sample()
+      sampled = torch.distributions.Categorical(logits=gen_out.logits).sample()
     fake = torch.where(masked, sampled, ids)
     disc_out = disc(input_ids=fake, labels=(fake != ids).long())
     loss = gen_out.loss + 50.0 * disc_out.loss
@@ -73,11 +85,18 @@ def main():
   for _ in range(args.steps):
     step()
   elapsed = time.perf_counter() - start
-  print(json.dumps({"peer": "transformers-pytorch", "preset": args.preset,
-                    "batch": args.batch, "seq": args.seq,
-                    "threads": torch.get_num_threads(),
-                    "seq_per_s": round(args.steps * args.batch / elapsed,
-                                       2)}))
+  print(
+    json.dumps(
+      {
+        "peer": "transformers-pytorch",
+        "preset": args.preset,
+        "batch": args.batch,
+        "seq": args.seq,
+        "threads": torch.get_num_threads(),
+        "seq_per_s": round(args.steps * args.batch / elapsed, 2),
+      }
+    )
+  )
 
 
 if __name__ == "__main__":

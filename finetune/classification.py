@@ -6,9 +6,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from finetune import heads
 from finetune import readers
 from finetune import task
-from model import layers
+from model import packing
 
 
 def truncate_pair(ids_a, ids_b, max_length):
@@ -24,33 +25,11 @@ def pack_pair(ids_a, ids_b, cls_id, sep_id, max_seq_length):
   if ids_b:
     truncate_pair(ids_a, ids_b, max_seq_length - 3)
   else:
-    ids_a = ids_a[:max_seq_length - 2]
-  input_ids = [cls_id] + ids_a + [sep_id]
-  segment_ids = [0] * len(input_ids)
-  if ids_b:
-    input_ids += ids_b + [sep_id]
-    segment_ids += [1] * (len(ids_b) + 1)
-  padding = [0] * (max_seq_length - len(input_ids))
-  return {"input_ids": input_ids + padding,
-          "input_mask": [1] * len(input_ids) + padding,
-          "segment_ids": segment_ids + padding}
+    ids_a = ids_a[: max_seq_length - 2]
+  return packing.pack(ids_a, ids_b, cls_id, sep_id, max_seq_length)
 
 
-class ClassificationHead(tf.Module):
-  """Dropout on the [CLS] vector, then ``task_specific/<task>/dense``."""
-
-  def __init__(self, scope, hidden_size, num_labels):
-    super().__init__(name=None)
-    self.dense = layers.Dense(f"{scope}/dense", hidden_size, num_labels,
-                              kernel_initializer=layers.glorot_uniform)
-
-  def __call__(self, sequence_output, training):
-    """[batch, seq_len, hidden] -> float32 logits [batch, num_labels]."""
-    cls = layers.dropout(sequence_output[:, 0], 0.1, training)
-    return tf.cast(self.dense(cls), tf.float32)
-
-
-class AccuracyScorer:
+class AccuracyScorer(task.Scorer):
   """Accuracy (and precision/recall/F1 of label 1 for binary tasks), in %.
 
   The official F1Scorer counted gold positives from the predictions; we count
@@ -68,15 +47,20 @@ class AccuracyScorer:
 
   def get_results(self):
     labels, preds = np.array(self.labels), np.array(self.preds)
-    results = {"accuracy": 100.0 * float(np.mean(labels == preds)) if len(
-        labels) else 0.0}
+    results = {
+      "accuracy": 100.0 * float(np.mean(labels == preds))
+      if len(labels)
+      else 0.0
+    }
     if self.num_labels == 2:
       tp = float(np.sum((preds == 1) & (labels == 1)))
       precision = 100.0 * tp / max(1.0, float(np.sum(preds == 1)))
       recall = 100.0 * tp / max(1.0, float(np.sum(labels == 1)))
-      results.update(precision=precision, recall=recall,
-                     f1=(2 * precision * recall / (precision + recall)
-                         if tp else 0.0))
+      results.update(
+        precision=precision,
+        recall=recall,
+        f1=(2 * precision * recall / (precision + recall) if tp else 0.0),
+      )
     results["loss"] = float(np.mean(self.losses)) if self.losses else 0.0
     return results
 
@@ -91,7 +75,6 @@ class ClassificationTask(task.Task):
   file_suffix = ".json"
   symmetric = False  # train on both orders of the pair (double_unordered)
   id_field = "id"  # the field of a test row's submission id
-  submission_file = None  # CLUE's name for the test predictions
 
   def __init__(self, config, name, label_list):
     super().__init__(config, name)
@@ -111,8 +94,9 @@ class ClassificationTask(task.Task):
     return False
 
   def split_path(self, split):
-    return os.path.join(self.config.raw_data_dir, self.name,
-                        split + self.file_suffix)
+    return os.path.join(
+      self.config.raw_data_dir, self.name, split + self.file_suffix
+    )
 
   def get_examples(self, split):
     path = self.split_path(split)
@@ -125,60 +109,83 @@ class ClassificationTask(task.Task):
       label = self.label_of(row, path, line) if labelled else None
       if labelled and label not in self.label_ids:
         raise readers.DataFileError(
-            f"{path} line {line}: field 'label' is {label!r}, not one of "
-            f"the {len(self.label_list)} labels of {self.name} "
-            f"({', '.join(self.label_list[:8])}...)")
-      examples.append(task.Example(self.name, len(examples), text_a, text_b,
-                                   label, row.get(self.id_field,
-                                                  len(examples))))
+          f"{path} line {line}: field 'label' is {label!r}, not one of "
+          f"the {len(self.label_list)} labels of {self.name} "
+          f"({', '.join(self.label_list[:8])}...)"
+        )
+      examples.append(
+        task.Example(
+          self.name,
+          len(examples),
+          text_a,
+          text_b,
+          label,
+          row.get(self.id_field, len(examples)),
+        )
+      )
     if not examples:
-      raise readers.DataFileError(f"{path}: the {split} split of "
-                                  f"{self.name} has no examples")
+      raise readers.DataFileError(
+        f"{path}: the {split} split of {self.name} has no examples"
+      )
     if split == "train" and self.symmetric and self.config.double_unordered:
-      examples += [task.Example(self.name, len(examples) + i, e.text_b,
-                                e.text_a, e.label, e.guid)
-                   for i, e in enumerate(examples)]
+      examples += [
+        task.Example(
+          self.name, len(examples) + i, e.text_b, e.text_a, e.label, e.guid
+        )
+        for i, e in enumerate(examples)
+      ]
     return examples
 
   def feature_specs(self):
-    return {f"{self.name}_label_ids": ([], tf.int64),
-            f"{self.name}_eid": ([], tf.int64)}
+    return {
+      f"{self.name}_label_ids": ([], tf.int64),
+      f"{self.name}_eid": ([], tf.int64),
+    }
 
   def featurize(self, examples, tokenizer):
     ids_a = tokenizer.tokenize_to_ids([e.text_a for e in examples])
     pairs = [i for i, e in enumerate(examples) if e.text_b is not None]
-    ids_b = dict(zip(pairs, tokenizer.tokenize_to_ids(
-        [examples[i].text_b for i in pairs])))
+    ids_b = dict(
+      zip(pairs, tokenizer.tokenize_to_ids([examples[i].text_b for i in pairs]))
+    )
     cls_id, sep_id = tokenizer.vocab["[CLS]"], tokenizer.vocab["[SEP]"]
     features = []
     for i, example in enumerate(examples):
-      feature = pack_pair(ids_a[i], ids_b.get(i), cls_id, sep_id,
-                          self.config.max_seq_length)
+      feature = pack_pair(
+        ids_a[i], ids_b.get(i), cls_id, sep_id, self.config.max_seq_length
+      )
       feature[f"{self.name}_label_ids"] = self.label_ids.get(example.label, 0)
       feature[f"{self.name}_eid"] = example.eid
       features.append(feature)
     return features
 
   def build_head(self, bert_config):
-    return ClassificationHead(f"task_specific/{self.name}",
-                              bert_config.hidden_size, len(self.label_list))
+    return heads.classification_head(
+      f"task_specific/{self.name}",
+      bert_config.hidden_size,
+      len(self.label_list),
+    )
 
   def head_outputs(self, head, sequence_output, features, training):
     logits = head(sequence_output, training)
     label_ids = features[f"{self.name}_label_ids"]
     losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=label_ids, logits=logits)
-    return losses, {"loss": losses, "logits": logits,
-                    "predictions": tf.argmax(logits, -1, output_type=tf.int32),
-                    "label_ids": label_ids,
-                    "eid": features[f"{self.name}_eid"]}
+      labels=label_ids, logits=logits
+    )
+    return losses, {
+      "loss": losses,
+      "logits": logits,
+      "predictions": tf.argmax(logits, -1, output_type=tf.int32),
+      "label_ids": label_ids,
+      "eid": features[f"{self.name}_eid"],
+    }
 
-  def get_scorer(self):
+  def get_scorer(self, examples, tokenizer):
     return AccuracyScorer(len(self.label_list))
 
-  def submission_lines(self, examples, outputs):
+  def submission_lines(self, examples, outputs, tokenizer):
     """One {"id", "label"} per test example, in file order."""
-    by_eid = dict(zip(outputs["eid"].tolist(),
-                      outputs["predictions"].tolist()))
-    return [{"id": e.guid, "label": self.label_list[by_eid[e.eid]]}
-            for e in examples]
+    by_eid = dict(zip(outputs["eid"].tolist(), outputs["predictions"].tolist()))
+    return [
+      {"id": e.guid, "label": self.label_list[by_eid[e.eid]]} for e in examples
+    ]

@@ -9,6 +9,7 @@ NLI_LABELS = ["contradiction", "entailment", "neutral"]
 
 class AFQMC(classification.ClassificationTask):
   """Ant Financial question matching: a symmetric sentence pair."""
+
   symmetric = True
   submission_file = "afqmc_predict.json"
 
@@ -16,13 +17,16 @@ class AFQMC(classification.ClassificationTask):
     super().__init__(config, "afqmc", ["0", "1"])
 
   def texts(self, row, path, line):
-    return (readers.field(row, "sentence1", path, line),
-            readers.field(row, "sentence2", path, line))
+    return (
+      readers.field(row, "sentence1", path, line),
+      readers.field(row, "sentence2", path, line),
+    )
 
 
 class TNEWS(classification.ClassificationTask):
   """Toutiao news titles, 15 classes ("100".."116" without 105 and 111);
   the keywords are unused, as in CLUE's reference processor."""
+
   submission_file = "tnews11_predict.json"
 
   def __init__(self, config):
@@ -35,6 +39,7 @@ class TNEWS(classification.ClassificationTask):
 
 class IFLYTEK(classification.ClassificationTask):
   """App descriptions, 119 classes ("0".."118")."""
+
   submission_file = "iflytek_predict.json"
 
   def __init__(self, config):
@@ -46,14 +51,17 @@ class IFLYTEK(classification.ClassificationTask):
 
 class CMNLI(classification.ClassificationTask):
   """Chinese MultiNLI; rows labelled "-" (no consensus) are dropped."""
+
   submission_file = "cmnli_predict.json"
 
   def __init__(self, config, name="cmnli"):
     super().__init__(config, name, NLI_LABELS)
 
   def texts(self, row, path, line):
-    return (readers.field(row, "sentence1", path, line),
-            readers.field(row, "sentence2", path, line))
+    return (
+      readers.field(row, "sentence1", path, line),
+      readers.field(row, "sentence2", path, line),
+    )
 
   def skip_row(self, row):
     return str(row.get("label")) == "-"
@@ -61,6 +69,7 @@ class CMNLI(classification.ClassificationTask):
 
 class OCNLI(CMNLI):
   """Original Chinese NLI, the same format as CMNLI."""
+
   submission_file = "ocnli_50k_predict.json"
 
   def __init__(self, config):
@@ -86,6 +95,7 @@ def mark_wsc_spans(text, query, query_idx, pronoun, pronoun_idx):
 
 class CLUEWSC2020(classification.ClassificationTask):
   """Pronoun resolution: does the pronoun refer to the marked noun?"""
+
   submission_file = "cluewsc11_predict.json"
 
   def __init__(self, config):
@@ -99,16 +109,23 @@ class CLUEWSC2020(classification.ClassificationTask):
       spans[key] = readers.field(target, key, path, f"{line} (target)")
     for which in ("span1", "span2"):
       start, span = spans[which + "_index"], spans[which + "_text"]
-      if text[start:start + len(span)] != span:
+      if text[start : start + len(span)] != span:
         raise readers.DataFileError(
-            f"{path} line {line}: field 'target.{which}_text' {span!r} is not "
-            f"at character {start} of the text")
-    return mark_wsc_spans(text, spans["span1_text"], spans["span1_index"],
-                          spans["span2_text"], spans["span2_index"]), None
+          f"{path} line {line}: field 'target.{which}_text' {span!r} is not "
+          f"at character {start} of the text"
+        )
+    return mark_wsc_spans(
+      text,
+      spans["span1_text"],
+      spans["span1_index"],
+      spans["span2_text"],
+      spans["span2_index"],
+    ), None
 
 
 class CSL(classification.ClassificationTask):
   """Paper keyword recognition: keywords (joined by spaces) vs abstract."""
+
   submission_file = "csl_predict.json"
 
   def __init__(self, config):
@@ -117,11 +134,18 @@ class CSL(classification.ClassificationTask):
   def texts(self, row, path, line):
     keywords = readers.field(row, "keyword", path, line)
     if not isinstance(keywords, list):
-      raise readers.DataFileError(f"{path} line {line}: field 'keyword' must "
-                                  f"be a list")
+      raise readers.DataFileError(
+        f"{path} line {line}: field 'keyword' must be a list"
+      )
     return " ".join(keywords), readers.field(row, "abst", path, line)
 
 
-CLUE_TASKS = {"afqmc": AFQMC, "tnews": TNEWS, "iflytek": IFLYTEK,
-              "cmnli": CMNLI, "ocnli": OCNLI, "cluewsc2020": CLUEWSC2020,
-              "csl": CSL}
+CLUE_TASKS = {
+  "afqmc": AFQMC,
+  "tnews": TNEWS,
+  "iflytek": IFLYTEK,
+  "cmnli": CMNLI,
+  "ocnli": OCNLI,
+  "cluewsc2020": CLUEWSC2020,
+  "csl": CSL,
+}

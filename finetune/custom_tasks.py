@@ -18,8 +18,16 @@ import os
 from finetune import classification
 from finetune import readers
 
-SPEC_KEYS = {"format", "data_dir", "text_a", "text_b", "label", "labels", "id",
-             "symmetric"}
+SPEC_KEYS = {
+  "format",
+  "data_dir",
+  "text_a",
+  "text_b",
+  "label",
+  "labels",
+  "id",
+  "symmetric",
+}
 
 
 class CustomClassificationTask(classification.ClassificationTask):
@@ -28,21 +36,25 @@ class CustomClassificationTask(classification.ClassificationTask):
   def __init__(self, config, name, spec):
     unknown = set(spec) - SPEC_KEYS
     if unknown:
-      raise ValueError(f"custom_tasks.{name} has unknown keys "
-                       f"{sorted(unknown)}; expected some of "
-                       f"{sorted(SPEC_KEYS)}")
+      raise ValueError(
+        f"custom_tasks.{name} has unknown keys "
+        f"{sorted(unknown)}; expected some of "
+        f"{sorted(SPEC_KEYS)}"
+      )
     for key in ("text_a", "label", "labels"):
       if key not in spec:
         raise ValueError(f"custom_tasks.{name} needs {key!r}")
     self.spec = spec
     self.file_format = spec.get("format", "jsonl")
-    self.file_suffix = ".json" if self.file_format == "jsonl" else (
-        "." + self.file_format)
+    self.file_suffix = (
+      ".json" if self.file_format == "jsonl" else ("." + self.file_format)
+    )
     self.symmetric = bool(spec.get("symmetric", False))
     self.id_field = spec.get("id", "id")
     self.submission_file = f"{name}_predict.json"
     self.data_dir = spec.get("data_dir") or os.path.join(
-        config.raw_data_dir, name)
+      config.raw_data_dir, name
+    )
     labels = spec["labels"]
     if labels == "infer":
       self.config = config  # needed by split_path before super().__init__
@@ -54,13 +66,19 @@ class CustomClassificationTask(classification.ClassificationTask):
 
   def _labels_of_train(self):
     path = self.split_path("train")
-    return sorted({str(readers.field(row, self.spec["label"], path, line))
-                   for line, row in readers.read_rows(path, self.file_format)})
+    return sorted(
+      {
+        str(readers.field(row, self.spec["label"], path, line))
+        for line, row in readers.read_rows(path, self.file_format)
+      }
+    )
 
   def texts(self, row, path, line):
     text_b = self.spec.get("text_b")
-    return (readers.field(row, self.spec["text_a"], path, line),
-            readers.field(row, text_b, path, line) if text_b else None)
+    return (
+      readers.field(row, self.spec["text_a"], path, line),
+      readers.field(row, text_b, path, line) if text_b else None,
+    )
 
   def label_of(self, row, path, line):
     return str(readers.field(row, self.spec["label"], path, line))

@@ -5,17 +5,8 @@ import tensorflow as tf
 from model import modeling
 from util import training_utils
 
-
-def get_bert_config(config):
-  """The encoder config, with the official debug-mode shrink."""
-  bert_config = training_utils.get_bert_config(config)
-  if config.debug:
-    training_utils.shrink_for_debug(bert_config)
-  if config.max_seq_length > bert_config.max_position_embeddings:
-    raise ValueError(f"hparam 'max_seq_length' ({config.max_seq_length}) is "
-                     f"above max_position_embeddings "
-                     f"({bert_config.max_position_embeddings})")
-  return bert_config
+# every task head lives under this scope (the official name)
+HEAD_SCOPE = "task_specific/"
 
 
 class FinetuningModel(tf.Module):
@@ -28,10 +19,12 @@ class FinetuningModel(tf.Module):
   def __init__(self, config, tasks):
     super().__init__(name=None)
     self.tasks = tasks
-    self.bert_config = get_bert_config(config)
+    self.bert_config = training_utils.get_bert_config(config)
     self.electra = modeling.BertModel(
-        self.bert_config, "electra",
-        config.embedding_size or self.bert_config.hidden_size)
+      self.bert_config,
+      "electra",
+      config.embedding_size or self.bert_config.hidden_size,
+    )
     self.heads = {t.name: t.build_head(self.bert_config) for t in tasks}
 
   def __call__(self, features, training):
@@ -40,12 +33,17 @@ class FinetuningModel(tf.Module):
     As official, the loss is summed (not averaged) over the batch; the
     published fine-tuning results were obtained this way.
     """
-    sequence = self.electra(features["input_ids"], features["input_mask"],
-                            features["segment_ids"], training)
+    sequence = self.electra(
+      features["input_ids"],
+      features["input_mask"],
+      features["segment_ids"],
+      training,
+    )
     total, outputs = 0.0, {}
     for task_id, task in enumerate(self.tasks):
       losses, outputs[task.name] = task.head_outputs(
-          self.heads[task.name], sequence, features, training)
+        self.heads[task.name], sequence, features, training
+      )
       in_task = tf.cast(tf.equal(features["task_id"], task_id), tf.float32)
       total += tf.reduce_sum(losses * in_task)
     return total, outputs

@@ -14,10 +14,15 @@ import random
 
 import tensorflow as tf
 
-from util import utils
+from util import files as files_lib
+from util import logs
 
-SHARED_SPECS = {"input_ids": "seq", "input_mask": "seq", "segment_ids": "seq",
-                "task_id": []}
+SHARED_SPECS = {
+  "input_ids": "seq",
+  "input_mask": "seq",
+  "segment_ids": "seq",
+  "task_id": [],
+}
 
 
 class Preprocessor:
@@ -27,27 +32,33 @@ class Preprocessor:
     self.config = config
     self.tasks = tasks
     self.tokenizer = tokenizer
-    for task in tasks:
-      task.tokenizer = tokenizer  # QA decoding re-derives its windows
     seq = [config.max_seq_length]
-    self.specs = {name: (seq if shape == "seq" else shape, tf.int64)
-                  for name, shape in SHARED_SPECS.items()}
+    self.specs = {
+      name: (seq if shape == "seq" else shape, tf.int64)
+      for name, shape in SHARED_SPECS.items()
+    }
     for task in tasks:
       self.specs.update(task.feature_specs())
 
   def _fingerprint(self, tasks, split):
-    settings = {"tasks": [t.name for t in tasks], "split": split,
-                "max_seq_length": self.config.max_seq_length,
-                "vocab_file": os.path.abspath(self.config.vocab_file),
-                "do_lower_case": self.config.do_lower_case,
-                "double_unordered": self.config.double_unordered,
-                "custom_tasks": self.config.custom_tasks}
-    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()
-                        ).hexdigest()
+    settings = {
+      "tasks": [t.name for t in tasks],
+      "split": split,
+      "max_seq_length": self.config.max_seq_length,
+      "vocab_file": os.path.abspath(self.config.vocab_file),
+      "do_lower_case": self.config.do_lower_case,
+      "double_unordered": self.config.double_unordered,
+      "custom_tasks": self.config.custom_tasks,
+    }
+    return hashlib.sha1(
+      json.dumps(settings, sort_keys=True).encode()
+    ).hexdigest()
 
   def _paths(self, tasks, split):
-    prefix = os.path.join(self.config.preprocessed_data_dir,
-                          "_".join(sorted(t.name for t in tasks)) + "_" + split)
+    prefix = os.path.join(
+      self.config.preprocessed_data_dir,
+      "_".join(sorted(t.name for t in tasks)) + "_" + split,
+    )
     return prefix + ".tfrecord", prefix + ".metadata.json"
 
   def _featurize(self, tasks, split):
@@ -64,18 +75,21 @@ class Preprocessor:
     values = {}
     for name, (shape, _) in self.specs.items():
       value = feature.get(name, [0] * shape[0] if shape else 0)
-      values[name] = tf.train.Feature(int64_list=tf.train.Int64List(
-          value=value if shape else [value]))
-    return tf.train.Example(features=tf.train.Features(
-        feature=values)).SerializeToString()
+      values[name] = tf.train.Feature(
+        int64_list=tf.train.Int64List(value=value if shape else [value])
+      )
+    return tf.train.Example(
+      features=tf.train.Features(feature=values)
+    ).SerializeToString()
 
   def prepare(self, tasks, split, is_training):
     """Writes (or reuses) the TFRecords of a split; returns (path, count)."""
     record_path, metadata_path = self._paths(tasks, split)
     fingerprint = self._fingerprint(tasks, split)
     if self.config.use_tfrecords_if_existing and tf.io.gfile.exists(
-        metadata_path):
-      metadata = utils.load_json(metadata_path)
+      metadata_path
+    ):
+      metadata = files_lib.load_json(metadata_path)
       if metadata.get("fingerprint") == fingerprint:
         return record_path, metadata["n_examples"]
     features = self._featurize(tasks, split)
@@ -87,15 +101,20 @@ class Preprocessor:
       for feature in features:
         writer.write(self._serialize(feature))
     os.replace(tmp_path, record_path)
-    utils.atomic_write_json({"n_examples": len(features),
-                             "fingerprint": fingerprint}, metadata_path)
-    utils.log(f"Wrote {len(features)} {split} examples of "
-              f"{[t.name for t in tasks]} to {record_path}")
+    files_lib.atomic_write_json(
+      {"n_examples": len(features), "fingerprint": fingerprint}, metadata_path
+    )
+    logs.log(
+      f"Wrote {len(features)} {split} examples of "
+      f"{[t.name for t in tasks]} to {record_path}"
+    )
     return record_path, len(features)
 
   def _decode(self, record):
-    spec = {name: tf.io.FixedLenFeature(shape, dtype)
-            for name, (shape, dtype) in self.specs.items()}
+    spec = {
+      name: tf.io.FixedLenFeature(shape, dtype)
+      for name, (shape, dtype) in self.specs.items()
+    }
     example = tf.io.parse_single_example(record, spec)
     return {k: tf.cast(v, tf.int32) for k, v in example.items()}
 

@@ -1,8 +1,7 @@
 """Span-extraction QA on SQuAD-format data (CMRC 2018 and others).
 
-The context is split into words with every CJK character and punctuation
-mark a word of its own and runs of letters/digits kept whole, so predicted
-spans map back to the exact characters of the context. Questions are cut to
+Contexts are split into words by `qa_data` so that predicted spans map back
+to the exact characters of the context. Questions are cut to
 ``max_query_length`` tokens and contexts split into windows of
 ``max_seq_length`` with ``doc_stride``. The head gives independent start and
 end logits; decoding keeps the ``n_best_size`` best valid spans up to
@@ -11,86 +10,16 @@ the most context.
 """
 
 import collections
-import dataclasses
-import json
 import os
-from typing import List, Optional
 
 import numpy as np
 import tensorflow as tf
 
+from finetune import qa_data
 from finetune import qa_metrics
-from finetune import readers
 from finetune import task
 from model import layers
-from model import tokenization
-
-
-@dataclasses.dataclass
-class QAExample:
-  task_name: str
-  eid: int
-  qid: str
-  question: str
-  context: str
-  answers: List[str]
-  start_char: Optional[int] = None  # of the first answer (training)
-  is_impossible: bool = False  # SQuAD 2.0-style unanswerable question
-
-
-def split_words(context):
-  """(words, [(first char, last char)] of each word)."""
-  words, spans = [], []
-  for i, char in enumerate(context):
-    single = tokenization.is_cjk(char) or tokenization.is_punctuation(char)
-    if char.isspace() or tokenization.is_whitespace(char):
-      continue
-    if single or not words or spans[-1][1] != i - 1 or (
-        tokenization.is_cjk(context[spans[-1][1]]) or
-        tokenization.is_punctuation(context[spans[-1][1]])):
-      words.append(char)
-      spans.append((i, i))
-    else:
-      words[-1] += char
-      spans[-1] = (spans[-1][0], i)
-  return words, spans
-
-
-def locate_answer(context, text, start):
-  """The answer's character offset: ``start`` when the text is there, else
-  its nearest occurrence (real CMRC files count some offsets in UTF-16
-  units, so characters outside the BMP shift them), else None."""
-  if context[start:start + len(text)] == text:
-    return start
-  found = [i for i in range(len(context)) if context.startswith(text, i)]
-  return min(found, key=lambda i: abs(i - start)) if found else None
-
-
-def read_squad(path, task_name, training):
-  with tf.io.gfile.GFile(path) as f:
-    try:
-      data = json.load(f)["data"]
-    except (ValueError, KeyError) as e:
-      raise readers.DataFileError(f"{path}: not SQuAD-format JSON ({e})")
-  examples = []
-  for article in data:
-    for paragraph in article["paragraphs"]:
-      for qa in paragraph["qas"]:
-        answers = [a["text"] for a in qa.get("answers", [])]
-        start = qa["answers"][0]["answer_start"] if answers else None
-        if training and answers and not qa.get("is_impossible", False):
-          start = locate_answer(paragraph["context"], answers[0], start)
-          if start is None:
-            raise readers.DataFileError(
-                f"{path}: question {qa['id']}: answer {answers[0]!r} does "
-                f"not occur in its context")
-        impossible = bool(qa.get("is_impossible", False))
-        examples.append(QAExample(task_name, len(examples), qa["id"],
-                                  qa["question"], paragraph["context"],
-                                  answers, start, impossible))
-  if not examples:
-    raise readers.DataFileError(f"{path} holds no questions")
-  return examples
+from model import packing
 
 
 class QAHead(tf.Module):
@@ -100,8 +29,14 @@ class QAHead(tf.Module):
   ``task_specific/<task>/``.
   """
 
-  def __init__(self, scope, hidden_size, joint, answerable=False,
-               answerable_uses_start_logits=True):
+  def __init__(
+    self,
+    scope,
+    hidden_size,
+    joint,
+    answerable=False,
+    answerable_uses_start_logits=True,
+  ):
     super().__init__(name=None)
     init = layers.truncated_normal()
     self.joint = joint
@@ -111,22 +46,34 @@ class QAHead(tf.Module):
       width = 2 * hidden_size if self.uses_start else hidden_size
       if self.uses_start:
         self.answerable_hidden = layers.Dense(
-            f"{scope}/answerable_hidden", width, 512, activation="gelu",
-            kernel_initializer=init)
+          f"{scope}/answerable_hidden",
+          width,
+          512,
+          activation="gelu",
+          kernel_initializer=init,
+        )
         width = 512
-      self.answerable_logit = layers.Dense(f"{scope}/answerable_logit",
-                                           width, 1, kernel_initializer=init)
-    self.start = layers.Dense(f"{scope}/start_logits", hidden_size, 1,
-                              kernel_initializer=init)
+      self.answerable_logit = layers.Dense(
+        f"{scope}/answerable_logit", width, 1, kernel_initializer=init
+      )
+    self.start = layers.Dense(
+      f"{scope}/start_logits", hidden_size, 1, kernel_initializer=init
+    )
     if joint:
-      self.qa_hidden = layers.Dense(f"{scope}/qa_hidden", 2 * hidden_size,
-                                    512, activation="gelu",
-                                    kernel_initializer=init)
-      self.qa_logits = layers.Dense(f"{scope}/qa_logits", 512, 1,
-                                    kernel_initializer=init)
+      self.qa_hidden = layers.Dense(
+        f"{scope}/qa_hidden",
+        2 * hidden_size,
+        512,
+        activation="gelu",
+        kernel_initializer=init,
+      )
+      self.qa_logits = layers.Dense(
+        f"{scope}/qa_logits", 512, 1, kernel_initializer=init
+      )
     else:
-      self.end = layers.Dense(f"{scope}/end_logits", hidden_size, 1,
-                              kernel_initializer=init)
+      self.end = layers.Dense(
+        f"{scope}/end_logits", hidden_size, 1, kernel_initializer=init
+      )
 
   def no_answer_logit(self, sequence, start_logits):
     """The official answerable classifier: [CLS] (with the start-weighted
@@ -153,30 +100,31 @@ class QATask(task.Task):
   def __init__(self, config, name="cmrc2018"):
     super().__init__(config, name)
     self.submission_file = f"{name}_predict.json"
-    self.tokenizer = None  # set by the preprocessor
     self.has_unanswerable = False  # seen in the labelled data
 
   def get_examples(self, split):
     path = os.path.join(self.config.raw_data_dir, self.name, split + ".json")
     if not tf.io.gfile.exists(path):
       raise FileNotFoundError(f"data file {path} does not exist")
-    examples = read_squad(path, self.name, split == "train")
+    examples = qa_data.read_squad(path, self.name, split == "train")
     if split != "test" and any(e.is_impossible for e in examples):
       self.has_unanswerable = True
     return examples
 
   def feature_specs(self):
-    return {f"{self.name}_start": ([], tf.int64),
-            f"{self.name}_end": ([], tf.int64),
-            f"{self.name}_is_impossible": ([], tf.int64),
-            f"{self.name}_eid": ([], tf.int64)}
+    return {
+      f"{self.name}_start": ([], tf.int64),
+      f"{self.name}_end": ([], tf.int64),
+      f"{self.name}_is_impossible": ([], tf.int64),
+      f"{self.name}_eid": ([], tf.int64),
+    }
 
   def windows(self, examples, tokenizer):
     """Features and, per feature, (example, token -> word, token -> whether
     this window gives it the most context, word character spans)."""
     config = self.config
     cls_id, sep_id = tokenizer.vocab["[CLS]"], tokenizer.vocab["[SEP]"]
-    contexts = {e.context: split_words(e.context) for e in examples}
+    contexts = {e.context: qa_data.split_words(e.context) for e in examples}
     unique = sorted({w for words, _ in contexts.values() for w in words})
     pieces = dict(zip(unique, tokenizer.tokenize_to_ids(unique)))
     questions = tokenizer.tokenize_to_ids([e.question for e in examples])
@@ -188,39 +136,49 @@ class QATask(task.Task):
         doc += pieces[word]
         doc_word += [w] * len(pieces[word])
       answer = self._answer_tokens(example, spans, doc_word)
-      query = question[:config.max_query_length]
+      query = question[: config.max_query_length]
       offset = len(query) + 2
       room = config.max_seq_length - offset - 1
-      starts = window_starts(len(doc), room, config.doc_stride)
-      best = best_windows(len(doc), starts, room)
+      starts = qa_data.window_starts(len(doc), room, config.doc_stride)
+      best = qa_data.best_windows(len(doc), starts, room)
       for number, start in enumerate(starts):
         window = range(start, min(start + room, len(doc)))
-        ids = [cls_id] + query + [sep_id] + [doc[i] for i in window] + [
-            sep_id]
-        pad = config.max_seq_length - len(ids)
+        feature = packing.pack(
+          query, [doc[i] for i in window], cls_id, sep_id, config.max_seq_length
+        )
         label = (0, 0)
         if answer and answer[0] >= start and answer[1] < window.stop:
           label = (answer[0] - start + offset, answer[1] - start + offset)
-        features.append({
-            "input_ids": ids + [0] * pad,
-            "input_mask": [1] * len(ids) + [0] * pad,
-            "segment_ids": [0] * offset + [1] * (len(ids) - offset) + [0] * pad,
-            f"{self.name}_start": label[0], f"{self.name}_end": label[1],
+        feature.update(
+          {
+            f"{self.name}_start": label[0],
+            f"{self.name}_end": label[1],
             f"{self.name}_is_impossible": int(example.is_impossible),
-            f"{self.name}_eid": len(features)})
-        meta.append((example,
-                     {offset + k: doc_word[i] for k, i in enumerate(window)},
-                     {offset + k: best[i] == number
-                      for k, i in enumerate(window)}, spans))
+            f"{self.name}_eid": len(features),
+          }
+        )
+        features.append(feature)
+        meta.append(
+          (
+            example,
+            {offset + k: doc_word[i] for k, i in enumerate(window)},
+            {offset + k: best[i] == number for k, i in enumerate(window)},
+            spans,
+          )
+        )
     return features, meta
 
   def _answer_tokens(self, example, spans, doc_word):
-    if (example.start_char is None or not example.answers or
-        example.is_impossible):
+    if (
+      example.start_char is None or not example.answers or example.is_impossible
+    ):
       return None
     end_char = example.start_char + len(example.answers[0]) - 1
-    words = [w for w, (a, b) in enumerate(spans)
-             if b >= example.start_char and a <= end_char]
+    words = [
+      w
+      for w, (a, b) in enumerate(spans)
+      if b >= example.start_char and a <= end_char
+    ]
     if not words:
       return None
     tokens = [t for t, w in enumerate(doc_word) if words[0] <= w <= words[-1]]
@@ -230,38 +188,49 @@ class QATask(task.Task):
     return self.windows(examples, tokenizer)[0]
 
   def build_head(self, bert_config):
-    return QAHead(f"task_specific/{self.name}", bert_config.hidden_size,
-                  self.config.joint_prediction,
-                  self.config.answerable_classifier,
-                  self.config.answerable_uses_start_logits)
+    return QAHead(
+      f"task_specific/{self.name}",
+      bert_config.hidden_size,
+      self.config.joint_prediction,
+      self.config.answerable_classifier,
+      self.config.answerable_uses_start_logits,
+    )
 
   def head_outputs(self, head, sequence_output, features, training):
     # answers may start or end at context tokens, or at [CLS] (no answer)
-    answer_mask = tf.cast(features["input_mask"] * features["segment_ids"],
-                          tf.float32)
+    answer_mask = tf.cast(
+      features["input_mask"] * features["segment_ids"], tf.float32
+    )
     answer_mask += tf.one_hot(0, tf.shape(answer_mask)[1])
     block = 1000.0 * (answer_mask - 1.0)
-    start_logits = tf.cast(head.start(sequence_output)[..., 0],
-                           tf.float32) + block
+    start_logits = (
+      tf.cast(head.start(sequence_output)[..., 0], tf.float32) + block
+    )
     gold_start = features[f"{self.name}_start"]
     gold_end = features[f"{self.name}_end"]
     if head.joint:
       gold_reprs = tf.gather(sequence_output, gold_start, batch_dims=1)
       end_logits = head.end_given_start(sequence_output, gold_reprs) + block
     else:
-      end_logits = tf.cast(head.end(sequence_output)[..., 0],
-                           tf.float32) + block
+      end_logits = (
+        tf.cast(head.end(sequence_output)[..., 0], tf.float32) + block
+      )
     losses = 0.5 * (
-        tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=gold_start, logits=start_logits) +
-        tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=gold_end, logits=end_logits))
+      tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=gold_start, logits=start_logits
+      )
+      + tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=gold_end, logits=end_logits
+      )
+    )
     if head.answerable:
       no_answer = head.no_answer_logit(sequence_output, start_logits)
       losses += self.config.answerable_weight * (
-          tf.nn.sigmoid_cross_entropy_with_logits(
-              labels=tf.cast(features[f"{self.name}_is_impossible"],
-                             tf.float32), logits=no_answer))
+        tf.nn.sigmoid_cross_entropy_with_logits(
+          labels=tf.cast(features[f"{self.name}_is_impossible"], tf.float32),
+          logits=no_answer,
+        )
+      )
     outputs = {"loss": losses, "eid": features[f"{self.name}_eid"]}
     if head.answerable and not training:
       outputs["no_answer_logit"] = no_answer
@@ -272,14 +241,20 @@ class QATask(task.Task):
       return losses, outputs
     beam = self.config.beam_size
     start_log_probs, start_index = tf.math.top_k(
-        tf.nn.log_softmax(start_logits), k=beam)
+      tf.nn.log_softmax(start_logits), k=beam
+    )
     start_reprs = tf.gather(sequence_output, start_index, batch_dims=1)
     tiled = tf.repeat(sequence_output[:, tf.newaxis], beam, axis=1)
     beam_end = head.end_given_start(tiled, start_reprs) + block[:, tf.newaxis]
-    end_log_probs, end_index = tf.math.top_k(tf.nn.log_softmax(beam_end),
-                                             k=beam)
-    outputs.update(start_log_probs=start_log_probs, start_index=start_index,
-                   end_log_probs=end_log_probs, end_index=end_index)
+    end_log_probs, end_index = tf.math.top_k(
+      tf.nn.log_softmax(beam_end), k=beam
+    )
+    outputs.update(
+      start_log_probs=start_log_probs,
+      start_index=start_index,
+      end_log_probs=end_log_probs,
+      end_index=end_index,
+    )
     return losses, outputs
 
   def _span_candidates(self, outputs):
@@ -287,32 +262,45 @@ class QATask(task.Task):
     n = self.config.n_best_size
     if "start_index" in outputs:  # joint: the beam of starts, then of ends
       for starts, start_lp, ends, end_lp in zip(
-          outputs["start_index"], outputs["start_log_probs"],
-          outputs["end_index"], outputs["end_log_probs"]):
-        yield [(float(start_lp[i] + end_lp[i][j]), int(starts[i]),
-                int(ends[i][j])) for i in range(len(starts))
-               for j in range(len(ends[i]))]
+        outputs["start_index"],
+        outputs["start_log_probs"],
+        outputs["end_index"],
+        outputs["end_log_probs"],
+      ):
+        yield [
+          (float(start_lp[i] + end_lp[i][j]), int(starts[i]), int(ends[i][j]))
+          for i in range(len(starts))
+          for j in range(len(ends[i]))
+        ]
       return
     for starts, ends in zip(outputs["start_logits"], outputs["end_logits"]):
-      yield [(float(starts[s] + ends[e]), int(s), int(e))
-             for s in np.argsort(starts)[::-1][:n]
-             for e in np.argsort(ends)[::-1][:n]]
+      yield [
+        (float(starts[s] + ends[e]), int(s), int(e))
+        for s in np.argsort(starts)[::-1][:n]
+        for e in np.argsort(ends)[::-1][:n]
+      ]
 
-  def predict_answers(self, examples, outputs):
+  def predict_answers(self, examples, outputs, tokenizer):
     """({qid: answer}, {qid: n-best list}) from the head's outputs."""
-    _, meta = self.windows(examples, self.tokenizer)
+    _, meta = self.windows(examples, tokenizer)
     candidates = collections.defaultdict(list)
-    for eid, spans_of_feature in zip(outputs["eid"],
-                                     self._span_candidates(outputs)):
+    for eid, spans_of_feature in zip(
+      outputs["eid"], self._span_candidates(outputs)
+    ):
       example, token_word, max_context, spans = meta[int(eid)]
       for score, s, e in spans_of_feature:
-        if (s not in token_word or e not in token_word or e < s or
-            e - s + 1 > self.config.max_answer_length or
-            not max_context[s]):
+        if (
+          s not in token_word
+          or e not in token_word
+          or e < s
+          or e - s + 1 > self.config.max_answer_length
+          or not max_context[s]
+        ):
           continue
         first, last = spans[token_word[s]][0], spans[token_word[e]][1]
         candidates[example.qid].append(
-            (score, example.context[first:last + 1]))
+          (score, example.context[first : last + 1])
+        )
     null_odds = collections.defaultdict(lambda: -np.inf)
     if "no_answer_logit" in outputs:
       for eid, logit in zip(outputs["eid"], outputs["no_answer_logit"]):
@@ -321,54 +309,32 @@ class QATask(task.Task):
     answers, nbest = {}, {}
     for example in examples:
       ranked = sorted(set(candidates[example.qid]), reverse=True)
-      ranked = ranked[:self.config.n_best_size]
+      ranked = ranked[: self.config.n_best_size]
       answers[example.qid] = ranked[0][1] if ranked else ""
       # SQuAD 2.0-style data: the classifier's no-answer odds above
       # qa_na_threshold (official -2.75) mean "no answer"
-      if (self.has_unanswerable and
-          null_odds[example.qid] > self.config.qa_na_threshold):
+      if (
+        self.has_unanswerable
+        and null_odds[example.qid] > self.config.qa_na_threshold
+      ):
         answers[example.qid] = ""
       nbest[example.qid] = [{"text": t, "score": s} for s, t in ranked]
     return answers, nbest
 
-  def get_scorer(self):
-    return QAScorer(self)
+  def get_scorer(self, examples, tokenizer):
+    return QAScorer(self, examples, tokenizer)
 
-  def submission_lines(self, examples, outputs):
-    return [self.predict_answers(examples, outputs)[0]]
-
-
-def window_starts(doc_length, room, stride):
-  """Start offsets of the windows covering a document of doc_length tokens."""
-  starts, start = [], 0
-  while True:
-    starts.append(start)
-    if start + room >= doc_length:
-      return starts
-    start += min(stride, room)
+  def submission_lines(self, examples, outputs, tokenizer):
+    return [self.predict_answers(examples, outputs, tokenizer)[0]]
 
 
-def best_windows(doc_length, starts, room):
-  """For each token, the window giving it the most context (BERT's rule:
-  the larger of its left and right context, plus 0.01 x window length)."""
-  best = [0] * doc_length
-  for i in range(doc_length):
-    scores = []
-    for number, start in enumerate(starts):
-      length = min(room, doc_length - start)
-      if start <= i < start + length:
-        scores.append((min(i - start, start + length - 1 - i) + 0.01 * length,
-                       -number))
-    best[i] = -max(scores)[1]
-  return best
+class QAScorer(task.Scorer):
+  """CMRC 2018 EM/F1 of a split; its predictions and n-best as files."""
 
-
-class QAScorer:
-  """CMRC 2018 EM/F1 on dev; writes predictions and n-best JSON."""
-
-  def __init__(self, task_):
-    self.task = task_
+  def __init__(self, task_, examples, tokenizer):
+    self.task, self.examples, self.tokenizer = task_, examples, tokenizer
     self.outputs = collections.defaultdict(list)
+    self.files = {}
 
   def update(self, outputs):
     for key, value in outputs.items():
@@ -376,16 +342,20 @@ class QAScorer:
 
   def get_results(self):
     outputs = {k: np.concatenate(v) for k, v in self.outputs.items()}
-    examples = self.task.get_examples("dev")
-    answers, nbest = self.task.predict_answers(examples, outputs)
-    results = qa_metrics.evaluate(answers, {
-        e.qid: ([""] if e.is_impossible else e.answers) for e in examples
-        if e.answers or e.is_impossible})
+    answers, nbest = self.task.predict_answers(
+      self.examples, outputs, self.tokenizer
+    )
+    results = qa_metrics.evaluate(
+      answers,
+      {
+        e.qid: ([""] if e.is_impossible else e.answers)
+        for e in self.examples
+        if e.answers or e.is_impossible
+      },
+    )
     results["loss"] = float(np.mean(outputs["loss"]))
-    directory = os.path.dirname(self.task.config.results_txt)
-    tf.io.gfile.makedirs(directory)
-    for suffix, data in (("predictions", answers), ("nbest", nbest)):
-      path = os.path.join(directory, f"{self.task.name}_dev_{suffix}.json")
-      with tf.io.gfile.GFile(path, "w") as f:
-        json.dump(data, f, ensure_ascii=False, indent=1)
+    self.files = {"predictions": answers, "nbest": nbest}
     return results
+
+  def output_files(self):
+    return self.files

@@ -34,8 +34,9 @@ def _is_punctuation(char):
 
 
 def remove_punctuation(text):
-  return "".join(c for c in text.lower().strip()
-                 if c.strip() and not _is_punctuation(c))
+  return "".join(
+    c for c in text.lower().strip() if c.strip() and not _is_punctuation(c)
+  )
 
 
 def longest_common_substring(a, b):

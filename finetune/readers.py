@@ -2,9 +2,10 @@
 
 import csv
 import io
-import json
 
 import tensorflow as tf
+
+from util import files as files_lib
 
 
 class DataFileError(ValueError):
@@ -19,7 +20,9 @@ def read_text(path):
   try:
     return data.decode("utf-8-sig")
   except UnicodeDecodeError as e:
-    raise DataFileError(f"{path}: invalid UTF-8 at byte offset {e.start}")
+    raise DataFileError(
+      f"{path}: invalid UTF-8 at byte offset {e.start}"
+    ) from None
 
 
 def read_jsonl(path):
@@ -33,27 +36,25 @@ def read_jsonl(path):
   for number, line in enumerate(read_text(path).split("\n"), 1):
     if not line.strip():
       continue
-    try:
-      row = json.loads(line)
-    except json.JSONDecodeError as e:
-      raise DataFileError(f"{path} line {number}: not valid JSON ({e.msg} at "
-                          f"column {e.colno})") from e
-    if not isinstance(row, dict):
-      raise DataFileError(f"{path} line {number}: expected a JSON object, got "
-                          f"{type(row).__name__}")
+    row = files_lib.parse_json_object(
+      line, f"{path} line {number}", DataFileError
+    )
     rows.append((number, row))
   return rows
 
 
 def read_delimited(path, delimiter):
   """[(line number, {column: value})] of a TSV/CSV file with a header row."""
-  reader = csv.DictReader(io.StringIO(read_text(path), newline=""),
-                          delimiter=delimiter)
+  reader = csv.DictReader(
+    io.StringIO(read_text(path), newline=""), delimiter=delimiter
+  )
   rows = []
   for row in reader:
     if None in row:
-      raise DataFileError(f"{path} line {reader.line_num}: more fields than "
-                          f"the header's {len(reader.fieldnames)}")
+      raise DataFileError(
+        f"{path} line {reader.line_num}: more fields than "
+        f"the header's {len(reader.fieldnames)}"
+      )
     if not any((v or "").strip() for v in row.values()):
       continue
     rows.append((reader.line_num, row))
@@ -66,8 +67,9 @@ def read_rows(path, file_format):
     return read_jsonl(path)
   if file_format in ("tsv", "csv"):
     return read_delimited(path, "\t" if file_format == "tsv" else ",")
-  raise ValueError(f"Unknown data format {file_format!r}; expected jsonl, tsv "
-                   f"or csv")
+  raise ValueError(
+    f"Unknown data format {file_format!r}; expected jsonl, tsv or csv"
+  )
 
 
 def field(row, name, path, line):

@@ -9,12 +9,12 @@ on its first piece; the others, [CLS], [SEP] and padding carry no loss.
 import collections
 import os
 
-import numpy as np
 import tensorflow as tf
 
+from finetune import heads
 from finetune import readers
 from finetune import task
-from model import layers
+from model import packing
 
 SCHEMES = ("BIO", "BIOES")
 
@@ -27,7 +27,7 @@ def span_tags(length, spans, scheme):
   tags = ["O"] * length
   taken = [False] * length
   for start, end, kind in sorted(spans, key=lambda s: (s[0] - s[1], s[0])):
-    if start < 0 or end >= length or any(taken[start:end + 1]):
+    if start < 0 or end >= length or any(taken[start : end + 1]):
       continue
     for i in range(start, end + 1):
       taken[i] = True
@@ -58,7 +58,7 @@ def tags_to_spans(tags):
   return spans
 
 
-class EntityScorer:
+class EntityScorer(task.Scorer):
   """Entity-level precision, recall and F1 (exact span and type), in %,
   overall and per type."""
 
@@ -67,9 +67,9 @@ class EntityScorer:
     self.gold, self.pred = [], []
 
   def update(self, outputs):
-    for labels, preds, weights in zip(outputs["label_ids"],
-                                      outputs["predictions"],
-                                      outputs["weights"]):
+    for labels, preds, weights in zip(
+      outputs["label_ids"], outputs["predictions"], outputs["weights"]
+    ):
       keep = weights > 0
       self.gold.append(set(tags_to_spans(self.task.decode(labels[keep]))))
       self.pred.append(set(tags_to_spans(self.task.decode(preds[keep]))))
@@ -114,10 +114,12 @@ class TaggingTask(task.Task):
 
   def feature_specs(self):
     seq = [self.config.max_seq_length]
-    return {f"{self.name}_labels": (seq, tf.int64),
-            f"{self.name}_weights": (seq, tf.int64),
-            f"{self.name}_chars": (seq, tf.int64),
-            f"{self.name}_eid": ([], tf.int64)}
+    return {
+      f"{self.name}_labels": (seq, tf.int64),
+      f"{self.name}_weights": (seq, tf.int64),
+      f"{self.name}_chars": (seq, tf.int64),
+      f"{self.name}_eid": ([], tf.int64),
+    }
 
   def featurize(self, examples, tokenizer):
     chars = sorted({c for e in examples for c in e.text_a})
@@ -126,54 +128,62 @@ class TaggingTask(task.Task):
     length = self.config.max_seq_length
     features = []
     for example in examples:
-      ids, labels, positions = [cls_id], [0], [-1]
+      # [CLS] and [SEP] carry label 0, weight 0 and no character (-1)
+      ids, labels, positions = [], [0], [-1]
       for index, char in enumerate(example.text_a):
         for k, piece in enumerate(pieces[char]):
-          if len(ids) == length - 1:
+          if len(ids) == length - 2:
             break
           ids.append(piece)
           first = k == 0 and example.label is not None
           labels.append(self.tag_ids[example.label[index]] if first else 0)
           positions.append(index if k == 0 else -1)
-      ids.append(sep_id)
-      labels.append(0)
-      positions.append(-1)
-      pad = length - len(ids)
-      features.append({
-          "input_ids": ids + [0] * pad,
-          "input_mask": [1] * len(ids) + [0] * pad,
-          "segment_ids": [0] * length,
-          f"{self.name}_labels": labels + [0] * pad,
-          f"{self.name}_weights": [int(p >= 0) for p in positions] + [0] * pad,
-          f"{self.name}_chars": positions + [-1] * pad,
-          f"{self.name}_eid": example.eid})
+      feature = packing.pack(ids, None, cls_id, sep_id, length)
+      positions = packing.pad(positions, length, -1)
+      feature.update(
+        {
+          f"{self.name}_labels": packing.pad(labels, length),
+          f"{self.name}_weights": [int(p >= 0) for p in positions],
+          f"{self.name}_chars": positions,
+          f"{self.name}_eid": example.eid,
+        }
+      )
+      features.append(feature)
     return features
 
   def build_head(self, bert_config):
-    return TokenHead(f"task_specific/{self.name}", bert_config.hidden_size,
-                     len(self.tags))
+    return heads.token_head(
+      f"task_specific/{self.name}", bert_config.hidden_size, len(self.tags)
+    )
 
   def head_outputs(self, head, sequence_output, features, training):
     logits = head(sequence_output, training)
     labels = features[f"{self.name}_labels"]
     weights = tf.cast(features[f"{self.name}_weights"], tf.float32)
-    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=labels, logits=logits) * weights
+    losses = (
+      tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=labels, logits=logits
+      )
+      * weights
+    )
     return tf.reduce_sum(losses, -1), {
-        "loss": tf.reduce_sum(losses, -1), "label_ids": labels,
-        "predictions": tf.argmax(logits, -1, output_type=tf.int32),
-        "weights": features[f"{self.name}_weights"],
-        "chars": features[f"{self.name}_chars"],
-        "eid": features[f"{self.name}_eid"]}
+      "loss": tf.reduce_sum(losses, -1),
+      "label_ids": labels,
+      "predictions": tf.argmax(logits, -1, output_type=tf.int32),
+      "weights": features[f"{self.name}_weights"],
+      "chars": features[f"{self.name}_chars"],
+      "eid": features[f"{self.name}_eid"],
+    }
 
-  def get_scorer(self):
+  def get_scorer(self, examples, tokenizer):
     return EntityScorer(self)
 
-  def submission_lines(self, examples, outputs):
+  def submission_lines(self, examples, outputs, tokenizer):
     """CLUENER's format: {"id", "label": {type: {entity: [[start, end]]}}}."""
     by_eid = {}
-    for eid, preds, chars in zip(outputs["eid"], outputs["predictions"],
-                                 outputs["chars"]):
+    for eid, preds, chars in zip(
+      outputs["eid"], outputs["predictions"], outputs["chars"]
+    ):
       keep = chars >= 0
       tags = ["O"] * (int(chars.max()) + 1 if keep.any() else 0)
       for char, pred in zip(chars[keep], preds[keep]):
@@ -183,27 +193,24 @@ class TaggingTask(task.Task):
     for example in examples:
       label = collections.defaultdict(dict)
       for start, end, kind in by_eid.get(example.eid, []):
-        text = example.text_a[start:end + 1]
+        text = example.text_a[start : end + 1]
         label[kind].setdefault(text, []).append([start, end])
       lines.append({"id": example.guid, "label": dict(label)})
     return lines
 
 
-class TokenHead(tf.Module):
-  """Dropout, then ``task_specific/<task>/dense`` on every token."""
-
-  def __init__(self, scope, hidden_size, num_tags):
-    super().__init__(name=None)
-    self.dense = layers.Dense(f"{scope}/dense", hidden_size, num_tags,
-                              kernel_initializer=layers.glorot_uniform)
-
-  def __call__(self, sequence_output, training):
-    reprs = layers.dropout(sequence_output, 0.1, training)
-    return tf.cast(self.dense(reprs), tf.float32)
-
-
-CLUENER_TYPES = ["address", "book", "company", "game", "government", "movie",
-                 "name", "organization", "position", "scene"]
+CLUENER_TYPES = [
+  "address",
+  "book",
+  "company",
+  "game",
+  "government",
+  "movie",
+  "name",
+  "organization",
+  "position",
+  "scene",
+]
 # the official release spells it "goverment"; some copies correct it
 CLUENER_ALIASES = {"goverment": "government"}
 
@@ -213,15 +220,17 @@ class CLUENER(TaggingTask):
   submissions use the spelling the training file used."""
 
   def __init__(self, config):
-    super().__init__(config, "cluener", CLUENER_TYPES,
-                     getattr(config, "tagging_scheme", "BIO"))
+    super().__init__(
+      config, "cluener", CLUENER_TYPES, getattr(config, "tagging_scheme", "BIO")
+    )
     self.spelling = {}
 
-  def submission_lines(self, examples, outputs):
-    lines = super().submission_lines(examples, outputs)
+  def submission_lines(self, examples, outputs, tokenizer):
+    lines = super().submission_lines(examples, outputs, tokenizer)
     for line in lines:
-      line["label"] = {self.spelling.get(k, k): v
-                       for k, v in line["label"].items()}
+      line["label"] = {
+        self.spelling.get(k, k): v for k, v in line["label"].items()
+      }
     return lines
 
   def get_examples(self, split):
@@ -237,13 +246,18 @@ class CLUENER(TaggingTask):
             self.spelling[CLUENER_ALIASES[kind]] = kind
             kind = CLUENER_ALIASES[kind]
           if kind not in CLUENER_TYPES:
-            raise readers.DataFileError(f"{path} line {line}: unknown entity "
-                                        f"type {kind!r}")
+            raise readers.DataFileError(
+              f"{path} line {line}: unknown entity type {kind!r}"
+            )
           for positions in entities.values():
             spans += [(s, e, kind) for s, e in positions]
         tags = span_tags(len(text), spans, self.scheme)
-      examples.append(task.Example(self.name, len(examples), text, None, tags,
-                                   row.get("id", len(examples))))
+      guid = row.get("id", len(examples))
+      examples.append(
+        task.Example(
+          self.name, len(examples), text, None, label=tags, guid=guid
+        )
+      )
     if not examples:
       raise readers.DataFileError(f"{path}: the {split} split is empty")
     return examples
@@ -262,8 +276,9 @@ def read_conll(path):
       continue
     parts = line.split()
     if len(parts) != 2 or len(parts[0]) != 1:
-      raise readers.DataFileError(f"{path} line {number}: expected one "
-                                  f"character and its tag")
+      raise readers.DataFileError(
+        f"{path} line {number}: expected one character and its tag"
+      )
     chars.append(parts[0])
     tags.append(parts[1])
   return sentences
@@ -276,12 +291,16 @@ class ConllTaggingTask(TaggingTask):
 
   def __init__(self, config, name, spec):
     self.data_dir = spec.get("data_dir") or os.path.join(
-        config.raw_data_dir, name)
+      config.raw_data_dir, name
+    )
     types = spec.get("entity_types", "infer")
     if types == "infer":
-      found = {tag.split("-", 1)[1] for _, tags in read_conll(
-          os.path.join(self.data_dir, "train.txt")) for tag in tags
-               if tag != "O"}
+      found = {
+        tag.split("-", 1)[1]
+        for _, tags in read_conll(os.path.join(self.data_dir, "train.txt"))
+        for tag in tags
+        if tag != "O"
+      }
       types = sorted(found)
     super().__init__(config, name, types, spec.get("scheme", "BIO"))
 
@@ -291,10 +310,13 @@ class ConllTaggingTask(TaggingTask):
     for text, tags in read_conll(path):
       unknown = [t for t in tags if t not in self.tag_ids]
       if unknown and split != "test":
-        raise readers.DataFileError(f"{path}: tag {unknown[0]!r} is not one "
-                                    f"of {self.tags}")
-      examples.append(task.Example(self.name, len(examples), text, None,
-                                   None if split == "test" else tags))
+        raise readers.DataFileError(
+          f"{path}: tag {unknown[0]!r} is not one of {self.tags}"
+        )
+      label = None if split == "test" else tags
+      examples.append(
+        task.Example(self.name, len(examples), text, None, label=label)
+      )
     if not examples:
       raise readers.DataFileError(f"{path}: the {split} split is empty")
     return examples

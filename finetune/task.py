@@ -2,12 +2,14 @@
 
 import abc
 import dataclasses
-from typing import Any, Optional
+from typing import Any
+from typing import Optional
 
 
 @dataclasses.dataclass
 class Example:
   """One input of a task (classification: one or two texts and a label)."""
+
   task_name: str
   eid: int  # position in the split (ties predictions back to examples)
   text_a: str
@@ -16,19 +18,40 @@ class Example:
   guid: Any = None  # the id written to submission files
 
 
+class Scorer(abc.ABC):
+  """Accumulates a split's outputs, then computes its metrics."""
+
+  @abc.abstractmethod
+  def update(self, outputs):
+    """Adds a batch of outputs ({name: array [batch, ...]})."""
+
+  @abc.abstractmethod
+  def get_results(self):
+    """{metric name: float}; the first metric picks the best epoch."""
+
+  def output_files(self):
+    """{name: JSON-able data} to write beside the results (after
+    `get_results`), e.g. QA predictions; none by default."""
+    return {}
+
+
 class Task(abc.ABC):
-  """Override this class to add a new fine-tuning task."""
+  """Override this class to add a new fine-tuning task.
+
+  The runner calls exactly these methods: `get_examples`, `feature_specs`,
+  `featurize`, `build_head`, `head_outputs`, `get_scorer` and, for tasks
+  with a ``submission_file``, `submission_lines`.
+  """
+
+  submission_file: Optional[str] = None  # test predictions file, if any
 
   def __init__(self, config, name):
     self.config = config
     self.name = name
 
-  def get_test_splits(self):
-    return ["test"]
-
   @abc.abstractmethod
   def get_examples(self, split):
-    """The `Example`s of a split ("train", "dev", "test")."""
+    """The examples of a split ("train", "dev", "test")."""
 
   @abc.abstractmethod
   def feature_specs(self):
@@ -36,7 +59,7 @@ class Task(abc.ABC):
 
   @abc.abstractmethod
   def featurize(self, examples, tokenizer):
-    """Feature dicts of ``examples`` (lists of ints/floats by name)."""
+    """Feature dicts of ``examples`` (lists of ints by feature name)."""
 
   @abc.abstractmethod
   def build_head(self, bert_config):
@@ -47,8 +70,12 @@ class Task(abc.ABC):
     """(per-example loss [batch], {name: tensor [batch, ...]}) of a batch."""
 
   @abc.abstractmethod
-  def get_scorer(self):
-    """A fresh scorer with update(outputs) and get_results()."""
+  def get_scorer(self, examples, tokenizer):
+    """A fresh `Scorer` for the outputs of ``examples`` (one split)."""
+
+  def submission_lines(self, examples, outputs, tokenizer):
+    """JSON-able lines of the test predictions file, in example order."""
+    raise NotImplementedError(f"task {self.name} writes no test predictions")
 
   def __repr__(self):
     return f"Task({self.name})"

@@ -5,8 +5,7 @@ from finetune import custom_tasks
 from finetune import qa
 from finetune import tagging
 
-TASKS = dict(clue_tasks.CLUE_TASKS, cluener=tagging.CLUENER,
-             cmrc2018=qa.QATask)
+TASKS = dict(clue_tasks.CLUE_TASKS, cluener=tagging.CLUENER, cmrc2018=qa.QATask)
 
 
 def get_task(config, name):
@@ -16,8 +15,10 @@ def get_task(config, name):
       return tagging.ConllTaggingTask(config, name, spec)
     return custom_tasks.CustomClassificationTask(config, name, spec)
   if name not in TASKS:
-    raise ValueError(f"Unknown task {name!r}; known tasks are "
-                     f"{sorted(TASKS)}, or describe it in 'custom_tasks'")
+    raise ValueError(
+      f"Unknown task {name!r}; known tasks are "
+      f"{sorted(TASKS)}, or describe it in 'custom_tasks'"
+    )
   return TASKS[name](config)
 
 

@@ -24,8 +24,11 @@ def _class(codepoints):
   parts, start, prev = [], None, None
   for cp in codepoints + [None]:
     if start is not None and (cp is None or cp != prev + 1):
-      parts.append(f"\\x{{{start:X}}}" if start == prev else
-                   f"\\x{{{start:X}}}-\\x{{{prev:X}}}")
+      parts.append(
+        f"\\x{{{start:X}}}"
+        if start == prev
+        else f"\\x{{{start:X}}}-\\x{{{prev:X}}}"
+      )
       start = None
     if cp is not None and start is None:
       start = cp
@@ -33,7 +36,7 @@ def _class(codepoints):
   return "[" + "".join(parts) + "]"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def character_classes():
   """RE2 classes for the official character predicates (built once)."""
   members = {"whitespace": [], "control": [], "mark": [], "punctuation": []}
@@ -50,8 +53,13 @@ def character_classes():
     if tokenization.is_punctuation(char):
       members["punctuation"].append(cp)
   classes = {name: _class(cps) for name, cps in members.items()}
-  classes["cjk"] = "[" + "".join(f"\\x{{{low:X}}}-\\x{{{high:X}}}"
-                                 for low, high in tokenization.CJK_RANGES) + "]"
+  classes["cjk"] = (
+    "["
+    + "".join(
+      f"\\x{{{low:X}}}-\\x{{{high:X}}}" for low, high in tokenization.CJK_RANGES
+    )
+    + "]"
+  )
   return classes
 
 
@@ -80,7 +88,8 @@ class FastBasicTokenizer:
     c = self.classes
     keep = f"{c['punctuation']}|{c['cjk']}"
     words, _, _ = tf_text.regex_split_with_offsets(
-        self.normalize(texts), f" +|{keep}", keep)
+      self.normalize(texts), f" +|{keep}", keep
+    )
     return words
 
 
@@ -92,21 +101,26 @@ class FastTokenizer:
     self.inv_vocab = {v: k for k, v in self.vocab.items()}
     self.basic = FastBasicTokenizer(do_lower_case, strip_accents)
     self._wordpiece = tf_text.FastWordpieceTokenizer(
-        vocab=list(self.vocab), suffix_indicator="##",
-        max_bytes_per_word=4 * tokenization.MAX_INPUT_CHARS_PER_WORD,
-        token_out_type=tf.int32, unknown_token="[UNK]",
-        no_pretokenization=True)
+      vocab=list(self.vocab),
+      suffix_indicator="##",
+      max_bytes_per_word=4 * tokenization.MAX_INPUT_CHARS_PER_WORD,
+      token_out_type=tf.int32,
+      unknown_token="[UNK]",
+      no_pretokenization=True,
+    )
     self._tokenize = tf.function(
-        self.tokenize_tensor,
-        input_signature=[tf.TensorSpec([None], tf.string)])
+      self.tokenize_tensor, input_signature=[tf.TensorSpec([None], tf.string)]
+    )
 
   def tokenize_tensor(self, texts):
     """[B] strings -> ragged [B, tokens] int32 ids."""
     words = self.basic.words(texts)
     too_long = tf.strings.length(words, unit="UTF8_CHAR") > (
-        tokenization.MAX_INPUT_CHARS_PER_WORD)
+      tokenization.MAX_INPUT_CHARS_PER_WORD
+    )
     words = tf.ragged.map_flat_values(
-        lambda w, long: tf.where(long, "[UNK]", w), words, too_long)
+      lambda w, long: tf.where(long, "[UNK]", w), words, too_long
+    )
     return self._wordpiece.tokenize(words).merge_dims(1, 2)
 
   def tokenize_to_ids(self, texts):

@@ -16,8 +16,10 @@ LAYER_NORM_EPSILON = 1e-12
 
 def truncated_normal(stddev=0.02):
   """The official ``create_initializer``: truncated normal, cut at 2 stddev."""
+
   def init(shape):
     return tf.random.truncated_normal(shape, stddev=stddev)
+
   return init
 
 
@@ -37,12 +39,19 @@ def get_activation(name):
   """Maps an activation name to a function (None for linear)."""
   if name is None or callable(name):
     return name
-  activations = {"linear": None, "": None, "relu": tf.nn.relu, "gelu": gelu,
-                 "tanh": tf.tanh}
+  activations = {
+    "linear": None,
+    "": None,
+    "relu": tf.nn.relu,
+    "gelu": gelu,
+    "tanh": tf.tanh,
+  }
   key = name.lower()
   if key not in activations:
-    raise ValueError(f"Unsupported activation {name!r}; expected one of "
-                     f"{sorted(k for k in activations if k)}")
+    raise ValueError(
+      f"Unsupported activation {name!r}; expected one of "
+      f"{sorted(k for k in activations if k)}"
+    )
   return activations[key]
 
 
@@ -55,8 +64,9 @@ def dropout(x, rate, training):
 
 def new_variable(scope, name, shape, initializer):
   """Creates a float32 variable named ``<scope>/<name>``."""
-  return tf.Variable(initializer(shape), name=f"{scope}/{name}",
-                     dtype=tf.float32)
+  return tf.Variable(
+    initializer(shape), name=f"{scope}/{name}", dtype=tf.float32
+  )
 
 
 def cast_like(x, compute_dtype):
@@ -69,8 +79,9 @@ class Dense(tf.Module):
   Variables: ``<scope>/kernel`` [in, out] and ``<scope>/bias`` [out].
   """
 
-  def __init__(self, scope, in_dim, out_dim, activation=None,
-               kernel_initializer=None):
+  def __init__(
+    self, scope, in_dim, out_dim, activation=None, kernel_initializer=None
+  ):
     super().__init__(name=None)
     self.scope = scope
     init = kernel_initializer or truncated_normal()
@@ -102,6 +113,7 @@ class LayerNorm(tf.Module):
   def __call__(self, x):
     x32 = tf.cast(x, tf.float32)
     mean, variance = tf.nn.moments(x32, axes=[-1], keepdims=True)
-    y = tf.nn.batch_normalization(x32, mean, variance, self.beta, self.gamma,
-                                  LAYER_NORM_EPSILON)
+    y = tf.nn.batch_normalization(
+      x32, mean, variance, self.beta, self.gamma, LAYER_NORM_EPSILON
+    )
     return tf.cast(y, x.dtype)

@@ -17,11 +17,20 @@ from model import layers
 class BertConfig:
   """Transformer hyperparameters, with the official fields and defaults."""
 
-  def __init__(self, vocab_size, hidden_size=768, num_hidden_layers=12,
-               num_attention_heads=12, intermediate_size=3072,
-               hidden_act="gelu", hidden_dropout_prob=0.1,
-               attention_probs_dropout_prob=0.1, max_position_embeddings=512,
-               type_vocab_size=2, initializer_range=0.02):
+  def __init__(
+    self,
+    vocab_size,
+    hidden_size=768,
+    num_hidden_layers=12,
+    num_attention_heads=12,
+    intermediate_size=3072,
+    hidden_act="gelu",
+    hidden_dropout_prob=0.1,
+    attention_probs_dropout_prob=0.1,
+    max_position_embeddings=512,
+    type_vocab_size=2,
+    initializer_range=0.02,
+  ):
     self.vocab_size = vocab_size
     self.hidden_size = hidden_size
     self.num_hidden_layers = num_hidden_layers
@@ -40,8 +49,10 @@ class BertConfig:
     config = cls(vocab_size=None)
     for key, value in json_object.items():
       if key not in config.__dict__:
-        raise ValueError(f"Unknown BertConfig field {key!r}; expected one of "
-                         f"{sorted(config.__dict__)}")
+        raise ValueError(
+          f"Unknown BertConfig field {key!r}; expected one of "
+          f"{sorted(config.__dict__)}"
+        )
       setattr(config, key, value)
     return config
 
@@ -63,8 +74,9 @@ class BertConfig:
   def validate(self):
     if self.hidden_size % self.num_attention_heads:
       raise ValueError(
-          f"hidden_size ({self.hidden_size}) is not a multiple of "
-          f"num_attention_heads ({self.num_attention_heads})")
+        f"hidden_size ({self.hidden_size}) is not a multiple of "
+        f"num_attention_heads ({self.num_attention_heads})"
+      )
 
 
 class Embeddings(tf.Module):
@@ -82,13 +94,20 @@ class Embeddings(tf.Module):
     self.embedding_size = embedding_size
     self.dropout_prob = config.hidden_dropout_prob
     self.word_embeddings = layers.new_variable(
-        prefix, "word_embeddings", [config.vocab_size, embedding_size], init)
+      prefix, "word_embeddings", [config.vocab_size, embedding_size], init
+    )
     self.token_type_embeddings = layers.new_variable(
-        prefix, "token_type_embeddings",
-        [config.type_vocab_size, embedding_size], init)
+      prefix,
+      "token_type_embeddings",
+      [config.type_vocab_size, embedding_size],
+      init,
+    )
     self.position_embeddings = layers.new_variable(
-        prefix, "position_embeddings",
-        [config.max_position_embeddings, embedding_size], init)
+      prefix,
+      "position_embeddings",
+      [config.max_position_embeddings, embedding_size],
+      init,
+    )
     self.layer_norm = layers.LayerNorm(prefix, embedding_size)
 
   def __call__(self, input_ids, segment_ids, training):
@@ -116,14 +135,18 @@ class SelfAttention(tf.Module):
     self.head_size = hidden // self.num_heads
     self.attention_dropout = config.attention_probs_dropout_prob
     self.hidden_dropout = config.hidden_dropout_prob
-    self.query = layers.Dense(f"{scope}/self/query", hidden, hidden,
-                              kernel_initializer=init)
-    self.key = layers.Dense(f"{scope}/self/key", hidden, hidden,
-                            kernel_initializer=init)
-    self.value = layers.Dense(f"{scope}/self/value", hidden, hidden,
-                              kernel_initializer=init)
-    self.output_dense = layers.Dense(f"{scope}/output/dense", hidden, hidden,
-                                     kernel_initializer=init)
+    self.query = layers.Dense(
+      f"{scope}/self/query", hidden, hidden, kernel_initializer=init
+    )
+    self.key = layers.Dense(
+      f"{scope}/self/key", hidden, hidden, kernel_initializer=init
+    )
+    self.value = layers.Dense(
+      f"{scope}/self/value", hidden, hidden, kernel_initializer=init
+    )
+    self.output_dense = layers.Dense(
+      f"{scope}/output/dense", hidden, hidden, kernel_initializer=init
+    )
     self.output_norm = layers.LayerNorm(f"{scope}/output", hidden)
 
   def _heads(self, x):
@@ -134,17 +157,19 @@ class SelfAttention(tf.Module):
   def __call__(self, x, attention_bias, training):
     """Args: x [batch, seq_len, hidden]; attention_bias broadcastable to
     [batch, heads, seq_len, seq_len] (0 to attend, -10000 to block)."""
-    q, k, v = (self._heads(proj(x)) for proj in
-               (self.query, self.key, self.value))
+    q, k, v = (
+      self._heads(proj(x)) for proj in (self.query, self.key, self.value)
+    )
     scores = tf.einsum("bqhd,bkhd->bhqk", q, k)
-    scores *= tf.cast(1.0 / self.head_size ** 0.5, scores.dtype)
+    scores *= tf.cast(1.0 / self.head_size**0.5, scores.dtype)
     scores = tf.cast(scores, tf.float32) + attention_bias
     probs = tf.cast(tf.nn.softmax(scores), x.dtype)
     probs = layers.dropout(probs, self.attention_dropout, training)
     context = tf.einsum("bhqk,bkhd->bqhd", probs, v)
     context = tf.reshape(context, tf.shape(x))
-    output = layers.dropout(self.output_dense(context), self.hidden_dropout,
-                            training)
+    output = layers.dropout(
+      self.output_dense(context), self.hidden_dropout, training
+    )
     return self.output_norm(output + x)
 
 
@@ -162,10 +187,15 @@ class TransformerLayer(tf.Module):
     self.hidden_dropout = config.hidden_dropout_prob
     self.attention = SelfAttention(config, f"{scope}/attention")
     self.intermediate = layers.Dense(
-        f"{scope}/intermediate/dense", hidden, ffn,
-        activation=config.hidden_act, kernel_initializer=init)
-    self.output_dense = layers.Dense(f"{scope}/output/dense", ffn, hidden,
-                                     kernel_initializer=init)
+      f"{scope}/intermediate/dense",
+      hidden,
+      ffn,
+      activation=config.hidden_act,
+      kernel_initializer=init,
+    )
+    self.output_dense = layers.Dense(
+      f"{scope}/output/dense", ffn, hidden, kernel_initializer=init
+    )
     self.output_norm = layers.LayerNorm(f"{scope}/output", hidden)
 
   def __call__(self, x, attention_bias, training):
@@ -191,8 +221,11 @@ def attention_bias_from_mask(input_mask, ltr=False, rtl=False):
   if ltr or rtl:
     seq_len = tf.shape(input_mask)[1]
     ones = tf.ones([seq_len, seq_len])
-    causal = (tf.linalg.band_part(ones, -1, 0) if ltr
-              else tf.linalg.band_part(ones, 0, -1))
+    causal = (
+      tf.linalg.band_part(ones, -1, 0)
+      if ltr
+      else tf.linalg.band_part(ones, 0, -1)
+    )
     allowed = allowed * causal
   return (1.0 - allowed) * -10000.0
 
@@ -213,9 +246,16 @@ class BertModel(tf.Module):
       float32).
   """
 
-  def __init__(self, config, scope="electra", embedding_size=None,
-               embeddings=None, ltr=False, rtl=False,
-               compute_dtype=tf.float32):
+  def __init__(
+    self,
+    config,
+    scope="electra",
+    embedding_size=None,
+    embeddings=None,
+    ltr=False,
+    rtl=False,
+    compute_dtype=tf.float32,
+  ):
     super().__init__(name=None)
     config.validate()
     self.config = copy.deepcopy(config)
@@ -223,17 +263,22 @@ class BertModel(tf.Module):
     self.compute_dtype = compute_dtype
     self.ltr, self.rtl = ltr, rtl
     if embeddings is None:
-      embeddings = Embeddings(config, scope,
-                              embedding_size or config.hidden_size)
+      embeddings = Embeddings(
+        config, scope, embedding_size or config.hidden_size
+      )
     self.embeddings = embeddings
     self.embeddings_project = None
     if embeddings.embedding_size != config.hidden_size:
       self.embeddings_project = layers.Dense(
-          f"{scope}/embeddings_project", embeddings.embedding_size,
-          config.hidden_size, kernel_initializer=layers.glorot_uniform)
+        f"{scope}/embeddings_project",
+        embeddings.embedding_size,
+        config.hidden_size,
+        kernel_initializer=layers.glorot_uniform,
+      )
     self.layers = [
-        TransformerLayer(config, f"{scope}/encoder/layer_{i}")
-        for i in range(config.num_hidden_layers)]
+      TransformerLayer(config, f"{scope}/encoder/layer_{i}")
+      for i in range(config.num_hidden_layers)
+    ]
 
   @property
   def embedding_table(self):
@@ -250,8 +295,9 @@ class BertModel(tf.Module):
     Returns:
       The sequence output [batch, seq_len, hidden].
     """
-    output = tf.cast(self.embeddings(input_ids, segment_ids, training),
-                     self.compute_dtype)
+    output = tf.cast(
+      self.embeddings(input_ids, segment_ids, training), self.compute_dtype
+    )
     if self.embeddings_project is not None:
       output = self.embeddings_project(output)
     bias = attention_bias_from_mask(input_mask, self.ltr, self.rtl)

@@ -22,8 +22,14 @@ from model import modeling
 EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
 
 
-def learning_rate_at(step, learning_rate, num_train_steps, warmup_steps=0,
-                     warmup_proportion=0.0, lr_decay_power=1.0):
+def learning_rate_at(
+  step,
+  learning_rate,
+  num_train_steps,
+  warmup_steps=0,
+  warmup_proportion=0.0,
+  lr_decay_power=1.0,
+):
   """The official schedule at ``step`` (a scalar tensor or number).
 
   Polynomial decay from ``learning_rate`` to 0 over ``num_train_steps`` with
@@ -40,11 +46,12 @@ def learning_rate_at(step, learning_rate, num_train_steps, warmup_steps=0,
   return lr
 
 
-def layerwise_lr_multipliers(layer_decay, n_layers):
+def layerwise_lr_multipliers(layer_decay, n_layers, head_scope):
   """Learning-rate multipliers by variable-name key, as official.
 
   Depths: embeddings (and embeddings_project) 0, ``encoder/layer_i`` i + 1,
-  ``task_specific/`` n + 2; multiplier = decay ** (n + 2 - depth). Depth
+  the heads under ``head_scope`` (fine-tuning: ``task_specific/``) n + 2;
+  multiplier = decay ** (n + 2 - depth). Depth
   n + 1 (the pooler of BERT) is unused, so the top transformer layer gets
   decay ** 2 rather than decay; we keep this because CLUE's and the paper's
   published fine-tuning results were obtained with it.
@@ -52,14 +59,19 @@ def layerwise_lr_multipliers(layer_decay, n_layers):
   Returns:
     An ordered dict {name key: multiplier}.
   """
-  depths = collections.OrderedDict([("/embeddings/", 0),
-                                    ("/embeddings_project/", 0),
-                                    ("task_specific/", n_layers + 2)])
+  depths = collections.OrderedDict(
+    [
+      ("/embeddings/", 0),
+      ("/embeddings_project/", 0),
+      (head_scope, n_layers + 2),
+    ]
+  )
   for layer in range(n_layers):
     depths[f"encoder/layer_{layer}/"] = layer + 1
   return collections.OrderedDict(
-      (key, layer_decay ** (n_layers + 2 - depth))
-      for key, depth in depths.items())
+    (key, layer_decay ** (n_layers + 2 - depth))
+    for key, depth in depths.items()
+  )
 
 
 def multiplier_for(name, multipliers):
@@ -67,8 +79,10 @@ def multiplier_for(name, multipliers):
   for key, multiplier in multipliers.items():
     if key in name:
       return multiplier
-  raise ValueError(f"No layer-wise learning rate matches variable {name!r}; "
-                   f"keys are {list(multipliers)}")
+  raise ValueError(
+    f"No layer-wise learning rate matches variable {name!r}; "
+    f"keys are {list(multipliers)}"
+  )
 
 
 class AdamWeightDecay(tf.Module):
@@ -83,26 +97,34 @@ class AdamWeightDecay(tf.Module):
       and doubles after 2000 finite steps.
   """
 
-  def __init__(self, learning_rate_fn, weight_decay_rate=0.0, beta_1=0.9,
-               beta_2=0.999, epsilon=1e-6,
-               exclude_from_weight_decay=EXCLUDE_FROM_WEIGHT_DECAY,
-               layer_multipliers=None, dynamic_loss_scale=False):
+  def __init__(
+    self,
+    learning_rate_fn,
+    weight_decay_rate=0.0,
+    beta_1=0.9,
+    beta_2=0.999,
+    epsilon=1e-6,
+    exclude_from_weight_decay=EXCLUDE_FROM_WEIGHT_DECAY,
+    layer_multipliers=None,
+    dynamic_loss_scale=False,
+  ):
     super().__init__(name=None)
     self.learning_rate_fn = learning_rate_fn
     self.weight_decay_rate = weight_decay_rate
     self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
     self.exclude_from_weight_decay = tuple(exclude_from_weight_decay or ())
     self.layer_multipliers = layer_multipliers
-    self.global_step = tf.Variable(0, dtype=tf.int64, name="global_step",
-                                   trainable=False)
+    self.global_step = tf.Variable(
+      0, dtype=tf.int64, name="global_step", trainable=False
+    )
     self.adam_m = {}
     self.adam_v = {}
     self.loss_scale = self.good_steps = None
     if dynamic_loss_scale:
-      self.loss_scale = tf.Variable(2.0 ** 15, trainable=False,
-                                    name="loss_scale")
-      self.good_steps = tf.Variable(0, dtype=tf.int64, trainable=False,
-                                    name="good_steps")
+      self.loss_scale = tf.Variable(2.0**15, trainable=False, name="loss_scale")
+      self.good_steps = tf.Variable(
+        0, dtype=tf.int64, trainable=False, name="good_steps"
+      )
 
   def scale_loss(self, loss):
     return loss if self.loss_scale is None else loss * self.loss_scale
@@ -119,18 +141,23 @@ class AdamWeightDecay(tf.Module):
       if name in self.adam_m:
         continue
       with tf.init_scope():
-        self.adam_m[name] = tf.Variable(tf.zeros(var.shape, tf.float32),
-                                        name=f"{name}/adam_m",
-                                        trainable=False)
-        self.adam_v[name] = tf.Variable(tf.zeros(var.shape, tf.float32),
-                                        name=f"{name}/adam_v",
-                                        trainable=False)
+        self.adam_m[name] = tf.Variable(
+          tf.zeros(var.shape, tf.float32),
+          name=f"{name}/adam_m",
+          trainable=False,
+        )
+        self.adam_v[name] = tf.Variable(
+          tf.zeros(var.shape, tf.float32),
+          name=f"{name}/adam_v",
+          trainable=False,
+        )
 
   def use_weight_decay(self, name):
     if not self.weight_decay_rate:
       return False
-    return not any(re.search(pattern, name)
-                   for pattern in self.exclude_from_weight_decay)
+    return not any(
+      re.search(pattern, name) for pattern in self.exclude_from_weight_decay
+    )
 
   def learning_rate(self):
     """The learning rate of the next update (before layer-wise scaling)."""
@@ -153,7 +180,8 @@ class AdamWeightDecay(tf.Module):
     if tf.distribute.in_cross_replica_context():
       return self._apply(tf.distribute.get_strategy(), grads_and_vars, finite)
     return tf.distribute.get_replica_context().merge_call(
-        self._apply, args=(grads_and_vars, finite))
+      self._apply, args=(grads_and_vars, finite)
+    )
 
   def _apply(self, strategy, grads_and_vars, finite):
     base_lr = self.learning_rate()
@@ -163,10 +191,18 @@ class AdamWeightDecay(tf.Module):
       if self.layer_multipliers is not None:
         lr = base_lr * multiplier_for(name, self.layer_multipliers)
       strategy.extended.update(
-          var, self._update_variable,
-          args=(grad, self.adam_m[name], self.adam_v[name], lr,
-                self.use_weight_decay(name), finite),
-          group=False)
+        var,
+        self._update_variable,
+        args=(
+          grad,
+          self.adam_m[name],
+          self.adam_v[name],
+          lr,
+          self.use_weight_decay(name),
+          finite,
+        ),
+        group=False,
+      )
     finite = strategy.experimental_local_results(finite)[0]
     self.global_step.assign_add(tf.cast(finite, tf.int64))
     if self.loss_scale is not None:
@@ -174,13 +210,22 @@ class AdamWeightDecay(tf.Module):
 
   def _update_loss_scale(self, finite):
     grow = tf.logical_and(finite, self.good_steps + 1 >= 2000)
-    self.loss_scale.assign(tf.where(
-        grow, self.loss_scale * 2.0,
-        tf.where(finite, self.loss_scale,
-                 tf.maximum(self.loss_scale / 2.0, 1.0))))
-    self.good_steps.assign(tf.where(tf.logical_and(finite, ~grow),
-                                    self.good_steps + 1,
-                                    tf.zeros_like(self.good_steps)))
+    self.loss_scale.assign(
+      tf.where(
+        grow,
+        self.loss_scale * 2.0,
+        tf.where(
+          finite, self.loss_scale, tf.maximum(self.loss_scale / 2.0, 1.0)
+        ),
+      )
+    )
+    self.good_steps.assign(
+      tf.where(
+        tf.logical_and(finite, ~grow),
+        self.good_steps + 1,
+        tf.zeros_like(self.good_steps),
+      )
+    )
 
   def _update_variable(self, var, grad, m, v, lr, use_decay, finite):
     grad = tf.convert_to_tensor(grad, tf.float32)
@@ -194,36 +239,62 @@ class AdamWeightDecay(tf.Module):
     return var.assign(tf.where(finite, var - lr * update, var))
 
 
-def create_optimizer(variables, learning_rate, num_train_steps,
-                     weight_decay_rate=0.0, warmup_steps=0,
-                     warmup_proportion=0.0, lr_decay_power=1.0,
-                     layerwise_lr_decay_power=-1, n_transformer_layers=None,
-                     dynamic_loss_scale=False):
+def create_optimizer(
+  variables,
+  learning_rate,
+  num_train_steps,
+  weight_decay_rate=0.0,
+  warmup_steps=0,
+  warmup_proportion=0.0,
+  lr_decay_power=1.0,
+  layerwise_lr_decay_power=-1,
+  n_transformer_layers=None,
+  head_scope=None,
+  dynamic_loss_scale=False,
+):
   """The official ``create_optimizer`` settings, as an `AdamWeightDecay`.
 
   Args:
     variables: the trainable variables (slots are created for them).
     layerwise_lr_decay_power: > 0 enables layer-wise decay (fine-tuning).
     n_transformer_layers: depth of the encoder, for layer-wise decay.
+    head_scope: the name prefix of the output heads, for layer-wise decay.
   """
+
   def schedule(step):
-    return learning_rate_at(step, learning_rate, num_train_steps,
-                            warmup_steps, warmup_proportion, lr_decay_power)
+    return learning_rate_at(
+      step,
+      learning_rate,
+      num_train_steps,
+      warmup_steps,
+      warmup_proportion,
+      lr_decay_power,
+    )
+
   multipliers = None
   if layerwise_lr_decay_power > 0:
-    multipliers = layerwise_lr_multipliers(layerwise_lr_decay_power,
-                                           n_transformer_layers)
-  optimizer = AdamWeightDecay(schedule, weight_decay_rate,
-                              layer_multipliers=multipliers,
-                              dynamic_loss_scale=dynamic_loss_scale)
+    multipliers = layerwise_lr_multipliers(
+      layerwise_lr_decay_power, n_transformer_layers, head_scope
+    )
+  optimizer = AdamWeightDecay(
+    schedule,
+    weight_decay_rate,
+    layer_multipliers=multipliers,
+    dynamic_loss_scale=dynamic_loss_scale,
+  )
   optimizer.build(variables)
   return optimizer
 
 
 def all_finite(grads):
   """True when every gradient value is finite."""
-  return tf.reduce_all([tf.reduce_all(tf.math.is_finite(
-      tf.convert_to_tensor(g))) for g in grads if g is not None])
+  return tf.reduce_all(
+    [
+      tf.reduce_all(tf.math.is_finite(tf.convert_to_tensor(g)))
+      for g in grads
+      if g is not None
+    ]
+  )
 
 
 def clip_by_global_norm(grads, clip_norm=1.0):

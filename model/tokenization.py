@@ -16,9 +16,16 @@ REQUIRED_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 MAX_INPUT_CHARS_PER_WORD = 200
 
 # the CJK ideograph blocks the official code splits into single tokens
-CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF),
-              (0x2A700, 0x2B73F), (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF),
-              (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+CJK_RANGES = (
+  (0x4E00, 0x9FFF),
+  (0x3400, 0x4DBF),
+  (0x20000, 0x2A6DF),
+  (0x2A700, 0x2B73F),
+  (0x2B740, 0x2B81F),
+  (0x2B820, 0x2CEAF),
+  (0xF900, 0xFAFF),
+  (0x2F800, 0x2FA1F),
+)
 
 
 def load_vocab(vocab_file):
@@ -41,8 +48,10 @@ def load_vocab(vocab_file):
     if not token:
       token = f"[unreachable line {index + 1}]"
     if token in vocab:
-      raise ValueError(f"vocab_file {vocab_file} repeats {token!r} on lines "
-                       f"{vocab[token] + 1} and {index + 1}")
+      raise ValueError(
+        f"vocab_file {vocab_file} repeats {token!r} on lines "
+        f"{vocab[token] + 1} and {index + 1}"
+      )
     vocab[token] = index
   return vocab
 
@@ -51,8 +60,9 @@ def check_special_tokens(vocab, vocab_file):
   """Raises a clear error when a BERT special token is missing."""
   missing = [t for t in REQUIRED_SPECIAL_TOKENS if t not in vocab]
   if missing:
-    raise ValueError(f"vocab_file {vocab_file} lacks the special tokens "
-                     f"{missing}")
+    raise ValueError(
+      f"vocab_file {vocab_file} lacks the special tokens {missing}"
+    )
 
 
 def is_whitespace(char):
@@ -90,8 +100,11 @@ def clean_text(text):
 
 def strip_accents(text):
   """NFD, then drop the combining marks (category Mn)."""
-  return "".join(c for c in unicodedata.normalize("NFD", text)
-                 if unicodedata.category(c) != "Mn")
+  return "".join(
+    c
+    for c in unicodedata.normalize("NFD", text)
+    if unicodedata.category(c) != "Mn"
+  )
 
 
 def split_on_punctuation(text):
@@ -136,8 +149,12 @@ class BasicTokenizer:
 class WordpieceTokenizer:
   """Greedy longest-match-first WordPiece; an unmatchable word is [UNK]."""
 
-  def __init__(self, vocab, unk_token="[UNK]",
-               max_input_chars_per_word=MAX_INPUT_CHARS_PER_WORD):
+  def __init__(
+    self,
+    vocab,
+    unk_token="[UNK]",
+    max_input_chars_per_word=MAX_INPUT_CHARS_PER_WORD,
+  ):
     self.vocab = vocab
     self.unk_token = unk_token
     self.max_input_chars_per_word = max_input_chars_per_word
@@ -160,8 +177,9 @@ class WordpieceTokenizer:
     return pieces
 
   def tokenize(self, text):
-    return [piece for word in text.split() for piece in
-            self.tokenize_word(word)]
+    return [
+      piece for word in text.split() for piece in self.tokenize_word(word)
+    ]
 
 
 class FullTokenizer:
@@ -174,8 +192,11 @@ class FullTokenizer:
     self.wordpiece_tokenizer = WordpieceTokenizer(self.vocab)
 
   def tokenize(self, text):
-    return [piece for word in self.basic_tokenizer.tokenize(text)
-            for piece in self.wordpiece_tokenizer.tokenize_word(word)]
+    return [
+      piece
+      for word in self.basic_tokenizer.tokenize(text)
+      for piece in self.wordpiece_tokenizer.tokenize_word(word)
+    ]
 
   def convert_tokens_to_ids(self, tokens):
     return [self.vocab[t] for t in tokens]

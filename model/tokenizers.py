@@ -13,11 +13,13 @@ class SentencePieceTokenizer:
 
   def __init__(self, model_file, do_lower_case=False):
     import sentencepiece  # imported here: only this tokenizer needs it
-    self.processor = sentencepiece.SentencePieceProcessor(
-        model_file=model_file)
+
+    self.processor = sentencepiece.SentencePieceProcessor(model_file=model_file)
     self.do_lower_case = do_lower_case
-    self.vocab = {self.processor.id_to_piece(i): i
-                  for i in range(self.processor.get_piece_size())}
+    self.vocab = {
+      self.processor.id_to_piece(i): i
+      for i in range(self.processor.get_piece_size())
+    }
     tokenization.check_special_tokens(self.vocab, model_file)
 
   def tokenize_to_ids(self, texts):
@@ -25,12 +27,14 @@ class SentencePieceTokenizer:
     return self.processor.encode(texts)
 
   def tokenize(self, text):
-    return [self.processor.id_to_piece(i)
-            for i in self.tokenize_to_ids([text])[0]]
+    return [
+      self.processor.id_to_piece(i) for i in self.tokenize_to_ids([text])[0]
+    ]
 
 
-def get_tokenizer(vocab_file, do_lower_case=True, strip_accents=True,
-                  fast=True):
+def get_tokenizer(
+  vocab_file, do_lower_case=True, strip_accents=True, fast=True
+):
   """A tokenizer with ``vocab`` and ``tokenize_to_ids(list of str)``.
 
   Args:
@@ -41,6 +45,7 @@ def get_tokenizer(vocab_file, do_lower_case=True, strip_accents=True,
   if vocab_file.endswith(".model"):
     return SentencePieceTokenizer(vocab_file, do_lower_case)
   if fast:
-    return fast_tokenization.FastTokenizer(vocab_file, do_lower_case,
-                                           strip_accents)
+    return fast_tokenization.FastTokenizer(
+      vocab_file, do_lower_case, strip_accents
+    )
   return tokenization.FullTokenizer(vocab_file, do_lower_case, strip_accents)

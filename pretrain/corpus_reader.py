@@ -15,14 +15,15 @@ class CorpusDecodeError(ValueError):
 
 
 def list_corpus_files(corpus_dir):
-  """The corpus files under ``corpus_dir`` (recursively, hidden ones skipped)."""
+  """The corpus files under ``corpus_dir`` (recursive; hidden ones skipped)."""
   if not os.path.isdir(corpus_dir):
     raise FileNotFoundError(f"--corpus-dir {corpus_dir} is not a directory")
   files = []
   for root, dirs, names in os.walk(corpus_dir):
     dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-    files.extend(os.path.join(root, n) for n in sorted(names)
-                 if not n.startswith("."))
+    files.extend(
+      os.path.join(root, n) for n in sorted(names) if not n.startswith(".")
+    )
   if not files:
     raise FileNotFoundError(f"--corpus-dir {corpus_dir} holds no files")
   return files
@@ -57,9 +58,10 @@ def decode(data, path, replace_invalid=False):
   except UnicodeDecodeError as e:
     if not replace_invalid:
       raise CorpusDecodeError(
-          f"{path}: invalid UTF-8 at byte offset {e.start + skipped} "
-          f"({data[e.start:e.start + 4]!r}); fix the file or pass "
-          f"--replace-invalid-utf8") from e
+        f"{path}: invalid UTF-8 at byte offset {e.start + skipped} "
+        f"({data[e.start : e.start + 4]!r}); fix the file or pass "
+        f"--replace-invalid-utf8"
+      ) from e
   replaced = 0
 
   def count(error):
@@ -77,4 +79,6 @@ def read_lines(path, replace_invalid=False):
   lines = text.split("\n")
   if lines and lines[-1] == "":
     lines.pop()
-  return [line[:-1] if line.endswith("\r") else line for line in lines], replaced
+  return [
+    line[:-1] if line.endswith("\r") else line for line in lines
+  ], replaced

@@ -21,8 +21,9 @@ from model import tokenization
 from model import tokenizers
 from pretrain import corpus_reader
 from pretrain import example_builder
-from util import training_utils
-from util import utils
+from training import progress
+from util import files as files_lib
+from util import logs
 
 SHARD_PREFIX = "pretrain_data.tfrecord"
 MANIFEST = "manifest.json"
@@ -33,6 +34,7 @@ TOKENIZE_BATCH = 2048
 @dataclasses.dataclass
 class BuildOptions:
   """What `build_pretraining_dataset.py` takes on its command line."""
+
   corpus_dir: str
   vocab_file: str
   output_dir: str
@@ -58,8 +60,10 @@ def default_num_shards(files, num_processes):
 
 
 def existing_outputs(output_dir):
-  return sorted(glob.glob(os.path.join(output_dir, SHARD_PREFIX + "-*")) +
-                glob.glob(os.path.join(output_dir, MANIFEST)))
+  return sorted(
+    glob.glob(os.path.join(output_dir, SHARD_PREFIX + "-*"))
+    + glob.glob(os.path.join(output_dir, MANIFEST))
+  )
 
 
 def check_output_dir(options):
@@ -67,13 +71,17 @@ def check_output_dir(options):
   if not os.path.isdir(options.output_dir):
     return
   old = existing_outputs(options.output_dir)
-  others = [n for n in os.listdir(options.output_dir) if not n.startswith(".")
-            and os.path.join(options.output_dir, n) not in old]
+  others = [
+    n
+    for n in os.listdir(options.output_dir)
+    if not n.startswith(".") and os.path.join(options.output_dir, n) not in old
+  ]
   if (old or others) and not options.overwrite:
     raise FileExistsError(
-        f"--output-dir {options.output_dir} is not empty ({len(old)} shard/"
-        f"manifest files, {len(others)} other files); pass --overwrite to "
-        f"replace the shards (other files are never deleted)")
+      f"--output-dir {options.output_dir} is not empty ({len(old)} shard/"
+      f"manifest files, {len(others)} other files); pass --overwrite to "
+      f"replace the shards (other files are never deleted)"
+    )
 
 
 class _JobProgress:
@@ -90,11 +98,13 @@ class _JobProgress:
     self.last = now
     elapsed = max(now - self.start, 1e-9)
     eta = (self.num_files - done) * elapsed / max(done, 1)
-    utils.log(f"Job {self.job_id}: processed {done}/{self.num_files} files "
-              f"({100.0 * done / max(self.num_files, 1):.1f}%), {examples} "
-              f"examples, {tokens / elapsed:,.0f} tokens/s, ELAPSED: "
-              f"{training_utils.secs_to_str(elapsed)}, ETA: "
-              f"{training_utils.secs_to_str(eta)}")
+    logs.log(
+      f"Job {self.job_id}: processed {done}/{self.num_files} files "
+      f"({100.0 * done / max(self.num_files, 1):.1f}%), {examples} "
+      f"examples, {tokens / elapsed:,.0f} tokens/s, ELAPSED: "
+      f"{progress.secs_to_str(elapsed)}, ETA: "
+      f"{progress.secs_to_str(eta)}"
+    )
 
 
 def _examples_of_file(path, tokenizer, builder, options, stats):
@@ -103,7 +113,7 @@ def _examples_of_file(path, tokenizer, builder, options, stats):
   stats["replaced_invalid_utf8"] += replaced
   lines = [line.strip() for line in lines]
   for begin in range(0, len(lines), TOKENIZE_BATCH):
-    chunk = lines[begin:begin + TOKENIZE_BATCH]
+    chunk = lines[begin : begin + TOKENIZE_BATCH]
     nonblank = [line for line in chunk if line]
     ids = iter(tokenizer.tokenize_to_ids(nonblank))
     for line in chunk:
@@ -125,37 +135,55 @@ def _examples_of_file(path, tokenizer, builder, options, stats):
 def write_job(job_id, options, files, num_shards, tmp_tag):
   """One process: tokenizes its files and writes its shards (temp names)."""
   tokenizer = tokenizers.get_tokenizer(
-      options.vocab_file, options.do_lower_case, options.strip_accents,
-      options.fast_tokenizer)
+    options.vocab_file,
+    options.do_lower_case,
+    options.strip_accents,
+    options.fast_tokenizer,
+  )
   rng = random.Random(f"{options.seed}-{job_id}")
   builder = example_builder.ExampleBuilder(
-      tokenizer.vocab["[CLS]"], tokenizer.vocab["[SEP]"],
-      options.max_seq_length, rng)
+    tokenizer.vocab["[CLS]"],
+    tokenizer.vocab["[SEP]"],
+    options.max_seq_length,
+    rng,
+  )
   shards = [i for i in range(num_shards) if i % options.num_processes == job_id]
-  writers = [tf.io.TFRecordWriter(os.path.join(
-      options.output_dir, f".{tmp_tag}-{shard_name(i, num_shards)}"))
-             for i in shards]
-  my_files = files[job_id::options.num_processes]
+  writers = [
+    tf.io.TFRecordWriter(
+      os.path.join(
+        options.output_dir, f".{tmp_tag}-{shard_name(i, num_shards)}"
+      )
+    )
+    for i in shards
+  ]
+  my_files = files[job_id :: options.num_processes]
   rng.shuffle(my_files)
-  stats = {"examples": 0, "tokens": 0, "replaced_invalid_utf8": 0,
-           "shards": {shard_name(i, num_shards): 0 for i in shards}}
-  progress = _JobProgress(job_id, len(my_files))
+  stats = {
+    "examples": 0,
+    "tokens": 0,
+    "replaced_invalid_utf8": 0,
+    "shards": {shard_name(i, num_shards): 0 for i in shards},
+  }
+  job_progress = _JobProgress(job_id, len(my_files))
   for done, path in enumerate(my_files, 1):
     for example in _examples_of_file(path, tokenizer, builder, options, stats):
       slot = stats["examples"] % len(writers)
       writers[slot].write(example_builder.serialize_example(*example))
       stats["shards"][shard_name(shards[slot], num_shards)] += 1
       stats["examples"] += 1
-    progress.log(done, stats["examples"], stats["tokens"],
-                 force=done == len(my_files))
+    job_progress.log(
+      done, stats["examples"], stats["tokens"], force=done == len(my_files)
+    )
   for writer in writers:
     writer.close()
   return stats
 
 
 def _run_jobs(options, files, num_shards, tmp_tag):
-  args = [(job, options, files, num_shards, tmp_tag)
-          for job in range(options.num_processes)]
+  args = [
+    (job, options, files, num_shards, tmp_tag)
+    for job in range(options.num_processes)
+  ]
   if options.num_processes == 1:
     return [write_job(*args[0])]
   with multiprocessing.get_context("spawn").Pool(options.num_processes) as pool:
@@ -163,8 +191,12 @@ def _run_jobs(options, files, num_shards, tmp_tag):
 
 
 def _merge_stats(results):
-  merged = {"examples": 0, "tokens": 0, "replaced_invalid_utf8": 0,
-            "shards": {}}
+  merged = {
+    "examples": 0,
+    "tokens": 0,
+    "replaced_invalid_utf8": 0,
+    "shards": {},
+  }
   for stats in results:
     for key in ("examples", "tokens", "replaced_invalid_utf8"):
       merged[key] += stats[key]
@@ -177,8 +209,10 @@ def _publish(options, tmp_tag, stats):
   for old in existing_outputs(options.output_dir):
     os.remove(old)
   for name in stats["shards"]:
-    os.replace(os.path.join(options.output_dir, f".{tmp_tag}-{name}"),
-               os.path.join(options.output_dir, name))
+    os.replace(
+      os.path.join(options.output_dir, f".{tmp_tag}-{name}"),
+      os.path.join(options.output_dir, name),
+    )
 
 
 def build(options):
@@ -190,10 +224,13 @@ def build(options):
   check_output_dir(options)
   os.makedirs(options.output_dir, exist_ok=True)
   num_shards = options.num_out_files or default_num_shards(
-      files, options.num_processes)
+    files, options.num_processes
+  )
   if num_shards < options.num_processes:
-    raise ValueError(f"--num-out-files ({num_shards}) must be at least "
-                     f"--num-processes ({options.num_processes})")
+    raise ValueError(
+      f"--num-out-files ({num_shards}) must be at least "
+      f"--num-processes ({options.num_processes})"
+    )
   tmp_tag = f"tmp{os.getpid()}"
   start = time.time()
   try:
@@ -203,11 +240,17 @@ def build(options):
       os.remove(path)
     raise
   _publish(options, tmp_tag, stats)
-  manifest = dict(stats, files=len(files), vocab_file=options.vocab_file,
-                  vocab_size=vocab, seconds=round(time.time() - start, 2),
-                  settings=dataclasses.asdict(options))
-  utils.atomic_write_json(manifest, os.path.join(options.output_dir,
-                                                 MANIFEST))
+  manifest = dict(
+    stats,
+    files=len(files),
+    vocab_file=options.vocab_file,
+    vocab_size=vocab,
+    seconds=round(time.time() - start, 2),
+    settings=dataclasses.asdict(options),
+  )
+  files_lib.atomic_write_json(
+    manifest, os.path.join(options.output_dir, MANIFEST)
+  )
   return manifest
 
 

@@ -10,6 +10,8 @@ import random
 
 import tensorflow as tf
 
+from model import packing
+
 
 class ExampleBuilder:
   """Turns a stream of tokenized sentences into padded examples.
@@ -52,14 +54,18 @@ class ExampleBuilder:
     for sentence in self._sentences:
       # the sentence goes first if the first segment is empty, if it fits,
       # or half of the time when it would overflow an unfinished first one
-      if (not first or len(first) + len(sentence) < first_target or
-          (not second and len(first) < first_target and
-           self.rng.random() < 0.5)):
+      if (
+        not first
+        or len(first) + len(sentence) < first_target
+        or (
+          not second and len(first) < first_target and self.rng.random() < 0.5
+        )
+      ):
         first += sentence
       else:
         second += sentence
-    first = first[:self.max_length - 2]
-    second = second[:max(0, self.max_length - len(first) - 3)]
+    first = first[: self.max_length - 2]
+    second = second[: max(0, self.max_length - len(first) - 3)]
     return first, second
 
   def _create_example(self):
@@ -74,21 +80,25 @@ class ExampleBuilder:
 
   def pack(self, first, second):
     """(input_ids, input_mask, segment_ids), each of length max_length."""
-    input_ids = [self.cls_id] + first + [self.sep_id]
-    segment_ids = [0] * len(input_ids)
-    if second:
-      input_ids += second + [self.sep_id]
-      segment_ids += [1] * (len(second) + 1)
-    input_mask = [1] * len(input_ids)
-    padding = [0] * (self.max_length - len(input_ids))
-    return input_ids + padding, input_mask + padding, segment_ids + padding
+    packed = packing.pack(
+      first, second, self.cls_id, self.sep_id, self.max_length
+    )
+    return packed["input_ids"], packed["input_mask"], packed["segment_ids"]
 
 
 def serialize_example(input_ids, input_mask, segment_ids):
   """A serialized tf.train.Example with the three int64 features."""
+
   def feature(values):
     return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-  example = tf.train.Example(features=tf.train.Features(feature={
-      "input_ids": feature(input_ids), "input_mask": feature(input_mask),
-      "segment_ids": feature(segment_ids)}))
+
+  example = tf.train.Example(
+    features=tf.train.Features(
+      feature={
+        "input_ids": feature(input_ids),
+        "input_mask": feature(input_mask),
+        "segment_ids": feature(segment_ids),
+      }
+    )
+  )
   return example.SerializeToString()

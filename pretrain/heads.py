@@ -12,11 +12,21 @@ import tensorflow as tf
 from model import layers
 
 SoftmaxOutput = collections.namedtuple(
-    "SoftmaxOutput", ["logits", "per_example_loss", "preds", "loss_sum",
-                      "weight_sum"])
+  "SoftmaxOutput",
+  ["logits", "per_example_loss", "preds", "loss_sum", "weight_sum"],
+)
 DiscOutput = collections.namedtuple(
-    "DiscOutput", ["logits", "per_example_loss", "probs", "preds", "labels",
-                   "loss_sum", "weight_sum"])
+  "DiscOutput",
+  [
+    "logits",
+    "per_example_loss",
+    "probs",
+    "preds",
+    "labels",
+    "loss_sum",
+    "weight_sum",
+  ],
+)
 
 
 class TokenLogitsHead(tf.Module):
@@ -27,16 +37,21 @@ class TokenLogitsHead(tf.Module):
   and ``output_bias`` [V].
   """
 
-  def __init__(self, scope, input_size, embedding_size, vocab_size, bert_config):
+  def __init__(
+    self, scope, input_size, embedding_size, vocab_size, bert_config
+  ):
     super().__init__(name=None)
     self.dense = layers.Dense(
-        f"{scope}/dense", input_size, embedding_size,
-        activation=bert_config.hidden_act,
-        kernel_initializer=layers.truncated_normal(
-            bert_config.initializer_range))
+      f"{scope}/dense",
+      input_size,
+      embedding_size,
+      activation=bert_config.hidden_act,
+      kernel_initializer=layers.truncated_normal(bert_config.initializer_range),
+    )
     self.layer_norm = layers.LayerNorm(scope, embedding_size)
-    self.output_bias = layers.new_variable(scope, "output_bias", [vocab_size],
-                                           tf.zeros)
+    self.output_bias = layers.new_variable(
+      scope, "output_bias", [vocab_size], tf.zeros
+    )
 
   def __call__(self, reprs, embedding_table):
     """Maps [B, N, in] representations to float32 logits [B, N, V]."""
@@ -45,8 +60,9 @@ class TokenLogitsHead(tf.Module):
     flat = tf.reshape(hidden, [-1, table.shape[1]])
     logits = tf.matmul(flat, table, transpose_b=True)
     logits = tf.nn.bias_add(tf.cast(logits, tf.float32), self.output_bias)
-    return tf.reshape(logits, tf.concat([tf.shape(hidden)[:-1],
-                                         [table.shape[0]]], 0))
+    return tf.reshape(
+      logits, tf.concat([tf.shape(hidden)[:-1], [table.shape[0]]], 0)
+    )
 
 
 class DiscriminatorHead(tf.Module):
@@ -60,11 +76,15 @@ class DiscriminatorHead(tf.Module):
     super().__init__(name=None)
     hidden = bert_config.hidden_size
     self.dense = layers.Dense(
-        f"{scope}/dense", hidden, hidden, activation=bert_config.hidden_act,
-        kernel_initializer=layers.truncated_normal(
-            bert_config.initializer_range))
-    self.dense_1 = layers.Dense(f"{scope}/dense_1", hidden, 1,
-                                kernel_initializer=layers.glorot_uniform)
+      f"{scope}/dense",
+      hidden,
+      hidden,
+      activation=bert_config.hidden_act,
+      kernel_initializer=layers.truncated_normal(bert_config.initializer_range),
+    )
+    self.dense_1 = layers.Dense(
+      f"{scope}/dense_1", hidden, 1, kernel_initializer=layers.glorot_uniform
+    )
 
   def __call__(self, sequence_output):
     """Maps [B, L, H] to float32 logits [B, L]."""
@@ -86,10 +106,12 @@ def softmax_output(logits, targets, weights):
   log_probs = tf.nn.log_softmax(logits)
   per_example_loss = -tf.gather(log_probs, targets, batch_dims=2)
   return SoftmaxOutput(
-      logits=logits, per_example_loss=per_example_loss,
-      preds=tf.argmax(logits, -1, output_type=tf.int32),
-      loss_sum=tf.reduce_sum(weights * per_example_loss),
-      weight_sum=tf.reduce_sum(weights))
+    logits=logits,
+    per_example_loss=per_example_loss,
+    preds=tf.argmax(logits, -1, output_type=tf.int32),
+    loss_sum=tf.reduce_sum(weights * per_example_loss),
+    weight_sum=tf.reduce_sum(weights),
+  )
 
 
 def discriminator_output(logits, labels, input_mask):
@@ -104,15 +126,24 @@ def discriminator_output(logits, labels, input_mask):
     A `DiscOutput`; the loss is ``loss_sum / (weight_sum + 1e-6)``.
   """
   weights = tf.cast(input_mask, tf.float32)
-  losses = tf.nn.sigmoid_cross_entropy_with_logits(
-      labels=tf.cast(labels, tf.float32), logits=logits) * weights
-  per_example_loss = (tf.reduce_sum(losses, -1) /
-                      (1e-6 + tf.reduce_sum(weights, -1)))
+  losses = (
+    tf.nn.sigmoid_cross_entropy_with_logits(
+      labels=tf.cast(labels, tf.float32), logits=logits
+    )
+    * weights
+  )
+  per_example_loss = tf.reduce_sum(losses, -1) / (
+    1e-6 + tf.reduce_sum(weights, -1)
+  )
   return DiscOutput(
-      logits=logits, per_example_loss=per_example_loss,
-      probs=tf.nn.sigmoid(logits),
-      preds=tf.cast(logits > 0, tf.int32), labels=labels,
-      loss_sum=tf.reduce_sum(losses), weight_sum=tf.reduce_sum(weights))
+    logits=logits,
+    per_example_loss=per_example_loss,
+    probs=tf.nn.sigmoid(logits),
+    preds=tf.cast(logits > 0, tf.int32),
+    labels=labels,
+    loss_sum=tf.reduce_sum(losses),
+    weight_sum=tf.reduce_sum(weights),
+  )
 
 
 def ratio(loss_sum, weight_sum):

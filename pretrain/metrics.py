@@ -27,8 +27,12 @@ def _num_replicas():
 
 def _weighted(values, weights):
   weights = tf.cast(weights, tf.float32)
-  return tf.stack([tf.reduce_sum(tf.cast(values, tf.float32) * weights),
-                   tf.reduce_sum(weights)])
+  return tf.stack(
+    [
+      tf.reduce_sum(tf.cast(values, tf.float32) * weights),
+      tf.reduce_sum(weights),
+    ]
+  )
 
 
 def auc_counts(labels, probs, weights):
@@ -41,8 +45,14 @@ def auc_counts(labels, probs, weights):
   def count(pred, label):
     return tf.reduce_sum(tf.cast(pred & label, tf.float32) * weights, axes)
 
-  return tf.stack([count(above, positive), count(~above, positive),
-                   count(~above, ~positive), count(above, ~positive)])
+  return tf.stack(
+    [
+      count(above, positive),
+      count(~above, positive),
+      count(~above, ~positive),
+      count(above, ~positive),
+    ]
+  )
 
 
 def eval_statistics(model, outputs, total_loss):
@@ -56,21 +66,24 @@ def eval_statistics(model, outputs, total_loss):
   mlm = outputs.mlm
   w = masked.masked_lm_weights
   stats = {
-      "masked_lm_accuracy": _weighted(
-          tf.equal(mlm.preds, masked.masked_lm_ids), w),
-      "masked_lm_loss": _weighted(mlm.per_example_loss, w),
-      "loss": tf.stack([total_loss, 1.0 / _num_replicas()]),
+    "masked_lm_accuracy": _weighted(
+      tf.equal(mlm.preds, masked.masked_lm_ids), w
+    ),
+    "masked_lm_loss": _weighted(mlm.per_example_loss, w),
+    "loss": tf.stack([total_loss, 1.0 / _num_replicas()]),
   }
   disc = outputs.disc
   if disc is None:
     return stats
   stats["sampled_masked_lm_accuracy"] = _weighted(
-      tf.equal(outputs.sampled_ids, masked.masked_lm_ids), w)
+    tf.equal(outputs.sampled_ids, masked.masked_lm_ids), w
+  )
   if model.config.disc_weight > 0:
     real = outputs.fake_inputs.input_mask
     correct = tf.equal(disc.labels, disc.preds)
-    stats["disc_loss"] = _weighted(disc.per_example_loss,
-                                   tf.ones_like(disc.per_example_loss))
+    stats["disc_loss"] = _weighted(
+      disc.per_example_loss, tf.ones_like(disc.per_example_loss)
+    )
     # The official AUC scores padding as true negatives with probability 0,
     # which inflates it; we count real tokens only.
     stats["disc_auc"] = auc_counts(disc.labels, disc.probs, real)

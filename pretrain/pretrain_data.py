@@ -5,19 +5,28 @@ import collections
 import tensorflow as tf
 
 Inputs = collections.namedtuple(
-    "Inputs", ["input_ids", "input_mask", "segment_ids", "masked_lm_positions",
-               "masked_lm_ids", "masked_lm_weights"])
+  "Inputs",
+  [
+    "input_ids",
+    "input_mask",
+    "segment_ids",
+    "masked_lm_positions",
+    "masked_lm_ids",
+    "masked_lm_weights",
+  ],
+)
 
 
 def features_to_inputs(features):
-  """Builds `Inputs` from a dict of feature tensors (masking fields optional)."""
+  """`Inputs` from a dict of feature tensors (masking fields optional)."""
   return Inputs(
-      input_ids=features["input_ids"],
-      input_mask=features["input_mask"],
-      segment_ids=features["segment_ids"],
-      masked_lm_positions=features.get("masked_lm_positions"),
-      masked_lm_ids=features.get("masked_lm_ids"),
-      masked_lm_weights=features.get("masked_lm_weights"))
+    input_ids=features["input_ids"],
+    input_mask=features["input_mask"],
+    segment_ids=features["segment_ids"],
+    masked_lm_positions=features.get("masked_lm_positions"),
+    masked_lm_ids=features.get("masked_lm_ids"),
+    masked_lm_weights=features.get("masked_lm_weights"),
+  )
 
 
 def get_updated_inputs(inputs, **kwargs):
@@ -35,22 +44,32 @@ def list_input_files(pattern):
     files.extend(tf.io.gfile.glob(part.strip()))
   if not files:
     raise FileNotFoundError(
-        f"pretrain_tfrecords pattern {pattern!r} matches no file; build the "
-        f"data with build_pretraining_dataset.py or set pretrain_tfrecords")
+      f"pretrain_tfrecords pattern {pattern!r} matches no file; build the "
+      f"data with build_pretraining_dataset.py or set pretrain_tfrecords"
+    )
   return sorted(files)
 
 
 def decode_record(record, max_seq_length):
   """Parses one serialized example into int32 features of [max_seq_length]."""
-  spec = {name: tf.io.FixedLenFeature([max_seq_length], tf.int64)
-          for name in FEATURE_NAMES}
+  spec = {
+    name: tf.io.FixedLenFeature([max_seq_length], tf.int64)
+    for name in FEATURE_NAMES
+  }
   example = tf.io.parse_single_example(record, spec)
   return {name: tf.cast(value, tf.int32) for name, value in example.items()}
 
 
-def make_dataset(files, batch_size, max_seq_length, is_training,
-                 input_context=None, seed=None, num_parallel_reads=4,
-                 skip_examples=0):
+def make_dataset(
+  files,
+  batch_size,
+  max_seq_length,
+  is_training,
+  input_context=None,
+  seed=None,
+  num_parallel_reads=4,
+  skip_examples=0,
+):
   """The pretraining input pipeline.
 
   Files are sharded over input pipelines (one per worker), shuffled and read
@@ -71,43 +90,63 @@ def make_dataset(files, batch_size, max_seq_length, is_training,
   """
   if input_context is not None and input_context.num_input_pipelines > 1:
     if len(files) >= input_context.num_input_pipelines:
-      files = files[input_context.input_pipeline_id::
-                    input_context.num_input_pipelines]
+      files = files[
+        input_context.input_pipeline_id :: input_context.num_input_pipelines
+      ]
   dataset = tf.data.Dataset.from_tensor_slices(tf.constant(files))
   if is_training:
-    dataset = dataset.shuffle(len(files), seed=seed,
-                              reshuffle_each_iteration=True)
+    dataset = dataset.shuffle(
+      len(files), seed=seed, reshuffle_each_iteration=True
+    )
   dataset = dataset.repeat()
   # at most one reader per file of this pipeline: more would read the same
   # file twice at once (repeat) and put duplicates in a batch
   dataset = dataset.interleave(
-      tf.data.TFRecordDataset, cycle_length=min(num_parallel_reads,
-                                                len(files)),
-      num_parallel_calls=tf.data.AUTOTUNE,
-      deterministic=seed is not None or not is_training)
+    tf.data.TFRecordDataset,
+    cycle_length=min(num_parallel_reads, len(files)),
+    num_parallel_calls=tf.data.AUTOTUNE,
+    deterministic=seed is not None or not is_training,
+  )
   if is_training:
     dataset = dataset.shuffle(10000, seed=seed)
   if skip_examples:
     dataset = dataset.skip(skip_examples)
-  dataset = dataset.map(lambda r: decode_record(r, max_seq_length),
-                        num_parallel_calls=tf.data.AUTOTUNE)
+  dataset = dataset.map(
+    lambda r: decode_record(r, max_seq_length),
+    num_parallel_calls=tf.data.AUTOTUNE,
+  )
   dataset = dataset.batch(batch_size, drop_remainder=True)
   return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def distributed_dataset(strategy, files, global_batch_size, max_seq_length,
-                        is_training, seed=None, steps_done=0):
+def distributed_dataset(
+  strategy,
+  files,
+  global_batch_size,
+  max_seq_length,
+  is_training,
+  seed=None,
+  steps_done=0,
+):
   """A distributed dataset of ``global_batch_size`` examples per step.
 
   ``steps_done`` steps' worth of examples are skipped (resuming): each of the
   input pipelines has delivered global_batch_size / pipelines per step.
   """
+
   def dataset_fn(input_context):
     batch = input_context.get_per_replica_batch_size(global_batch_size)
     per_step = global_batch_size // input_context.num_input_pipelines
-    return make_dataset(files, batch, max_seq_length, is_training,
-                        input_context, seed, skip_examples=steps_done *
-                        per_step)
+    return make_dataset(
+      files,
+      batch,
+      max_seq_length,
+      is_training,
+      input_context,
+      seed,
+      skip_examples=steps_done * per_step,
+    )
+
   return strategy.distribute_datasets_from_function(dataset_fn)
 
 
@@ -126,28 +165,33 @@ def check_input_files(files, max_seq_length, vocab_size):
     try:
       first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
     except tf.errors.OpError as e:
-      raise InputDataError(f"{path}: not a readable TFRecord file "
-                           f"({e.message})") from e
+      raise InputDataError(
+        f"{path}: not a readable TFRecord file ({e.message})"
+      ) from e
     if first is None:
       continue  # an empty shard
     features = tf.train.Example.FromString(first.numpy()).features.feature
     for name in FEATURE_NAMES:
       if name not in features:
         raise InputDataError(
-            f"{path}: records lack the feature {name!r}; expected "
-            f"{', '.join(FEATURE_NAMES)} (as build_pretraining_dataset.py "
-            f"writes them)")
+          f"{path}: records lack the feature {name!r}; expected "
+          f"{', '.join(FEATURE_NAMES)} (as build_pretraining_dataset.py "
+          f"writes them)"
+        )
       length = len(features[name].int64_list.value)
       if length != max_seq_length:
         raise InputDataError(
-            f"{path}: feature {name!r} has length {length} but hparam "
-            f"'max_seq_length' is {max_seq_length}; rebuild the data or set "
-            f"max_seq_length to {length}")
+          f"{path}: feature {name!r} has length {length} but hparam "
+          f"'max_seq_length' is {max_seq_length}; rebuild the data or set "
+          f"max_seq_length to {length}"
+        )
     ids = features["input_ids"].int64_list.value
     if min(ids) < 0 or max(ids) >= vocab_size:
       bad = max(ids) if max(ids) >= vocab_size else min(ids)
-      raise InputDataError(f"{path}: token id {bad} is outside the "
-                           f"vocabulary (vocab_size {vocab_size})")
+      raise InputDataError(
+        f"{path}: token id {bad} is outside the "
+        f"vocabulary (vocab_size {vocab_size})"
+      )
 
 
 def find_corrupt_file(files):

@@ -11,8 +11,9 @@ import tensorflow as tf
 from pretrain import pretrain_data
 
 # token ids that are never masked out
-SpecialIds = collections.namedtuple("SpecialIds", ["cls_id", "sep_id",
-                                                   "mask_id"])
+SpecialIds = collections.namedtuple(
+  "SpecialIds", ["cls_id", "sep_id", "mask_id"]
+)
 # the bert-base-chinese (21128) and English BERT layouts both use these
 BERT_SPECIAL_IDS = SpecialIds(cls_id=101, sep_id=102, mask_id=103)
 
@@ -83,8 +84,9 @@ def scatter_update(sequence, updates, positions):
   return tf.where(select, written, sequence), updated_mask
 
 
-def get_candidates_mask(input_ids, input_mask, special_ids,
-                        disallow_from_mask=None):
+def get_candidates_mask(
+  input_ids, input_mask, special_ids, disallow_from_mask=None
+):
   """Positions that may be masked: real tokens other than [CLS]/[SEP]/[MASK].
 
   Args:
@@ -96,17 +98,16 @@ def get_candidates_mask(input_ids, input_mask, special_ids,
     [B, L] bool tensor.
   """
   candidates = tf.cast(input_mask, tf.bool)
-  for token_id in (special_ids.cls_id, special_ids.sep_id,
-                   special_ids.mask_id):
+  for token_id in (special_ids.cls_id, special_ids.sep_id, special_ids.mask_id):
     candidates = tf.logical_and(candidates, tf.not_equal(input_ids, token_id))
   if disallow_from_mask is not None:
-    candidates = tf.logical_and(candidates,
-                                tf.logical_not(disallow_from_mask))
+    candidates = tf.logical_and(candidates, tf.logical_not(disallow_from_mask))
   return candidates
 
 
-def prediction_weights(candidates, input_mask, mask_prob,
-                       max_predictions_per_seq):
+def prediction_weights(
+  candidates, input_mask, mask_prob, max_predictions_per_seq
+):
   """[B, N] bool: which prediction slots of each example are used.
 
   ``max(1, min(N, round(num_tokens * mask_prob)))`` slots per example
@@ -115,15 +116,23 @@ def prediction_weights(candidates, input_mask, mask_prob,
   """
   n = max_predictions_per_seq
   num_tokens = tf.cast(tf.reduce_sum(input_mask, -1), tf.float32)
-  num_to_predict = tf.maximum(1, tf.minimum(
-      n, tf.cast(tf.round(num_tokens * mask_prob), tf.int32)))
+  num_to_predict = tf.maximum(
+    1, tf.minimum(n, tf.cast(tf.round(num_tokens * mask_prob), tf.int32))
+  )
   has_candidates = tf.reduce_any(candidates, -1)
-  return tf.logical_and(tf.sequence_mask(num_to_predict, n),
-                        has_candidates[:, tf.newaxis])
+  return tf.logical_and(
+    tf.sequence_mask(num_to_predict, n), has_candidates[:, tf.newaxis]
+  )
 
 
-def mask(inputs, mask_prob, max_predictions_per_seq, special_ids,
-         proposal_distribution=1.0, disallow_from_mask=None):
+def mask(
+  inputs,
+  mask_prob,
+  max_predictions_per_seq,
+  special_ids,
+  proposal_distribution=1.0,
+  disallow_from_mask=None,
+):
   """Dynamic uniform masking with the official semantics.
 
   Each example gets ``max(1, min(N, round(num_tokens * mask_prob)))``
@@ -146,8 +155,9 @@ def mask(inputs, mask_prob, max_predictions_per_seq, special_ids,
   n = max_predictions_per_seq
   input_ids = inputs.input_ids
   batch = tf.shape(input_ids)[0]
-  candidates = get_candidates_mask(input_ids, inputs.input_mask, special_ids,
-                                   disallow_from_mask)
+  candidates = get_candidates_mask(
+    input_ids, inputs.input_mask, special_ids, disallow_from_mask
+  )
   has_candidates = tf.reduce_any(candidates, -1)
   weights = prediction_weights(candidates, inputs.input_mask, mask_prob, n)
   masked_lm_weights = tf.cast(weights, tf.float32)
@@ -165,15 +175,19 @@ def mask(inputs, mask_prob, max_predictions_per_seq, special_ids,
   mask_ids = tf.fill([batch, n], tf.cast(special_ids.mask_id, input_ids.dtype))
   masked_ids, _ = scatter_update(input_ids, mask_ids, replace_positions)
   return pretrain_data.get_updated_inputs(
-      inputs, input_ids=tf.stop_gradient(masked_ids),
-      masked_lm_positions=positions, masked_lm_ids=masked_lm_ids,
-      masked_lm_weights=masked_lm_weights)
+    inputs,
+    input_ids=tf.stop_gradient(masked_ids),
+    masked_lm_positions=positions,
+    masked_lm_ids=masked_lm_ids,
+    masked_lm_weights=masked_lm_weights,
+  )
 
 
 def unmask(inputs):
   """Puts the original tokens back at the masked positions."""
-  unmasked_ids, _ = scatter_update(inputs.input_ids, inputs.masked_lm_ids,
-                                   inputs.masked_lm_positions)
+  unmasked_ids, _ = scatter_update(
+    inputs.input_ids, inputs.masked_lm_ids, inputs.masked_lm_positions
+  )
   return pretrain_data.get_updated_inputs(inputs, input_ids=unmasked_ids)
 
 
@@ -199,5 +213,6 @@ def sample_from_softmax(logits, temperature=1.0, disallow=None):
 
 def special_ids_from_vocab(vocab):
   """The `SpecialIds` of a {token: id} vocabulary."""
-  return SpecialIds(cls_id=vocab["[CLS]"], sep_id=vocab["[SEP]"],
-                    mask_id=vocab["[MASK]"])
+  return SpecialIds(
+    cls_id=vocab["[CLS]"], sep_id=vocab["[SEP]"], mask_id=vocab["[MASK]"]
+  )

@@ -20,20 +20,16 @@ from pretrain import pretrain_data
 from pretrain import pretrain_helpers
 from util import training_utils
 
-COMPUTE_DTYPES = {None: tf.float32, "mixed_bfloat16": tf.bfloat16,
-                  "mixed_float16": tf.float16}
+COMPUTE_DTYPES = {
+  None: tf.float32,
+  "mixed_bfloat16": tf.bfloat16,
+  "mixed_float16": tf.float16,
+}
 
 PretrainingOutputs = collections.namedtuple(
-    "PretrainingOutputs", ["inputs", "mlm", "cloze", "disc", "sampled_ids",
-                           "fake_inputs"])
-
-
-def get_discriminator_config(config):
-  """The discriminator `BertConfig`, with the official debug-mode shrink."""
-  bert_config = training_utils.get_bert_config(config)
-  if config.debug:
-    training_utils.shrink_for_debug(bert_config)
-  return bert_config
+  "PretrainingOutputs",
+  ["inputs", "mlm", "cloze", "disc", "sampled_ids", "fake_inputs"],
+)
 
 
 def roll(sequence, shift):
@@ -53,23 +49,29 @@ class PretrainingModel(tf.Module):
     super().__init__(name=None)
     self.config = config
     self.special_ids = special_ids
-    self.bert_config = get_discriminator_config(config)
-    self.embedding_size = (config.embedding_size or
-                           self.bert_config.hidden_size)
-    self.has_discriminator = (config.electra_objective or
-                              config.electric_objective)
+    self.bert_config = training_utils.get_bert_config(config)
+    self.embedding_size = config.embedding_size or self.bert_config.hidden_size
+    self.has_discriminator = (
+      config.electra_objective or config.electric_objective
+    )
     self.compute_dtype = COMPUTE_DTYPES[config.mixed_precision]
     # The "electra" encoder owns electra/embeddings; it is the discriminator,
     # and also the generator when generator and discriminator are tied.
-    self.electra = modeling.BertModel(self.bert_config, "electra",
-                                      self.embedding_size,
-                                      compute_dtype=self.compute_dtype)
+    self.electra = modeling.BertModel(
+      self.bert_config,
+      "electra",
+      self.embedding_size,
+      compute_dtype=self.compute_dtype,
+    )
     self.generator = None
     self.generator_ltr = self.generator_rtl = None
     self.generator_head = self.cloze_head = None
     self._build_generator()
-    self.discriminator_head = (heads.DiscriminatorHead(self.bert_config)
-                               if self.has_discriminator else None)
+    self.discriminator_head = (
+      heads.DiscriminatorHead(self.bert_config)
+      if self.has_discriminator
+      else None
+    )
 
   def _build_generator(self):
     config = self.config
@@ -80,8 +82,12 @@ class PretrainingModel(tf.Module):
       # full-size generator tied to the discriminator (or BERT's MLM model)
       self.generator = self.electra
       self.generator_head = heads.TokenLogitsHead(
-          "generator_predictions", self.bert_config.hidden_size,
-          self.embedding_size, vocab_size, self.bert_config)
+        "generator_predictions",
+        self.bert_config.hidden_size,
+        self.embedding_size,
+        vocab_size,
+        self.bert_config,
+      )
       return
     gen_config = training_utils.get_generator_config(config, self.bert_config)
     untied = config.untied_generator_embeddings
@@ -89,23 +95,44 @@ class PretrainingModel(tf.Module):
     embedding_size = None if untied else self.embedding_size
     if config.two_tower_generator:
       self.generator_ltr = modeling.BertModel(
-          gen_config, "generator_ltr", embedding_size, shared, ltr=True,
-          compute_dtype=self.compute_dtype)
+        gen_config,
+        "generator_ltr",
+        embedding_size,
+        shared,
+        ltr=True,
+        compute_dtype=self.compute_dtype,
+      )
       self.generator_rtl = modeling.BertModel(
-          gen_config, "generator_rtl", embedding_size, shared, rtl=True,
-          compute_dtype=self.compute_dtype)
+        gen_config,
+        "generator_rtl",
+        embedding_size,
+        shared,
+        rtl=True,
+        compute_dtype=self.compute_dtype,
+      )
       table_width = self.generator_ltr.embeddings.embedding_size
       self.cloze_head = heads.TokenLogitsHead(
-          "cloze_predictions", 2 * gen_config.hidden_size, table_width,
-          vocab_size, self.bert_config)
+        "cloze_predictions",
+        2 * gen_config.hidden_size,
+        table_width,
+        vocab_size,
+        self.bert_config,
+      )
     else:
-      self.generator = modeling.BertModel(gen_config, "generator",
-                                          embedding_size, shared,
-                                          compute_dtype=self.compute_dtype)
+      self.generator = modeling.BertModel(
+        gen_config,
+        "generator",
+        embedding_size,
+        shared,
+        compute_dtype=self.compute_dtype,
+      )
       self.generator_head = heads.TokenLogitsHead(
-          "generator_predictions", gen_config.hidden_size,
-          self.generator.embeddings.embedding_size, vocab_size,
-          self.bert_config)
+        "generator_predictions",
+        gen_config.hidden_size,
+        self.generator.embeddings.embedding_size,
+        vocab_size,
+        self.bert_config,
+      )
 
   def __call__(self, features, training):
     """Masks the batch, runs the generator and the discriminator.
@@ -120,52 +147,68 @@ class PretrainingModel(tf.Module):
     config = self.config
     unmasked = pretrain_data.features_to_inputs(features)
     masked = pretrain_helpers.mask(
-        unmasked, config.mask_prob, config.max_predictions_per_seq,
-        self.special_ids)
+      unmasked,
+      config.mask_prob,
+      config.max_predictions_per_seq,
+      self.special_ids,
+    )
     cloze = None
     if config.uniform_generator:
-      shape = tf.concat([tf.shape(masked.masked_lm_ids),
-                         [self.bert_config.vocab_size]], 0)
+      shape = tf.concat(
+        [tf.shape(masked.masked_lm_ids), [self.bert_config.vocab_size]], 0
+      )
       mlm_logits = tf.zeros(shape)
     elif self.cloze_head is not None:
       cloze = self._cloze_output(unmasked, training)
       mlm_logits = pretrain_helpers.gather_positions(
-          cloze.logits, masked.masked_lm_positions)
+        cloze.logits, masked.masked_lm_positions
+      )
     else:
-      sequence = self.generator(masked.input_ids, masked.input_mask,
-                                masked.segment_ids, training)
+      sequence = self.generator(
+        masked.input_ids, masked.input_mask, masked.segment_ids, training
+      )
       reprs = pretrain_helpers.gather_positions(
-          sequence, masked.masked_lm_positions)
+        sequence, masked.masked_lm_positions
+      )
       mlm_logits = self.generator_head(reprs, self.generator.embedding_table)
-    mlm = heads.softmax_output(mlm_logits, masked.masked_lm_ids,
-                               masked.masked_lm_weights)
+    mlm = heads.softmax_output(
+      mlm_logits, masked.masked_lm_ids, masked.masked_lm_weights
+    )
     if not self.has_discriminator:
       return PretrainingOutputs(masked, mlm, cloze, None, None, None)
     fake_inputs, labels, sampled_ids = self._fake_data(masked, mlm_logits)
-    sequence = self.electra(fake_inputs.input_ids, fake_inputs.input_mask,
-                            fake_inputs.segment_ids, training)
+    sequence = self.electra(
+      fake_inputs.input_ids,
+      fake_inputs.input_mask,
+      fake_inputs.segment_ids,
+      training,
+    )
     logits = self.discriminator_head(sequence)
     if config.electric_objective:
       logits += self._electric_log_q(cloze.logits, fake_inputs.input_ids)
     disc = heads.discriminator_output(logits, labels, fake_inputs.input_mask)
-    return PretrainingOutputs(masked, mlm, cloze, disc, sampled_ids,
-                              fake_inputs)
+    return PretrainingOutputs(
+      masked, mlm, cloze, disc, sampled_ids, fake_inputs
+    )
 
   def _cloze_output(self, inputs, training):
-    """Electric's two-tower cloze model over every position: logits [B, L, V]."""
+    """Electric's two-tower cloze model at every position: logits [B, L, V]."""
     args = (inputs.input_ids, inputs.input_mask, inputs.segment_ids, training)
     ltr = self.generator_ltr(*args)
     rtl = self.generator_rtl(*args)
     reprs = tf.concat([roll(ltr, -1), roll(rtl, 1)], -1)
     logits = self.cloze_head(reprs, self.generator_ltr.embedding_table)
-    weights = tf.cast(pretrain_helpers.get_candidates_mask(
-        inputs.input_ids, inputs.input_mask, self.special_ids), tf.float32)
+    weights = tf.cast(
+      pretrain_helpers.get_candidates_mask(
+        inputs.input_ids, inputs.input_mask, self.special_ids
+      ),
+      tf.float32,
+    )
     return heads.softmax_output(logits, inputs.input_ids, weights)
 
   def _electric_log_q(self, cloze_logits, input_ids):
     """log q(token) under the cloze model plus log(p / (1 - p)), no gradient."""
-    log_q = tf.gather(tf.nn.log_softmax(cloze_logits), input_ids,
-                      batch_dims=2)
+    log_q = tf.gather(tf.nn.log_softmax(cloze_logits), input_ids, batch_dims=2)
     prob = self.config.mask_prob
     return tf.stop_gradient(log_q) + math.log(prob / (1 - prob))
 
@@ -175,17 +218,23 @@ class PretrainingModel(tf.Module):
     disallow = None
     if self.config.disallow_correct:
       disallow = tf.one_hot(inputs.masked_lm_ids, self.bert_config.vocab_size)
-    sampled_ids = tf.stop_gradient(pretrain_helpers.sample_from_softmax(
-        mlm_logits, self.config.temperature, disallow))
+    sampled_ids = tf.stop_gradient(
+      pretrain_helpers.sample_from_softmax(
+        mlm_logits, self.config.temperature, disallow
+      )
+    )
     updated_ids, updated = pretrain_helpers.scatter_update(
-        inputs.input_ids, tf.cast(sampled_ids, inputs.input_ids.dtype),
-        inputs.masked_lm_positions)
+      inputs.input_ids,
+      tf.cast(sampled_ids, inputs.input_ids.dtype),
+      inputs.masked_lm_positions,
+    )
     if self.config.electric_objective:
       labels = updated
     else:
       # a sampled token equal to the original counts as real
       labels = updated * tf.cast(
-          tf.not_equal(updated_ids, inputs.input_ids), tf.int32)
+        tf.not_equal(updated_ids, inputs.input_ids), tf.int32
+      )
     fake = pretrain_data.get_updated_inputs(inputs, input_ids=updated_ids)
     return fake, labels, sampled_ids
 
@@ -198,8 +247,11 @@ class PretrainingModel(tf.Module):
     gen = outputs.cloze if outputs.cloze is not None else outputs.mlm
     terms = {"gen": (self.config.gen_weight, gen.loss_sum, gen.weight_sum)}
     if outputs.disc is not None:
-      terms["disc"] = (self.config.disc_weight, outputs.disc.loss_sum,
-                       outputs.disc.weight_sum)
+      terms["disc"] = (
+        self.config.disc_weight,
+        outputs.disc.loss_sum,
+        outputs.disc.weight_sum,
+      )
     return terms
 
   def loss_denominators(self, features):
@@ -211,13 +263,22 @@ class PretrainingModel(tf.Module):
     """
     input_ids, input_mask = features["input_ids"], features["input_mask"]
     candidates = pretrain_helpers.get_candidates_mask(
-        input_ids, input_mask, self.special_ids)
+      input_ids, input_mask, self.special_ids
+    )
     if self.cloze_head is not None:
       gen = tf.reduce_sum(tf.cast(candidates, tf.float32))
     else:
-      gen = tf.reduce_sum(tf.cast(pretrain_helpers.prediction_weights(
-          candidates, input_mask, self.config.mask_prob,
-          self.config.max_predictions_per_seq), tf.float32))
+      gen = tf.reduce_sum(
+        tf.cast(
+          pretrain_helpers.prediction_weights(
+            candidates,
+            input_mask,
+            self.config.mask_prob,
+            self.config.max_predictions_per_seq,
+          ),
+          tf.float32,
+        )
+      )
     dens = {"gen": gen}
     if self.has_discriminator:
       dens["disc"] = tf.reduce_sum(tf.cast(input_mask, tf.float32))

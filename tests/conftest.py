@@ -1,6 +1,7 @@
 """Shared fixtures: tiny odd-sized configs and hand-made batches."""
 
 import os
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import sys
 
@@ -18,7 +19,8 @@ import tensorflow as tf  # noqa: E402
 # two logical CPUs, so that MirroredStrategy can be tested on one CPU
 _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(
-    _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+  _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2
+)
 
 import configure_pretraining  # noqa: E402
 from pretrain import pretrain_helpers  # noqa: E402
@@ -26,20 +28,23 @@ from pretrain import pretrain_helpers  # noqa: E402
 # a vocabulary of 97 ids; 0 is padding
 TINY_SPECIAL_IDS = pretrain_helpers.SpecialIds(cls_id=2, sep_id=3, mask_id=4)
 TINY_HPARAMS = {
-    "model_size": "small",
-    "model_hparam_overrides": {"hidden_size": 36, "num_hidden_layers": 2,
-                               "num_attention_heads": 3,
-                               "intermediate_size": 52,
-                               "max_position_embeddings": 24},
-    "embedding_size": 20,
-    "vocab_size": 97,
-    "max_seq_length": 17,
-    "train_batch_size": 5,
-    "eval_batch_size": 5,
-    "generator_hidden_size": 0.5,
-    "num_warmup_steps": 0,
-    "num_train_steps": 1000,
-    "learning_rate": 3e-3,
+  "model_size": "small",
+  "model_hparam_overrides": {
+    "hidden_size": 36,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 3,
+    "intermediate_size": 52,
+    "max_position_embeddings": 24,
+  },
+  "embedding_size": 20,
+  "vocab_size": 97,
+  "max_seq_length": 17,
+  "train_batch_size": 5,
+  "eval_batch_size": 5,
+  "generator_hidden_size": 0.5,
+  "num_warmup_steps": 0,
+  "num_train_steps": 1000,
+  "learning_rate": 3e-3,
 }
 
 
@@ -47,8 +52,9 @@ def tiny_config(**overrides):
   """A small odd-sized `PretrainingConfig` (hidden 36, E 20, vocab 97)."""
   hparams = dict(TINY_HPARAMS)
   hparams.update(overrides)
-  return configure_pretraining.PretrainingConfig("test", "/nonexistent",
-                                                 **hparams)
+  return configure_pretraining.PretrainingConfig(
+    "test", "/nonexistent", **hparams
+  )
 
 
 def tiny_batch(batch_size=5, seq_len=17, vocab_size=97, seed=0):
@@ -65,7 +71,7 @@ def tiny_batch(batch_size=5, seq_len=17, vocab_size=97, seed=0):
     ids[row, first] = TINY_SPECIAL_IDS.sep_id
     ids[row, length - 1] = TINY_SPECIAL_IDS.sep_id
     mask[row, :length] = 1
-    segments[row, first + 1:length] = 1
+    segments[row, first + 1 : length] = 1
   return {"input_ids": ids, "input_mask": mask, "segment_ids": segments}
 
 
@@ -86,22 +92,32 @@ def write_vocab(path, size=97):
   return path
 
 
-def write_tfrecords(directory, num_files=2, per_file=24, seq_len=17,
-                    vocab_size=97, seed=0):
+def write_tfrecords(
+  directory, num_files=2, per_file=24, seq_len=17, vocab_size=97, seed=0
+):
   """Synthetic pretraining TFRecords (input_ids/input_mask/segment_ids)."""
   import tensorflow as tf
+
   os.makedirs(directory, exist_ok=True)
   paths = []
   for index in range(num_files):
     batch = tiny_batch(per_file, seq_len, vocab_size, seed + index)
-    path = os.path.join(directory,
-                        f"pretrain_data.tfrecord-{index}-of-{num_files}")
+    path = os.path.join(
+      directory, f"pretrain_data.tfrecord-{index}-of-{num_files}"
+    )
     with tf.io.TFRecordWriter(path) as writer:
       for row in range(per_file):
-        feature = {name: tf.train.Feature(int64_list=tf.train.Int64List(
-            value=batch[name][row].tolist())) for name in batch}
-        writer.write(tf.train.Example(features=tf.train.Features(
-            feature=feature)).SerializeToString())
+        feature = {
+          name: tf.train.Feature(
+            int64_list=tf.train.Int64List(value=batch[name][row].tolist())
+          )
+          for name in batch
+        }
+        writer.write(
+          tf.train.Example(
+            features=tf.train.Features(feature=feature)
+          ).SerializeToString()
+        )
     paths.append(path)
   return paths
 
@@ -109,6 +125,9 @@ def write_tfrecords(directory, num_files=2, per_file=24, seq_len=17,
 def make_data_dir(root, seq_len=17, vocab_size=97):
   """A data dir laid out as the official code expects."""
   write_vocab(os.path.join(root, "vocab.txt"), vocab_size)
-  write_tfrecords(os.path.join(root, "pretrain_tfrecords"), seq_len=seq_len,
-                  vocab_size=vocab_size)
+  write_tfrecords(
+    os.path.join(root, "pretrain_tfrecords"),
+    seq_len=seq_len,
+    vocab_size=vocab_size,
+  )
   return str(root)

@@ -31,19 +31,23 @@ def softmax(x):
   return e / e.sum(-1, keepdims=True)
 
 
-def encoder(w, scope, num_heads, ids, mask, segments, embed_scope=None,
-            causal=None):
+def encoder(
+  w, scope, num_heads, ids, mask, segments, embed_scope=None, causal=None
+):
   """Sequence output [B, L, H] from a dict of numpy weights by TF1 name."""
   emb = f"{embed_scope or scope}/embeddings"
   seq_len = ids.shape[1]
-  x = (w[emb + "/word_embeddings"][ids] +
-       w[emb + "/token_type_embeddings"][segments] +
-       w[emb + "/position_embeddings"][:seq_len][None])
+  x = (
+    w[emb + "/word_embeddings"][ids]
+    + w[emb + "/token_type_embeddings"][segments]
+    + w[emb + "/position_embeddings"][:seq_len][None]
+  )
   x = layer_norm(x, w[emb + "/LayerNorm/gamma"], w[emb + "/LayerNorm/beta"])
   if scope + "/embeddings_project/kernel" in w:
     x = dense(x, w, scope + "/embeddings_project")
-  allowed = np.broadcast_to(mask[:, None, :].astype(np.float64),
-                            (ids.shape[0], seq_len, seq_len))
+  allowed = np.broadcast_to(
+    mask[:, None, :].astype(np.float64), (ids.shape[0], seq_len, seq_len)
+  )
   if causal == "ltr":
     allowed = allowed * np.tril(np.ones([seq_len, seq_len]))
   elif causal == "rtl":
@@ -55,7 +59,7 @@ def encoder(w, scope, num_heads, ids, mask, segments, embed_scope=None,
     batch, _, hidden = x.shape
     size = hidden // num_heads
 
-    def heads(t):
+    def heads(t, batch=batch, size=size):
       return t.reshape(batch, seq_len, num_heads, size).transpose(0, 2, 1, 3)
 
     q = heads(dense(x, w, p + "/attention/self/query"))
@@ -63,13 +67,17 @@ def encoder(w, scope, num_heads, ids, mask, segments, embed_scope=None,
     v = heads(dense(x, w, p + "/attention/self/value"))
     probs = softmax(q @ k.transpose(0, 1, 3, 2) / math.sqrt(size) + adder)
     ctx = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, seq_len, hidden)
-    attn = layer_norm(dense(ctx, w, p + "/attention/output/dense") + x,
-                      w[p + "/attention/output/LayerNorm/gamma"],
-                      w[p + "/attention/output/LayerNorm/beta"])
+    attn = layer_norm(
+      dense(ctx, w, p + "/attention/output/dense") + x,
+      w[p + "/attention/output/LayerNorm/gamma"],
+      w[p + "/attention/output/LayerNorm/beta"],
+    )
     inter = gelu(dense(attn, w, p + "/intermediate/dense"))
-    x = layer_norm(dense(inter, w, p + "/output/dense") + attn,
-                   w[p + "/output/LayerNorm/gamma"],
-                   w[p + "/output/LayerNorm/beta"])
+    x = layer_norm(
+      dense(inter, w, p + "/output/dense") + attn,
+      w[p + "/output/LayerNorm/gamma"],
+      w[p + "/output/LayerNorm/beta"],
+    )
     layer += 1
   return x
 
@@ -77,8 +85,9 @@ def encoder(w, scope, num_heads, ids, mask, segments, embed_scope=None,
 def token_logits(w, scope, reprs, table):
   """The official get_token_logits: dense+gelu, LayerNorm, table^T + bias."""
   hidden = gelu(dense(reprs, w, scope + "/dense"))
-  hidden = layer_norm(hidden, w[scope + "/LayerNorm/gamma"],
-                      w[scope + "/LayerNorm/beta"])
+  hidden = layer_norm(
+    hidden, w[scope + "/LayerNorm/gamma"], w[scope + "/LayerNorm/beta"]
+  )
   return hidden @ table.T + w[scope + "/output_bias"]
 
 

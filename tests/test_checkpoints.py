@@ -4,26 +4,35 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from model import checkpoints
+from interop import checkpoints
 
 
 def write_tf1_checkpoint(prefix, tensors):
   """A checkpoint whose keys are the variable names (the TF1 layout)."""
   names = sorted(tensors)
-  tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names,
-                    shape_and_slices=[""] * len(names),
-                    tensors=[tf.constant(tensors[n]) for n in names])
+  tf.raw_ops.SaveV2(
+    prefix=prefix,
+    tensor_names=names,
+    shape_and_slices=[""] * len(names),
+    tensors=[tf.constant(tensors[n]) for n in names],
+  )
   return prefix
 
 
 def test_tf1_layout_loads_by_name(tmp_path):
-  prefix = write_tf1_checkpoint(str(tmp_path / "model.ckpt-5"), {
+  prefix = write_tf1_checkpoint(
+    str(tmp_path / "model.ckpt-5"),
+    {
       "electra/a/kernel": np.ones([2, 3], np.float32),
       "electra/a/kernel/adam_m": np.zeros([2, 3], np.float32),
       "global_step": np.array(5, np.int64),
-      "generator/b": np.ones([4], np.float32)})
-  target = {"electra/a/kernel": tf.Variable(tf.zeros([2, 3])),
-            "task_specific/t/dense/kernel": tf.Variable(tf.zeros([3, 2]))}
+      "generator/b": np.ones([4], np.float32),
+    },
+  )
+  target = {
+    "electra/a/kernel": tf.Variable(tf.zeros([2, 3])),
+    "task_specific/t/dense/kernel": tf.Variable(tf.zeros([3, 2])),
+  }
   report = checkpoints.init_from_checkpoint(target, prefix)
   assert report.loaded == ["electra/a/kernel"]
   assert report.missing == ["task_specific/t/dense/kernel"]
@@ -33,13 +42,22 @@ def test_tf1_layout_loads_by_name(tmp_path):
 
 
 def test_shape_mismatch_names_the_variable_and_assigns_nothing(tmp_path):
-  prefix = write_tf1_checkpoint(str(tmp_path / "c"), {
+  prefix = write_tf1_checkpoint(
+    str(tmp_path / "c"),
+    {
       "electra/embeddings/word_embeddings": np.ones([30522, 4], np.float32),
-      "electra/x": np.ones([2], np.float32)})
-  target = {"electra/embeddings/word_embeddings": tf.Variable(
-      tf.zeros([21128, 4])), "electra/x": tf.Variable(tf.zeros([2]))}
-  with pytest.raises(ValueError, match=r"word_embeddings with shape \[30522, "
-                                       r"4\], the model's is \[21128, 4\]"):
+      "electra/x": np.ones([2], np.float32),
+    },
+  )
+  target = {
+    "electra/embeddings/word_embeddings": tf.Variable(tf.zeros([21128, 4])),
+    "electra/x": tf.Variable(tf.zeros([2])),
+  }
+  with pytest.raises(
+    ValueError,
+    match=r"word_embeddings with shape \[30522, "
+    r"4\], the model's is \[21128, 4\]",
+  ):
     checkpoints.init_from_checkpoint(target, prefix)
   assert target["electra/x"].numpy().sum() == 0
 
@@ -47,7 +65,8 @@ def test_shape_mismatch_names_the_variable_and_assigns_nothing(tmp_path):
 def test_our_checkpoints_and_path_forms(tmp_path):
   source = {"electra/a.b/kernel": tf.Variable([1.0, 2.0])}
   manager = tf.train.CheckpointManager(
-      checkpoints.make_checkpoint(source), str(tmp_path), 3)
+    checkpoints.make_checkpoint(source), str(tmp_path), 3
+  )
   path = manager.save()
   assert list(checkpoints.checkpoint_variables(path)) == ["electra/a.b/kernel"]
   for form in (str(tmp_path), str(tmp_path / "checkpoint"), path):

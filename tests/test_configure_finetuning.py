@@ -5,8 +5,8 @@ import os
 import pytest
 
 import configure_finetuning
-from util import hparams as hparams_lib
 from conftest import ROOT
+from util import hparams as hparams_lib
 
 
 def make(**kwargs):
@@ -17,16 +17,29 @@ def make(**kwargs):
 def test_official_defaults():
   config = make()
   expected = dict(
-      learning_rate=1e-4, weight_decay_rate=0.01, layerwise_lr_decay=0.8,
-      num_train_epochs=3.0, warmup_proportion=0.1, max_seq_length=128,
-      train_batch_size=32, eval_batch_size=32, predict_batch_size=32,
-      num_trials=1, keep_all_models=True, double_unordered=True,
-      write_test_outputs=False, n_writes_test=5,
-      use_tfrecords_if_existing=True, model_size="small", embedding_size=128,
-      vocab_size=30522, do_lower_case=True,
-      init_checkpoint="/data/models/m",
-      model_dir="/data/models/m/finetuning_models/tnews_model",
-      results_txt="/data/models/m/results/tnews_results.txt")
+    learning_rate=1e-4,
+    weight_decay_rate=0.01,
+    layerwise_lr_decay=0.8,
+    num_train_epochs=3.0,
+    warmup_proportion=0.1,
+    max_seq_length=128,
+    train_batch_size=32,
+    eval_batch_size=32,
+    predict_batch_size=32,
+    num_trials=1,
+    keep_all_models=True,
+    double_unordered=True,
+    write_test_outputs=False,
+    n_writes_test=5,
+    use_tfrecords_if_existing=True,
+    model_size="small",
+    embedding_size=128,
+    vocab_size=30522,
+    do_lower_case=True,
+    init_checkpoint="/data/models/m",
+    model_dir="/data/models/m/finetuning_models/tnews_model",
+    results_txt="/data/models/m/results/tnews_results.txt",
+  )
   for key, value in expected.items():
     assert getattr(config, key) == value, key
 
@@ -48,15 +61,23 @@ def test_unknown_and_mistyped_hparams():
 
 def test_clue_tiny_preset():
   hparams = hparams_lib.load_hparams(
-      os.path.join(ROOT, "configs", "finetune_clue_tiny.json"))
+    os.path.join(ROOT, "configs", "finetune_clue_tiny.json")
+  )
   config = make(**hparams)
-  assert (config.model_size, config.learning_rate, config.num_train_epochs,
-          config.layerwise_lr_decay) == ("tiny", 1e-4, 10.0, 0.8)
+  assert (
+    config.model_size,
+    config.learning_rate,
+    config.num_train_epochs,
+    config.layerwise_lr_decay,
+  ) == ("tiny", 1e-4, 10.0, 0.8)
 
 
 def test_hparams_layer_in_order():
   merged = hparams_lib.merge_hparams(
-      [os.path.join(ROOT, "configs", "finetune_clue_tiny.json"),
-       '{"task_names": ["afqmc"], "learning_rate": 3e-4}'])
+    [
+      os.path.join(ROOT, "configs", "finetune_clue_tiny.json"),
+      '{"task_names": ["afqmc"], "learning_rate": 3e-4}',
+    ]
+  )
   assert merged["task_names"] == ["afqmc"] and merged["learning_rate"] == 3e-4
   assert merged["model_size"] == "tiny"

@@ -11,17 +11,33 @@ import time
 import pytest
 import tensorflow as tf
 
-from conftest import ROOT, make_data_dir
+from conftest import ROOT
+from conftest import make_data_dir
 
-HPARAMS = {"debug": True, "vocab_size": 97, "max_seq_length": 17,
-           "num_train_steps": 400, "save_checkpoints_steps": 5, "log_every": 5,
-           "num_warmup_steps": 5, "seed": 2, "keep_checkpoint_max": 2}
+HPARAMS = {
+  "debug": True,
+  "vocab_size": 97,
+  "max_seq_length": 17,
+  "num_train_steps": 400,
+  "save_checkpoints_steps": 5,
+  "log_every": 5,
+  "num_warmup_steps": 5,
+  "seed": 2,
+  "keep_checkpoint_max": 2,
+}
 
 
 def command(data_dir):
-  return [sys.executable, os.path.join(ROOT, "run_pretraining.py"),
-          "--data-dir", data_dir, "--model-name", "crash",
-          "--hparams", json.dumps(HPARAMS)]
+  return [
+    sys.executable,
+    os.path.join(ROOT, "run_pretraining.py"),
+    "--data-dir",
+    data_dir,
+    "--model-name",
+    "crash",
+    "--hparams",
+    json.dumps(HPARAMS),
+  ]
 
 
 def latest_step(model_dir):
@@ -38,8 +54,12 @@ def test_kill_minus_nine_then_resume(tmp_path):
   steps_seen = []
   for _ in range(3):
     before = latest_step(model_dir)
-    proc = subprocess.Popen(command(data_dir), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+      command(data_dir),
+      stdout=subprocess.DEVNULL,
+      stderr=subprocess.DEVNULL,
+      env=env,
+    )
     deadline = time.time() + 300
     while latest_step(model_dir) <= before and time.time() < deadline:
       time.sleep(0.1)  # wait until this run has saved a new checkpoint
@@ -50,8 +70,9 @@ def test_kill_minus_nine_then_resume(tmp_path):
     steps_seen.append(latest_step(model_dir))
   print("checkpoint steps after each kill:", steps_seen)
   assert 0 < steps_seen[0] < steps_seen[1] < steps_seen[2] < 400
-  done = subprocess.run(command(data_dir), capture_output=True, text=True,
-                        env=env, timeout=600)
+  done = subprocess.run(
+    command(data_dir), capture_output=True, text=True, env=env, timeout=600
+  )
   assert done.returncode == 0, done.stderr[-2000:]
   assert latest_step(model_dir) == 400
   if steps_seen[-1]:

@@ -1,4 +1,4 @@
-"""The quickstart demo (run_pretraining.py with no arguments) and learn_vocab."""
+"""The quickstart demo (run_pretraining.py, no arguments) and learn_vocab."""
 
 import json
 import os
@@ -9,13 +9,14 @@ import pytest
 import configure_pretraining
 import learn_vocab
 import run_pretraining
-from model import tokenization
 from conftest import ROOT
+from model import tokenization
 
 
 @pytest.mark.slow
-def test_demo_builds_its_data_then_trains_and_evaluates(tmp_path, capsys,
-                                                        monkeypatch):
+def test_demo_builds_its_data_then_trains_and_evaluates(
+  tmp_path, capsys, monkeypatch
+):
   demo = tmp_path / "demo"
   shutil.copytree(os.path.join(ROOT, "demo", "corpus"), demo / "corpus")
   shutil.copy(os.path.join(ROOT, "demo", "vocab.txt"), demo / "vocab.txt")
@@ -41,21 +42,49 @@ def test_defaults_point_at_the_bundled_demo():
 
 def test_learned_vocab_has_the_bert_layout(tmp_path):
   out = tmp_path / "vocab.txt"
-  learn_vocab.main(["--corpus-dir", os.path.join(ROOT, "demo", "corpus"),
-                    "--output", str(out), "--vocab-size", "600"])
+  learn_vocab.main(
+    [
+      "--corpus-dir",
+      os.path.join(ROOT, "demo", "corpus"),
+      "--output",
+      str(out),
+      "--vocab-size",
+      "600",
+    ]
+  )
   vocab = tokenization.load_vocab(str(out))
   assert [vocab[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")] == [
-      0, 100, 101, 102, 103]
+    0,
+    100,
+    101,
+    102,
+    103,
+  ]
   assert "我" in vocab and "的" in vocab and "e" in vocab and "##a" in vocab
   with pytest.raises(FileExistsError, match="--overwrite"):
-    learn_vocab.main(["--corpus-dir", os.path.join(ROOT, "demo", "corpus"),
-                      "--output", str(out)])
+    learn_vocab.main(
+      [
+        "--corpus-dir",
+        os.path.join(ROOT, "demo", "corpus"),
+        "--output",
+        str(out),
+      ]
+    )
 
 
 def test_compact_layout(tmp_path):
   out = tmp_path / "vocab.txt"
-  learn_vocab.main(["--corpus-dir", os.path.join(ROOT, "demo", "corpus"),
-                    "--output", str(out), "--vocab-size", "600",
-                    "--layout", "compact"])
+  learn_vocab.main(
+    [
+      "--corpus-dir",
+      os.path.join(ROOT, "demo", "corpus"),
+      "--output",
+      str(out),
+      "--vocab-size",
+      "600",
+      "--layout",
+      "compact",
+    ]
+  )
   lines = out.read_text(encoding="utf-8").splitlines()
   assert lines[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

@@ -6,17 +6,16 @@ import os
 import pytest
 
 import configure_finetuning
+from conftest import shared_path
 from finetune import classification
 from finetune import clue_tasks
 from finetune import readers
 from finetune import task_builder
-from conftest import shared_path
 
 
 def config_for(data_dir, **hparams):
   hparams.setdefault("task_names", ["tnews"])
-  return configure_finetuning.FinetuningConfig(
-      "m", str(data_dir), **hparams)
+  return configure_finetuning.FinetuningConfig("m", str(data_dir), **hparams)
 
 
 @pytest.fixture(scope="module")
@@ -32,16 +31,23 @@ def clue_config(tmp_path_factory):
 
 # (task, split, examples, label count); AFQMC train doubles (both orders)
 REAL_COUNTS = [
-    ("afqmc", "train", 20000, 2), ("afqmc", "dev", 4316, 2),
-    ("afqmc", "test", 3861, None),
-    ("tnews", "train", 8000, 15), ("tnews", "dev", 4928, 15),
-    ("iflytek", "train", 3024, None), ("iflytek", "test", 2600, None),
-    ("cmnli", "train", 3, 3), ("cmnli", "test", 3, None),
-    ("ocnli", "dev", 160, 3), ("ocnli", "test", 3000, None),
-    ("cluewsc2020", "train", 1244, 2), ("cluewsc2020", "dev", 159, 2),
-    ("cluewsc2020", "test", 290, None),
-    ("csl", "train", 160, 2), ("csl", "dev", 160, 2),
-    ("csl", "test", 3000, None),
+  ("afqmc", "train", 20000, 2),
+  ("afqmc", "dev", 4316, 2),
+  ("afqmc", "test", 3861, None),
+  ("tnews", "train", 8000, 15),
+  ("tnews", "dev", 4928, 15),
+  ("iflytek", "train", 3024, None),
+  ("iflytek", "test", 2600, None),
+  ("cmnli", "train", 3, 3),
+  ("cmnli", "test", 3, None),
+  ("ocnli", "dev", 160, 3),
+  ("ocnli", "test", 3000, None),
+  ("cluewsc2020", "train", 1244, 2),
+  ("cluewsc2020", "dev", 159, 2),
+  ("cluewsc2020", "test", 290, None),
+  ("csl", "train", 160, 2),
+  ("csl", "dev", 160, 2),
+  ("csl", "test", 3000, None),
 ]
 
 
@@ -73,46 +79,63 @@ def test_label_sets():
   assert len(tnews.label_list) == 15
   assert "105" not in tnews.label_list and "111" not in tnews.label_list
   assert clue_tasks.IFLYTEK(config).label_list[-1] == "118"
-  assert clue_tasks.OCNLI(config).label_list == ["contradiction",
-                                                 "entailment", "neutral"]
+  assert clue_tasks.OCNLI(config).label_list == [
+    "contradiction",
+    "entailment",
+    "neutral",
+  ]
 
 
 def test_wsc_marks_spans_like_the_reference_processor():
   text = "小明把书给了小红，因为她想看。"
   # noun before pronoun: _小红_ ... [她]
   assert clue_tasks.mark_wsc_spans(text, "小红", 6, "她", 11) == (
-      "小明把书给了_小红_，因为[她]想看。")
+    "小明把书给了_小红_，因为[她]想看。"
+  )
   # pronoun before noun: [他] ... _小明_
   text = "他说小明会来。"
   assert clue_tasks.mark_wsc_spans(text, "小明", 2, "他", 0) == (
-      "[他]说_小明_会来。")
+    "[他]说_小明_会来。"
+  )
 
 
 def write_jsonl(path, rows):
   os.makedirs(os.path.dirname(path), exist_ok=True)
   with open(path, "w", encoding="utf-8") as f:
     for row in rows:
-      f.write((json.dumps(row, ensure_ascii=False) if isinstance(row, dict)
-               else row) + "\n")
+      f.write(
+        (json.dumps(row, ensure_ascii=False) if isinstance(row, dict) else row)
+        + "\n"
+      )
 
 
 def test_integer_labels_and_u2028_inside_lines(tmp_path):
-  write_jsonl(tmp_path / "finetuning_data" / "tnews" / "train.json", [
-      {"label": 100, "sentence": "第一\u2028行"}, "",
-      {"label": "116", "sentence": "第二行", "keywords": "x"}])
+  write_jsonl(
+    tmp_path / "finetuning_data" / "tnews" / "train.json",
+    [
+      {"label": 100, "sentence": "第一\u2028行"},
+      "",
+      {"label": "116", "sentence": "第二行", "keywords": "x"},
+    ],
+  )
   examples = clue_tasks.TNEWS(config_for(tmp_path)).get_examples("train")
   assert [e.label for e in examples] == ["100", "116"]
   assert examples[0].text_a == "第一\u2028行"
 
 
-@pytest.mark.parametrize("rows,match", [
+@pytest.mark.parametrize(
+  "rows,match",
+  [
     ([{"label": "105", "sentence": "a"}], r"line 1: field 'label' is '105'"),
     ([{"label": "100"}], r"line 1: missing field 'sentence'"),
-    ([{"label": "100", "sentence": "a"}, "{not json"],
-     r"line 2: not valid JSON"),
+    (
+      [{"label": "100", "sentence": "a"}, "{not json"],
+      r"line 2: not valid JSON",
+    ),
     (["[1, 2]"], r"line 1: expected a JSON object"),
     ([""], r"has no examples"),
-])
+  ],
+)
 def test_bad_files_name_file_line_and_field(tmp_path, rows, match):
   write_jsonl(tmp_path / "finetuning_data" / "tnews" / "train.json", rows)
   with pytest.raises(readers.DataFileError, match=match) as error:
@@ -126,22 +149,40 @@ def test_missing_split_file(tmp_path):
 
 
 def test_wsc_span_not_at_index(tmp_path):
-  write_jsonl(tmp_path / "finetuning_data" / "cluewsc2020" / "dev.json", [{
-      "text": "他说小明会来。", "label": "true",
-      "target": {"span1_text": "小明", "span1_index": 3, "span2_text": "他",
-                 "span2_index": 0}}])
+  write_jsonl(
+    tmp_path / "finetuning_data" / "cluewsc2020" / "dev.json",
+    [
+      {
+        "text": "他说小明会来。",
+        "label": "true",
+        "target": {
+          "span1_text": "小明",
+          "span1_index": 3,
+          "span2_text": "他",
+          "span2_index": 0,
+        },
+      }
+    ],
+  )
   with pytest.raises(readers.DataFileError, match="span1_text.*character 3"):
     clue_tasks.CLUEWSC2020(config_for(tmp_path)).get_examples("dev")
 
 
 def test_csl_joins_keywords_and_afqmc_doubles(tmp_path):
-  write_jsonl(tmp_path / "finetuning_data" / "csl" / "train.json", [
-      {"id": 7, "abst": "摘要", "keyword": ["甲", "乙"], "label": "1"}])
+  write_jsonl(
+    tmp_path / "finetuning_data" / "csl" / "train.json",
+    [{"id": 7, "abst": "摘要", "keyword": ["甲", "乙"], "label": "1"}],
+  )
   example = clue_tasks.CSL(config_for(tmp_path)).get_examples("train")[0]
-  assert (example.text_a, example.text_b, example.label) == ("甲 乙", "摘要",
-                                                             "1")
-  write_jsonl(tmp_path / "finetuning_data" / "afqmc" / "train.json", [
-      {"sentence1": "a", "sentence2": "b", "label": "0"}])
+  assert (example.text_a, example.text_b, example.label) == (
+    "甲 乙",
+    "摘要",
+    "1",
+  )
+  write_jsonl(
+    tmp_path / "finetuning_data" / "afqmc" / "train.json",
+    [{"sentence1": "a", "sentence2": "b", "label": "0"}],
+  )
   examples = clue_tasks.AFQMC(config_for(tmp_path)).get_examples("train")
   assert [(e.text_a, e.text_b) for e in examples] == [("a", "b"), ("b", "a")]
   single = clue_tasks.AFQMC(config_for(tmp_path, double_unordered=False))
@@ -155,8 +196,11 @@ def test_pack_pair_truncates_the_longer_side():
   single = classification.pack_pair([5] * 20, None, 1, 2, 8)
   assert single["input_ids"] == [1] + [5] * 6 + [2]
   short = classification.pack_pair([5], None, 1, 2, 5)
-  assert short == {"input_ids": [1, 5, 2, 0, 0], "input_mask": [1, 1, 1, 0, 0],
-                   "segment_ids": [0] * 5}
+  assert short == {
+    "input_ids": [1, 5, 2, 0, 0],
+    "input_mask": [1, 1, 1, 0, 0],
+    "segment_ids": [0] * 5,
+  }
 
 
 def test_unknown_task_lists_the_known_ones():
@@ -166,11 +210,15 @@ def test_unknown_task_lists_the_known_ones():
 
 def test_scorer_binary_f1():
   import numpy as np
+
   scorer = classification.AccuracyScorer(2)
-  scorer.update({"label_ids": np.array([1, 1, 0, 0]),
-                 "predictions": np.array([1, 0, 1, 0]),
-                 "loss": np.array([1.0, 2.0, 3.0, 4.0])})
+  scorer.update(
+    {
+      "label_ids": np.array([1, 1, 0, 0]),
+      "predictions": np.array([1, 0, 1, 0]),
+      "loss": np.array([1.0, 2.0, 3.0, 4.0]),
+    }
+  )
   results = scorer.get_results()
   assert results["accuracy"] == 50.0 and results["f1"] == 50.0
   assert results["loss"] == 2.5
-

@@ -6,23 +6,30 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from model import layers
-from model import modeling
 import numpy_reference as ref
 from conftest import tiny_batch
+from model import layers
+from model import modeling
 
 
 def odd_config(**overrides):
-  fields = dict(vocab_size=97, hidden_size=36, num_hidden_layers=2,
-                num_attention_heads=3, intermediate_size=52,
-                max_position_embeddings=24)
+  fields = dict(
+    vocab_size=97,
+    hidden_size=36,
+    num_hidden_layers=2,
+    num_attention_heads=3,
+    intermediate_size=52,
+    max_position_embeddings=24,
+  )
   fields.update(overrides)
   return modeling.BertConfig(**fields)
 
 
 def numpy_weights(module):
-  return {name: var.numpy().astype(np.float64)
-          for name, var in modeling.variables_by_name(module).items()}
+  return {
+    name: var.numpy().astype(np.float64)
+    for name, var in modeling.variables_by_name(module).items()
+  }
 
 
 @pytest.fixture(scope="module")
@@ -32,19 +39,28 @@ def model_and_batch():
   # non-trivial LayerNorm parameters and biases, so that a misplaced one shows
   for var in model.variables:
     if var.shape.rank == 1:
-      var.assign(tf.random.normal(var.shape, stddev=0.3) +
-                 (1.0 if "gamma" in var.name else 0.0))
+      var.assign(
+        tf.random.normal(var.shape, stddev=0.3)
+        + (1.0 if "gamma" in var.name else 0.0)
+      )
   return model, tiny_batch()
 
 
 def test_bert_config_has_official_defaults():
   config = modeling.BertConfig(vocab_size=21128)
   assert config.to_dict() == {
-      "vocab_size": 21128, "hidden_size": 768, "num_hidden_layers": 12,
-      "num_attention_heads": 12, "intermediate_size": 3072,
-      "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
-      "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 512,
-      "type_vocab_size": 2, "initializer_range": 0.02}
+    "vocab_size": 21128,
+    "hidden_size": 768,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "intermediate_size": 3072,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "attention_probs_dropout_prob": 0.1,
+    "max_position_embeddings": 512,
+    "type_vocab_size": 2,
+    "initializer_range": 0.02,
+  }
 
 
 def test_bert_config_json_round_trip(tmp_path):
@@ -67,16 +83,22 @@ def test_heads_must_divide_hidden():
 
 def test_gelu_is_the_exact_erf_form():
   x = np.linspace(-4, 4, 33)
-  np.testing.assert_allclose(layers.gelu(tf.constant(x)).numpy(),
-                             ref.gelu(x), atol=1e-12)
+  np.testing.assert_allclose(
+    layers.gelu(tf.constant(x)).numpy(), ref.gelu(x), atol=1e-12
+  )
 
 
 def test_forward_matches_numpy_reference(model_and_batch):
   model, batch = model_and_batch
   ours = model(batch["input_ids"], batch["input_mask"], batch["segment_ids"])
-  expected = ref.encoder(numpy_weights(model), "electra", 3,
-                         batch["input_ids"], batch["input_mask"],
-                         batch["segment_ids"])
+  expected = ref.encoder(
+    numpy_weights(model),
+    "electra",
+    3,
+    batch["input_ids"],
+    batch["input_mask"],
+    batch["segment_ids"],
+  )
   assert ours.shape == (5, 17, 36)
   np.testing.assert_allclose(ours.numpy(), expected, atol=1e-5)
 
@@ -84,20 +106,31 @@ def test_forward_matches_numpy_reference(model_and_batch):
 @pytest.mark.parametrize("causal", ["ltr", "rtl"])
 def test_causal_forward_matches_numpy_reference(causal):
   tf.random.set_seed(4)
-  model = modeling.BertModel(odd_config(num_hidden_layers=1), "generator_x",
-                             ltr=causal == "ltr", rtl=causal == "rtl")
+  model = modeling.BertModel(
+    odd_config(num_hidden_layers=1),
+    "generator_x",
+    ltr=causal == "ltr",
+    rtl=causal == "rtl",
+  )
   batch = tiny_batch(batch_size=2)
   ours = model(batch["input_ids"], batch["input_mask"], batch["segment_ids"])
-  expected = ref.encoder(numpy_weights(model), "generator_x", 3,
-                         batch["input_ids"], batch["input_mask"],
-                         batch["segment_ids"], causal=causal)
+  expected = ref.encoder(
+    numpy_weights(model),
+    "generator_x",
+    3,
+    batch["input_ids"],
+    batch["input_mask"],
+    batch["segment_ids"],
+    causal=causal,
+  )
   np.testing.assert_allclose(ours.numpy(), expected, atol=1e-5)
 
 
 def test_padding_does_not_change_real_positions(model_and_batch):
   model, batch = model_and_batch
-  ids, mask, seg = (batch[k].copy() for k in
-                    ("input_ids", "input_mask", "segment_ids"))
+  ids, mask, seg = (
+    batch[k].copy() for k in ("input_ids", "input_mask", "segment_ids")
+  )
   before = model(ids, mask, seg).numpy()
   ids[mask == 0] = 57  # garbage in the padding
   after = model(ids, mask, seg).numpy()
@@ -115,8 +148,7 @@ def test_dropout_only_when_training(model_and_batch):
 
 def test_embeddings_project_only_when_sizes_differ():
   same = modeling.BertModel(odd_config(num_hidden_layers=1), embedding_size=36)
-  other = modeling.BertModel(odd_config(num_hidden_layers=1),
-                             embedding_size=20)
+  other = modeling.BertModel(odd_config(num_hidden_layers=1), embedding_size=20)
   assert same.embeddings_project is None
   names = modeling.variables_by_name(other)
   assert names["electra/embeddings_project/kernel"].shape == (20, 36)
@@ -124,13 +156,19 @@ def test_embeddings_project_only_when_sizes_differ():
 
 
 def test_shared_embeddings_are_one_variable():
-  disc = modeling.BertModel(odd_config(num_hidden_layers=1), "electra",
-                            embedding_size=20)
-  gen = modeling.BertModel(odd_config(hidden_size=12, num_attention_heads=1,
-                                      num_hidden_layers=1),
-                           "generator", embeddings=disc.embeddings)
+  disc = modeling.BertModel(
+    odd_config(num_hidden_layers=1), "electra", embedding_size=20
+  )
+  gen = modeling.BertModel(
+    odd_config(hidden_size=12, num_attention_heads=1, num_hidden_layers=1),
+    "generator",
+    embeddings=disc.embeddings,
+  )
   assert gen.embedding_table is disc.embedding_table
-  assert not any(n.startswith("generator/embeddings/")
-                 for n in modeling.variables_by_name(gen))
+  assert not any(
+    n.startswith("generator/embeddings/")
+    for n in modeling.variables_by_name(gen)
+  )
   assert "generator/embeddings_project/kernel" in modeling.variables_by_name(
-      gen)
+    gen
+  )

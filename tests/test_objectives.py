@@ -1,4 +1,4 @@
-"""The three pretraining objectives: variables, forward pass, losses, learning."""
+"""The three pretraining objectives: variables, forward, losses, learning."""
 
 import math
 
@@ -6,25 +6,29 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import numpy_reference as ref
+from conftest import TINY_SPECIAL_IDS
+from conftest import tiny_batch
+from conftest import tiny_config
 from model import modeling
 from model import optimization
 from pretrain import metrics
 from pretrain import pretrain_helpers
 from pretrain import pretraining_model
-from pretrain import training
-import numpy_reference as ref
-from conftest import TINY_SPECIAL_IDS, tiny_batch, tiny_config
+from pretrain import steps
+from training import loop
 
 OBJECTIVES = {
-    "electra": {},
-    "masked_lm": {"electra_objective": False},
-    "electric": {"electra_objective": False, "electric_objective": True},
+  "electra": {},
+  "masked_lm": {"electra_objective": False},
+  "electric": {"electra_objective": False, "electric_objective": True},
 }
 
 
 def build(**overrides):
-  return pretraining_model.PretrainingModel(tiny_config(**overrides),
-                                            TINY_SPECIAL_IDS)
+  return pretraining_model.PretrainingModel(
+    tiny_config(**overrides), TINY_SPECIAL_IDS
+  )
 
 
 def constant_batch(**kwargs):
@@ -38,24 +42,39 @@ def trained(request):
   model = build(**OBJECTIVES[request.param])
   config = model.config
   optimizer = optimization.create_optimizer(
-      model.trainable_variables, config.learning_rate, config.num_train_steps,
-      config.weight_decay_rate, config.num_warmup_steps)
-  step = training.make_train_step(model, optimizer)
-  batch = constant_batch()
-  history = [{k: float(v) for k, v in step(batch).items()}
-             for _ in range(30)]
-  return request.param, model, history
+    model.trainable_variables,
+    config.learning_rate,
+    config.num_train_steps,
+    config.weight_decay_rate,
+    config.num_warmup_steps,
+  )
+  strategy = tf.distribute.get_strategy()
+  names = list(model.loss_terms_names()) + ["loss"]
+  train_steps = loop.make_train_steps(
+    strategy,
+    steps.make_replica_step(model, optimizer, config),
+    optimizer,
+    names,
+  )
+  iterator = iter(tf.data.Dataset.from_tensors(constant_batch()).repeat())
+  history = [
+    {k: float(v) for k, v in train_steps(iterator, tf.constant(1)).items()}
+    for _ in range(30)
+  ]
+  return request.param, model, optimizer, history
 
 
+@pytest.mark.slow
 def test_loss_falls_over_30_steps(trained):
-  name, _, history = trained
+  name, _, _, history = trained
   first = np.mean([h["loss"] for h in history[:3]])
   last = np.mean([h["loss"] for h in history[-3:]])
   assert last < 0.85 * first, (name, first, last)
 
 
+@pytest.mark.slow
 def test_total_is_the_weighted_sum(trained):
-  name, model, history = trained
+  name, model, _, history = trained
   for h in history:
     expected = model.config.gen_weight * h["gen"]
     if name != "masked_lm":
@@ -63,10 +82,17 @@ def test_total_is_the_weighted_sum(trained):
     assert h["loss"] == pytest.approx(expected, rel=1e-5)
 
 
-def test_training_advances_the_step(trained):
-  _, model, history = trained
-  assert len(history) == 30
-  assert all(math.isfinite(h["loss"]) for h in history)
+@pytest.mark.slow
+def test_training_advances_the_step_and_the_schedule(trained):
+  _, model, optimizer, history = trained
+  assert int(optimizer.global_step.numpy()) == 30
+  assert all(h["skipped"] == 0 for h in history)
+  # no warmup, linear decay: step t (0-based) trains at lr * (1 - t / T)
+  config = model.config
+  for t in (0, 1, 29):
+    assert history[t]["learning_rate"] == pytest.approx(
+      config.learning_rate * (1 - t / config.num_train_steps), rel=1e-5
+    )
 
 
 def test_variable_sets_of_the_variants():
@@ -100,23 +126,40 @@ def test_forward_matches_numpy_reference():
   tf.random.set_seed(9)
   model = build()
   outputs = model(constant_batch(), training=False)
-  w = {k: v.numpy().astype(np.float64)
-       for k, v in model.official_variables().items()}
+  w = {
+    k: v.numpy().astype(np.float64)
+    for k, v in model.official_variables().items()
+  }
   masked = outputs.inputs
-  gen_seq = ref.encoder(w, "generator", 1, masked.input_ids.numpy(),
-                        masked.input_mask.numpy(), masked.segment_ids.numpy(),
-                        embed_scope="electra")
+  gen_seq = ref.encoder(
+    w,
+    "generator",
+    1,
+    masked.input_ids.numpy(),
+    masked.input_mask.numpy(),
+    masked.segment_ids.numpy(),
+    embed_scope="electra",
+  )
   positions = masked.masked_lm_positions.numpy()
   reprs = np.take_along_axis(gen_seq, positions[..., None], 1)
-  gen_logits = ref.token_logits(w, "generator_predictions", reprs,
-                                w["electra/embeddings/word_embeddings"])
-  np.testing.assert_allclose(outputs.mlm.logits.numpy(), gen_logits,
-                             atol=1e-5)
+  gen_logits = ref.token_logits(
+    w, "generator_predictions", reprs, w["electra/embeddings/word_embeddings"]
+  )
+  np.testing.assert_allclose(outputs.mlm.logits.numpy(), gen_logits, atol=1e-5)
   fake = outputs.fake_inputs
-  disc_seq = ref.encoder(w, "electra", 3, fake.input_ids.numpy(),
-                         fake.input_mask.numpy(), fake.segment_ids.numpy())
-  np.testing.assert_allclose(outputs.disc.logits.numpy(),
-                             ref.discriminator_logits(w, disc_seq), atol=1e-5)
+  disc_seq = ref.encoder(
+    w,
+    "electra",
+    3,
+    fake.input_ids.numpy(),
+    fake.input_mask.numpy(),
+    fake.segment_ids.numpy(),
+  )
+  np.testing.assert_allclose(
+    outputs.disc.logits.numpy(),
+    ref.discriminator_logits(w, disc_seq),
+    atol=1e-5,
+  )
 
 
 def test_generator_head_computes_only_masked_positions():
@@ -128,8 +171,11 @@ def test_generator_head_computes_only_masked_positions():
 
 def _fake_labels(model, force_original):
   inputs = pretrain_helpers.mask(
-      pretrain_helpers.pretrain_data.features_to_inputs(constant_batch()),
-      0.3, 4, TINY_SPECIAL_IDS)
+    pretrain_helpers.pretrain_data.features_to_inputs(constant_batch()),
+    0.3,
+    4,
+    TINY_SPECIAL_IDS,
+  )
   ids = inputs.masked_lm_ids
   target = ids if force_original else (ids + 1) % 97
   logits = 1e4 * tf.one_hot(target, 97)
@@ -154,8 +200,9 @@ def test_replaced_tokens_are_labelled_fake():
   for row in range(len(labels)):
     expected[row, positions[row][weights[row] > 0]] = 1
   np.testing.assert_array_equal(labels, expected)
-  assert ((fake.input_ids.numpy() != inputs.input_ids.numpy()) |
-          (expected == 0)).all()
+  assert (
+    (fake.input_ids.numpy() != inputs.input_ids.numpy()) | (expected == 0)
+  ).all()
 
 
 def test_disallow_correct_never_samples_the_original():
@@ -181,18 +228,34 @@ def test_electric_discriminator_adds_log_q():
   assert outputs.cloze.logits.shape == (5, 17, 97)
 
 
-@pytest.mark.parametrize("objective,expected", [
-    ("electra", {"masked_lm_accuracy", "masked_lm_loss",
-                 "sampled_masked_lm_accuracy", "disc_loss", "disc_auc",
-                 "disc_accuracy", "disc_precision", "disc_recall", "loss"}),
-    ("masked_lm", {"masked_lm_accuracy", "masked_lm_loss", "loss"})])
+@pytest.mark.parametrize(
+  "objective,expected",
+  [
+    (
+      "electra",
+      {
+        "masked_lm_accuracy",
+        "masked_lm_loss",
+        "sampled_masked_lm_accuracy",
+        "disc_loss",
+        "disc_auc",
+        "disc_accuracy",
+        "disc_precision",
+        "disc_recall",
+        "loss",
+      },
+    ),
+    ("masked_lm", {"masked_lm_accuracy", "masked_lm_loss", "loss"}),
+  ],
+)
 def test_eval_metric_names(objective, expected):
   model = build(**OBJECTIVES[objective])
   accumulator = metrics.MetricsAccumulator()
   for _ in range(2):
     outputs = model(constant_batch(), training=False)
-    accumulator.update(metrics.eval_statistics(
-        model, outputs, model.total_loss(outputs)))
+    accumulator.update(
+      metrics.eval_statistics(model, outputs, model.total_loss(outputs))
+    )
   results = accumulator.result()
   assert set(results) == expected
   assert 0.0 <= results["masked_lm_accuracy"] <= 1.0

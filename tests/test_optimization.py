@@ -10,7 +10,7 @@ from model import optimization
 def numpy_adamw_step(param, grad, m, v, lr, decay, use_decay):
   """One official AdamWeightDecay update (no bias correction)."""
   m = 0.9 * m + 0.1 * grad
-  v = 0.999 * v + 0.001 * grad ** 2
+  v = 0.999 * v + 0.001 * grad**2
   update = m / (np.sqrt(v) + 1e-6)
   if use_decay:
     update = update + decay * param
@@ -19,52 +19,68 @@ def numpy_adamw_step(param, grad, m, v, lr, decay, use_decay):
 
 def make_vars():
   rng = np.random.default_rng(0)
-  values = {"electra/encoder/layer_0/output/dense/kernel": rng.normal(
-      size=(3, 5)),
-            "electra/encoder/layer_0/output/dense/bias": rng.normal(size=5),
-            "electra/embeddings/LayerNorm/gamma": rng.normal(size=4)}
-  variables = [tf.Variable(v.astype(np.float32), name=k)
-               for k, v in values.items()]
+  values = {
+    "electra/encoder/layer_0/output/dense/kernel": rng.normal(size=(3, 5)),
+    "electra/encoder/layer_0/output/dense/bias": rng.normal(size=5),
+    "electra/embeddings/LayerNorm/gamma": rng.normal(size=4),
+  }
+  variables = [
+    tf.Variable(v.astype(np.float32), name=k) for k, v in values.items()
+  ]
   return values, variables
 
 
 def test_two_updates_match_numpy_reference():
   values, variables = make_vars()
-  opt = optimization.create_optimizer(variables, learning_rate=0.1,
-                                      num_train_steps=10,
-                                      weight_decay_rate=0.01, warmup_steps=4)
+  opt = optimization.create_optimizer(
+    variables,
+    learning_rate=0.1,
+    num_train_steps=10,
+    weight_decay_rate=0.01,
+    warmup_steps=4,
+  )
   rng = np.random.default_rng(1)
-  state = {k: (v.copy(), np.zeros_like(v), np.zeros_like(v))
-           for k, v in values.items()}
+  state = {
+    k: (v.copy(), np.zeros_like(v), np.zeros_like(v)) for k, v in values.items()
+  }
   for step in range(2):
     grads = {k: rng.normal(size=v.shape) for k, v in values.items()}
     lr = 0.1 * (1 - step / 10) * min(1.0, step / 4)
     if step == 0:
       assert float(opt.learning_rate()) == 0.0
-    opt.apply_gradients([(tf.constant(grads[v.name[:-2]], tf.float32), v)
-                         for v in variables])
+    opt.apply_gradients(
+      [(tf.constant(grads[v.name[:-2]], tf.float32), v) for v in variables]
+    )
     for name in state:
       param, m, v = state[name]
-      state[name] = numpy_adamw_step(param, grads[name], m, v, lr, 0.01,
-                                     "LayerNorm" not in name and
-                                     "bias" not in name)
+      state[name] = numpy_adamw_step(
+        param,
+        grads[name],
+        m,
+        v,
+        lr,
+        0.01,
+        "LayerNorm" not in name and "bias" not in name,
+      )
   for var in variables:
-    np.testing.assert_allclose(var.numpy(), state[var.name[:-2]][0],
-                               atol=1e-6)
+    np.testing.assert_allclose(var.numpy(), state[var.name[:-2]][0], atol=1e-6)
   assert int(opt.global_step) == 2
 
 
 def test_first_update_with_warmup_done_matches_reference():
   values, variables = make_vars()
-  opt = optimization.create_optimizer(variables, 0.05, 100,
-                                      weight_decay_rate=0.5)
+  opt = optimization.create_optimizer(
+    variables, 0.05, 100, weight_decay_rate=0.5
+  )
   grads = {k: np.full(v.shape, 0.3) for k, v in values.items()}
-  opt.apply_gradients([(tf.constant(grads[v.name[:-2]], tf.float32), v)
-                       for v in variables])
+  opt.apply_gradients(
+    [(tf.constant(grads[v.name[:-2]], tf.float32), v) for v in variables]
+  )
   for var in variables:
     name = var.name[:-2]
-    expected, _, _ = numpy_adamw_step(values[name], grads[name], 0, 0, 0.05,
-                                      0.5, name.endswith("kernel"))
+    expected, _, _ = numpy_adamw_step(
+      values[name], grads[name], 0, 0, 0.05, 0.5, name.endswith("kernel")
+    )
     np.testing.assert_allclose(var.numpy(), expected, atol=1e-6)
 
 
@@ -74,53 +90,69 @@ def test_weight_decay_exclusions():
   assert not opt.use_weight_decay("electra/embeddings/LayerNorm/gamma")
   assert not opt.use_weight_decay("generator_predictions/output_bias")
   assert not opt.use_weight_decay("task_specific/x/layer_norm/beta")
-  assert not optimization.AdamWeightDecay(
-      lambda s: 1.0).use_weight_decay("a/kernel")
+  assert not optimization.AdamWeightDecay(lambda s: 1.0).use_weight_decay(
+    "a/kernel"
+  )
 
 
 def test_learning_rate_schedule():
-  lr = [float(optimization.learning_rate_at(s, 1.0, 10, warmup_steps=2))
-        for s in (0, 1, 2, 5, 10, 12)]
+  lr = [
+    float(optimization.learning_rate_at(s, 1.0, 10, warmup_steps=2))
+    for s in (0, 1, 2, 5, 10, 12)
+  ]
   np.testing.assert_allclose(lr, [0.0, 0.45, 0.8, 0.5, 0.0, 0.0], atol=1e-7)
   quad = float(optimization.learning_rate_at(5, 1.0, 10, lr_decay_power=2.0))
   assert quad == pytest.approx(0.25)
   # warmup_proportion wins when larger than warmup_steps
-  assert float(optimization.learning_rate_at(
-      1, 1.0, 10, warmup_steps=1, warmup_proportion=0.5)) == pytest.approx(
-          0.9 / 5)
+  assert float(
+    optimization.learning_rate_at(
+      1, 1.0, 10, warmup_steps=1, warmup_proportion=0.5
+    )
+  ) == pytest.approx(0.9 / 5)
   # no warmup: finite at step 0 (the official code gives NaN there)
   assert float(optimization.learning_rate_at(0, 1.0, 10)) == 1.0
 
 
 def test_layerwise_multipliers_for_four_layers():
-  multipliers = optimization.layerwise_lr_multipliers(0.8, 4)
-  by_depth = [multipliers["/embeddings/"]] + [
-      multipliers[f"encoder/layer_{i}/"] for i in range(4)] + [
-          multipliers["task_specific/"]]
-  np.testing.assert_allclose(by_depth, [0.262, 0.328, 0.41, 0.512, 0.64, 1.0],
-                             atol=1e-3)
+  multipliers = optimization.layerwise_lr_multipliers(0.8, 4, "task_specific/")
+  by_depth = (
+    [multipliers["/embeddings/"]]
+    + [multipliers[f"encoder/layer_{i}/"] for i in range(4)]
+    + [multipliers["task_specific/"]]
+  )
+  np.testing.assert_allclose(
+    by_depth, [0.262, 0.328, 0.41, 0.512, 0.64, 1.0], atol=1e-3
+  )
   assert multipliers["/embeddings_project/"] == multipliers["/embeddings/"]
   assert optimization.multiplier_for(
-      "electra/encoder/layer_1/output/dense/kernel", multipliers) == (
-          pytest.approx(0.8 ** 4))
+    "electra/encoder/layer_1/output/dense/kernel", multipliers
+  ) == (pytest.approx(0.8**4))
   with pytest.raises(ValueError, match="generator_predictions"):
-    optimization.multiplier_for("generator_predictions/output_bias",
-                                multipliers)
+    optimization.multiplier_for(
+      "generator_predictions/output_bias", multipliers
+    )
 
 
 def test_layerwise_decay_scales_each_update():
-  names = ["electra/embeddings/word_embeddings",
-           "electra/encoder/layer_1/attention/self/query/kernel",
-           "task_specific/afqmc/output/kernel"]
+  names = [
+    "electra/embeddings/word_embeddings",
+    "electra/encoder/layer_1/attention/self/query/kernel",
+    "task_specific/afqmc/output/kernel",
+  ]
   variables = [tf.Variable(np.zeros(3, np.float32), name=n) for n in names]
-  opt = optimization.create_optimizer(variables, 1.0, 1000,
-                                      layerwise_lr_decay_power=0.5,
-                                      n_transformer_layers=2)
+  opt = optimization.create_optimizer(
+    variables,
+    1.0,
+    1000,
+    layerwise_lr_decay_power=0.5,
+    n_transformer_layers=2,
+    head_scope="task_specific/",
+  )
   opt.apply_gradients([(tf.ones(3), v) for v in variables])
   # first Adam step: update = 0.1 / (sqrt(0.001) + 1e-6) per unit gradient
   unit = 0.1 / (np.sqrt(0.001) + 1e-6)
   steps = [-v.numpy()[0] / unit for v in variables]
-  np.testing.assert_allclose(steps, [0.5 ** 4, 0.5 ** 2, 1.0], rtol=1e-5)
+  np.testing.assert_allclose(steps, [0.5**4, 0.5**2, 1.0], rtol=1e-5)
 
 
 def test_slots_have_official_names_and_survive_a_checkpoint(tmp_path):
@@ -136,7 +168,8 @@ def test_slots_have_official_names_and_survive_a_checkpoint(tmp_path):
   _, fresh_vars = make_vars()
   fresh = optimization.create_optimizer(fresh_vars, 0.1, 10)
   tf.train.Checkpoint(optimizer=fresh, variables=fresh_vars).restore(
-      path).assert_consumed()
+    path
+  ).assert_consumed()
   assert int(fresh.global_step) == 1
   for name, value in saved_m.items():
     np.testing.assert_array_equal(fresh.adam_m[name].numpy(), value)

@@ -4,14 +4,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pretrain import pretrain_data
 from conftest import write_tfrecords
+from pretrain import pretrain_data
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-  return write_tfrecords(str(tmp_path_factory.mktemp("records")), num_files=3,
-                         per_file=20)
+  return write_tfrecords(
+    str(tmp_path_factory.mktemp("records")), num_files=3, per_file=20
+  )
 
 
 def batches(files, count, **kwargs):
@@ -52,8 +53,9 @@ def test_pattern_list_and_missing_files(files, tmp_path):
 def test_each_pipeline_reads_its_own_files_without_duplicates(files):
   seen = []
   for pipeline in range(3):
-    context = tf.distribute.InputContext(num_input_pipelines=3,
-                                         input_pipeline_id=pipeline)
+    context = tf.distribute.InputContext(
+      num_input_pipelines=3, input_pipeline_id=pipeline
+    )
     dataset = pretrain_data.make_dataset(files, 20, 17, False, context)
     rows = [tuple(r) for r in next(iter(dataset))["input_ids"].numpy()]
     assert len(set(rows)) == len(rows)  # one reader per file: no repeats

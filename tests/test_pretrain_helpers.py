@@ -4,34 +4,39 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import TINY_SPECIAL_IDS
+from conftest import tiny_batch
 from pretrain import pretrain_data
 from pretrain import pretrain_helpers as ph
-from conftest import TINY_SPECIAL_IDS, tiny_batch
 
 CLS, SEP, MASK = TINY_SPECIAL_IDS
 
 
 def as_inputs(batch):
   return pretrain_data.features_to_inputs(
-      {k: tf.constant(v) for k, v in batch.items()})
+    {k: tf.constant(v) for k, v in batch.items()}
+  )
 
 
 def test_gather_positions_2d_and_3d():
   seq = tf.constant([[10, 11, 12, 13], [20, 21, 22, 23]])
   pos = tf.constant([[3, 0], [1, 1]])
-  assert ph.gather_positions(seq, pos).numpy().tolist() == [[13, 10],
-                                                            [21, 21]]
+  assert ph.gather_positions(seq, pos).numpy().tolist() == [[13, 10], [21, 21]]
   seq3 = tf.reshape(tf.range(2 * 4 * 3), [2, 4, 3])
   out = ph.gather_positions(seq3, pos).numpy()
   assert out.shape == (2, 2, 3)
-  assert out[0, 0].tolist() == [9, 10, 11] and out[1, 1].tolist() == [15, 16,
-                                                                       17]
+  assert out[0, 0].tolist() == [9, 10, 11] and out[1, 1].tolist() == [
+    15,
+    16,
+    17,
+  ]
 
 
 def test_scatter_update_ignores_position_zero():
   seq = tf.constant([[1, 2, 3, 4]])
-  out, written = ph.scatter_update(seq, tf.constant([[7, 8]]),
-                                   tf.constant([[0, 2]]))
+  out, written = ph.scatter_update(
+    seq, tf.constant([[7, 8]]), tf.constant([[0, 2]])
+  )
   assert out.numpy().tolist() == [[1, 2, 8, 4]]
   assert written.numpy().tolist() == [[0, 0, 1, 0]]
 
@@ -48,8 +53,9 @@ def test_scatter_update_applies_a_duplicate_once():
 
 def test_scatter_update_float_with_depth():
   seq = tf.zeros([1, 3, 2])
-  out, written = ph.scatter_update(seq, tf.constant([[[1.0, 2.0], [3.0, 4.0]]]),
-                                   tf.constant([[2, 2]]))
+  out, written = ph.scatter_update(
+    seq, tf.constant([[[1.0, 2.0], [3.0, 4.0]]]), tf.constant([[2, 2]])
+  )
   assert out.numpy().tolist() == [[[0, 0], [0, 0], [1, 2]]]
   assert written.numpy().tolist() == [[0, 0, 1]]
 
@@ -71,8 +77,9 @@ def test_mask_counts_and_layout():
   masked = ph.mask(inputs, 0.15, n, TINY_SPECIAL_IDS)
   lengths = batch["input_mask"].sum(-1)
   expected = np.maximum(1, np.minimum(n, np.round(lengths * 0.15)))
-  np.testing.assert_array_equal(masked.masked_lm_weights.numpy().sum(-1),
-                                expected)
+  np.testing.assert_array_equal(
+    masked.masked_lm_weights.numpy().sum(-1), expected
+  )
   positions = masked.masked_lm_positions.numpy()
   weights = masked.masked_lm_weights.numpy()
   assert (positions[weights == 0] == 0).all()
@@ -81,8 +88,10 @@ def test_mask_counts_and_layout():
   for row in range(len(ids)):
     for pos, w in zip(positions[row], weights[row]):
       if w:
-        assert masked.masked_lm_ids.numpy()[row][list(positions[row]).index(
-            pos)] == ids[row, pos]
+        assert (
+          masked.masked_lm_ids.numpy()[row][list(positions[row]).index(pos)]
+          == ids[row, pos]
+        )
 
 
 def test_mask_statistics_over_many_draws():
@@ -98,8 +107,9 @@ def test_mask_statistics_over_many_draws():
   chosen_orig = ids[rows[weights], positions[weights]]
   # never a special token or padding
   assert not np.isin(chosen_orig, [CLS, SEP, MASK, 0]).any()
-  assert (inputs.input_mask.numpy()[rows[weights], positions[weights]]
-          == 1).all()
+  assert (
+    inputs.input_mask.numpy()[rows[weights], positions[weights]] == 1
+  ).all()
   # 85% of the (distinct) chosen positions become [MASK], 15% stay unchanged
   changed = out_ids != ids
   assert (out_ids[changed] == MASK).all()
@@ -115,9 +125,13 @@ def test_mask_statistics_over_many_draws():
 
 
 def test_mask_row_without_candidates_predicts_nothing():
-  inputs = as_inputs({"input_ids": np.array([[CLS, SEP, 0], [CLS, 7, SEP]]),
-                      "input_mask": np.array([[1, 1, 0], [1, 1, 1]]),
-                      "segment_ids": np.zeros([2, 3], np.int64)})
+  inputs = as_inputs(
+    {
+      "input_ids": np.array([[CLS, SEP, 0], [CLS, 7, SEP]]),
+      "input_mask": np.array([[1, 1, 0], [1, 1, 1]]),
+      "segment_ids": np.zeros([2, 3], np.int64),
+    }
+  )
   masked = ph.mask(inputs, 0.5, 2, TINY_SPECIAL_IDS)
   assert masked.masked_lm_weights.numpy()[0].tolist() == [0, 0]
   assert masked.masked_lm_positions.numpy()[1, 0] == 1
@@ -129,8 +143,9 @@ def test_unmask_restores_the_original():
   inputs = as_inputs(tiny_batch())
   masked = ph.mask(inputs, 0.3, 5, TINY_SPECIAL_IDS)
   restored = ph.unmask(masked)
-  np.testing.assert_array_equal(restored.input_ids.numpy(),
-                                inputs.input_ids.numpy())
+  np.testing.assert_array_equal(
+    restored.input_ids.numpy(), inputs.input_ids.numpy()
+  )
 
 
 def test_sample_from_softmax_follows_the_distribution():
@@ -154,10 +169,14 @@ def test_sample_from_softmax_disallow():
   assert set(samples.tolist()) == {1, 2}
 
 
-@pytest.mark.parametrize("mask_prob,seq_len,expected", [
-    (0.15, 128, 19), (0.15, 512, 79), (0.25, 512, 130)])
+@pytest.mark.parametrize(
+  "mask_prob,seq_len,expected",
+  [(0.15, 128, 19), (0.15, 512, 79), (0.25, 512, 130)],
+)
 def test_max_predictions_per_seq_rule(mask_prob, seq_len, expected):
   from conftest import tiny_config
-  config = tiny_config(mask_prob=mask_prob, max_seq_length=seq_len,
-                       model_hparam_overrides={})
+
+  config = tiny_config(
+    mask_prob=mask_prob, max_seq_length=seq_len, model_hparam_overrides={}
+  )
   assert config.max_predictions_per_seq == expected

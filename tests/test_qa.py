@@ -7,10 +7,12 @@ import pytest
 
 import configure_finetuning
 import run_finetuning
+from conftest import ROOT
+from conftest import shared_path
 from finetune import qa
+from finetune import qa_data
 from finetune import qa_metrics
 from model import tokenization
-from conftest import ROOT, shared_path
 
 DEMO_VOCAB = os.path.join(ROOT, "demo", "vocab.txt")
 
@@ -21,15 +23,15 @@ def config_for(data_dir, **hparams):
 
 
 def test_split_words_keeps_english_and_numbers_whole():
-  words, spans = qa.split_words("ELECTRA模型有14M参数, ok")
+  words, spans = qa_data.split_words("ELECTRA模型有14M参数, ok")
   assert words == ["ELECTRA", "模", "型", "有", "14M", "参", "数", ",", "ok"]
   assert spans[4] == (10, 12) and spans[-1] == (17, 18)
 
 
 def test_windows_and_max_context():
-  assert qa.window_starts(10, 4, 3) == [0, 3, 6]
-  assert qa.window_starts(3, 4, 3) == [0]
-  best = qa.best_windows(10, [0, 3, 6], 4)
+  assert qa_data.window_starts(10, 4, 3) == [0, 3, 6]
+  assert qa_data.window_starts(3, 4, 3) == [0]
+  best = qa_data.best_windows(10, [0, 3, 6], 4)
   # windows 0-3, 3-6, 6-9: a token at the edge of two windows has no
   # context on one side in either, and the first window wins the tie
   assert best == [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]
@@ -37,24 +39,37 @@ def test_windows_and_max_context():
 
 def test_cmrc_metrics_by_hand():
   assert qa_metrics.mixed_segmentation("ELECTRA模型，12个") == [
-      "electra", "模", "型", "12", "个"]
+    "electra",
+    "模",
+    "型",
+    "12",
+    "个",
+  ]
   assert qa_metrics.exact_match("《北京》", "北京") == 1.0
   assert qa_metrics.f1_score("北京天安门", "天安门广场") == pytest.approx(
-      2 * (3 / 5) * (3 / 5) / (6 / 5))
-  results = qa_metrics.evaluate({"q1": "北京", "q2": "上海"},
-                                {"q1": ["北京", "北京市"], "q2": ["广州"]})
+    2 * (3 / 5) * (3 / 5) / (6 / 5)
+  )
+  results = qa_metrics.evaluate(
+    {"q1": "北京", "q2": "上海"}, {"q1": ["北京", "北京市"], "q2": ["广州"]}
+  )
   assert results == {"em": 50.0, "f1": 50.0}
   # an unanswerable question (gold "") is right only when nothing is said
-  assert qa_metrics.evaluate({"q": ""}, {"q": [""]}) == {"em": 100.0,
-                                                         "f1": 100.0}
+  assert qa_metrics.evaluate({"q": ""}, {"q": [""]}) == {
+    "em": 100.0,
+    "f1": 100.0,
+  }
   assert qa_metrics.evaluate({"q": "北京"}, {"q": [""]})["f1"] == 0.0
 
 
 def test_defaults_for_qa():
   config = config_for("/x")
   assert config.max_seq_length == 512 and config.num_train_epochs == 2.0
-  assert (config.max_query_length, config.doc_stride, config.n_best_size,
-          config.max_answer_length) == (64, 128, 20, 30)
+  assert (
+    config.max_query_length,
+    config.doc_stride,
+    config.n_best_size,
+    config.max_answer_length,
+  ) == (64, 128, 20, 30)
 
 
 def test_real_trial_answers_map_back_exactly(tmp_path):
@@ -65,8 +80,10 @@ def test_real_trial_answers_map_back_exactly(tmp_path):
   source = shared_path("data", "qa", "cmrc2018")
   vocab = shared_path("data", "vocab", "bert-base-chinese-vocab.txt")
   os.makedirs(tmp_path / "finetuning_data" / "cmrc2018")
-  os.symlink(os.path.join(source, "trial.json"),
-             tmp_path / "finetuning_data" / "cmrc2018" / "train.json")
+  os.symlink(
+    os.path.join(source, "trial.json"),
+    tmp_path / "finetuning_data" / "cmrc2018" / "train.json",
+  )
   task = qa.QATask(config_for(tmp_path))  # max_seq_length 512, as for QA
   examples = task.get_examples("train")
   assert len(examples) == 1002
@@ -74,7 +91,7 @@ def test_real_trial_answers_map_back_exactly(tmp_path):
   assert len(features) > len(examples)  # long contexts need several windows
   recovered, cut = {}, set()
   for example in examples:
-    _, spans = qa.split_words(example.context)
+    _, spans = qa_data.split_words(example.context)
     starts = {a for a, _ in spans}
     ends = {b for _, b in spans}
     text = example.answers[0]
@@ -86,7 +103,8 @@ def test_real_trial_answers_map_back_exactly(tmp_path):
     start, end = feature["cmrc2018_start"], feature["cmrc2018_end"]
     if start:
       recovered[example.qid] = example.context[
-          spans[token_word[start]][0]:spans[token_word[end]][1] + 1]
+        spans[token_word[start]][0] : spans[token_word[end]][1] + 1
+      ]
   for example in examples:
     if example.qid in cut:
       continue
@@ -98,40 +116,73 @@ def test_real_trial_answers_map_back_exactly(tmp_path):
 @pytest.mark.parametrize("unanswerable", [False, True])
 def test_cmrc_end_to_end(tmp_path, unanswerable):
   import shutil
+
   shutil.copy(DEMO_VOCAB, tmp_path / "vocab.txt")
-  with open(os.path.join(ROOT, "demo", "corpus", "science.txt"),
-            encoding="utf-8") as f:
-    sentences = [l for l in f.read().split("\n") if len(l) > 12]
+  with open(
+    os.path.join(ROOT, "demo", "corpus", "science.txt"), encoding="utf-8"
+  ) as f:
+    sentences = [line for line in f.read().split("\n") if len(line) > 12]
   for split, count in (("train", 30), ("dev", 8), ("test", 5)):
     paragraphs = []
     for i in range(count):
-      context = "".join(sentences[i % len(sentences):][:3])
+      context = "".join(sentences[i % len(sentences) :][:3])
       answer = context[4:8]
       impossible = unanswerable and i % 4 == 0
-      qas = [{"id": f"{split}-{i}", "question": "这里说的是什么？",
-              "answers": [] if split == "test" or impossible else
-              [{"text": answer, "answer_start": 4}]}]
+      qas = [
+        {
+          "id": f"{split}-{i}",
+          "question": "这里说的是什么？",
+          "answers": []
+          if split == "test" or impossible
+          else [{"text": answer, "answer_start": 4}],
+        }
+      ]
       if impossible:
         qas[0]["is_impossible"] = True
       paragraphs.append({"context": context, "qas": qas})
     path = tmp_path / "finetuning_data" / "cmrc2018" / f"{split}.json"
     os.makedirs(path.parent, exist_ok=True)
-    path.write_text(json.dumps({"data": [{"paragraphs": paragraphs}]},
-                               ensure_ascii=False), encoding="utf-8")
-  hparams = {"task_names": ["cmrc2018"], "init_checkpoint": None,
-             "debug": True, "vocab_size": 2244, "max_seq_length": 64,
-             "doc_stride": 24, "train_batch_size": 8, "num_train_epochs": 2.0,
-             "write_test_outputs": True}
-  results = run_finetuning.main(["--data-dir", str(tmp_path), "--model-name",
-                                 "m", "--hparams", json.dumps(hparams)])
+    path.write_text(
+      json.dumps({"data": [{"paragraphs": paragraphs}]}, ensure_ascii=False),
+      encoding="utf-8",
+    )
+  hparams = {
+    "task_names": ["cmrc2018"],
+    "init_checkpoint": None,
+    "debug": True,
+    "vocab_size": 2244,
+    "max_seq_length": 64,
+    "doc_stride": 24,
+    "train_batch_size": 8,
+    "num_train_epochs": 2.0,
+    "write_test_outputs": True,
+  }
+  results = run_finetuning.main(
+    [
+      "--data-dir",
+      str(tmp_path),
+      "--model-name",
+      "m",
+      "--hparams",
+      json.dumps(hparams),
+    ]
+  )
   assert set(results[0]["cmrc2018"]) == {"em", "f1", "loss"}
   results_dir = tmp_path / "models" / "m" / "results"
   predictions = json.load(open(results_dir / "cmrc2018_dev_predictions.json"))
   assert set(predictions) == {f"dev-{i}" for i in range(8)}
   nbest = json.load(open(results_dir / "cmrc2018_dev_nbest.json"))
   assert all(len(v) <= 20 for v in nbest.values())
-  test = json.load(open(tmp_path / "models" / "m" / "test_predictions" /
-                        "trial_1" / "cmrc2018_predict.json"))
+  test = json.load(
+    open(
+      tmp_path
+      / "models"
+      / "m"
+      / "test_predictions"
+      / "trial_1"
+      / "cmrc2018_predict.json"
+    )
+  )
   assert set(test) == {f"test-{i}" for i in range(5)}
 
 
@@ -141,6 +192,7 @@ def test_trial_file_end_to_end(tmp_path):
   evaluated on other questions of it: features, training, decoding, EM/F1
   and the predictions file."""
   import shutil
+
   source = shared_path("data", "qa", "cmrc2018", "trial.json")
   vocab = shared_path("data", "vocab", "bert-base-chinese-vocab.txt")
   shutil.copy(vocab, tmp_path / "vocab.txt")
@@ -148,20 +200,38 @@ def test_trial_file_end_to_end(tmp_path):
   out = tmp_path / "finetuning_data" / "cmrc2018"
   os.makedirs(out)
   for split, articles in (("train", data[:40]), ("dev", data[-10:])):
-    (out / f"{split}.json").write_text(json.dumps({"data": articles},
-                                                  ensure_ascii=False),
-                                       encoding="utf-8")
-  hparams = {"task_names": ["cmrc2018"], "init_checkpoint": None,
-             "debug": True, "vocab_size": 21128, "max_seq_length": 128,
-             "doc_stride": 64, "train_batch_size": 16,
-             "num_train_epochs": 1.0}
-  results = run_finetuning.main(["--data-dir", str(tmp_path), "--model-name",
-                                 "m", "--hparams", json.dumps(hparams)])
+    (out / f"{split}.json").write_text(
+      json.dumps({"data": articles}, ensure_ascii=False), encoding="utf-8"
+    )
+  hparams = {
+    "task_names": ["cmrc2018"],
+    "init_checkpoint": None,
+    "debug": True,
+    "vocab_size": 21128,
+    "max_seq_length": 128,
+    "doc_stride": 64,
+    "train_batch_size": 16,
+    "num_train_epochs": 1.0,
+  }
+  results = run_finetuning.main(
+    [
+      "--data-dir",
+      str(tmp_path),
+      "--model-name",
+      "m",
+      "--hparams",
+      json.dumps(hparams),
+    ]
+  )
   assert 0.0 <= results[0]["cmrc2018"]["f1"] <= 100.0
-  predictions = json.load(open(tmp_path / "models" / "m" / "results" /
-                               "cmrc2018_dev_predictions.json"))
-  dev_ids = {q["id"] for a in data[-10:] for p in a["paragraphs"]
-             for q in p["qas"]}
+  predictions = json.load(
+    open(
+      tmp_path / "models" / "m" / "results" / "cmrc2018_dev_predictions.json"
+    )
+  )
+  dev_ids = {
+    q["id"] for a in data[-10:] for p in a["paragraphs"] for q in p["qas"]
+  }
   assert set(predictions) == dev_ids
 
 
@@ -169,16 +239,20 @@ def test_trial_file_end_to_end(tmp_path):
 def test_head_outputs_and_candidates(joint):
   import numpy as np
   import tensorflow as tf
-  task = qa.QATask(config_for("/x", joint_prediction=joint, beam_size=3,
-                              n_best_size=3))
+
+  task = qa.QATask(
+    config_for("/x", joint_prediction=joint, beam_size=3, n_best_size=3)
+  )
   head = task.build_head(type("C", (), {"hidden_size": 8})())
   batch, length = 2, 7
-  features = {"input_mask": tf.ones([batch, length], tf.int32),
-              "segment_ids": tf.constant([[0, 0, 1, 1, 1, 1, 1]] * batch),
-              "cmrc2018_start": tf.constant([2, 0]),
-              "cmrc2018_end": tf.constant([4, 0]),
-              "cmrc2018_is_impossible": tf.constant([0, 1]),
-              "cmrc2018_eid": tf.constant([0, 1])}
+  features = {
+    "input_mask": tf.ones([batch, length], tf.int32),
+    "segment_ids": tf.constant([[0, 0, 1, 1, 1, 1, 1]] * batch),
+    "cmrc2018_start": tf.constant([2, 0]),
+    "cmrc2018_end": tf.constant([4, 0]),
+    "cmrc2018_is_impossible": tf.constant([0, 1]),
+    "cmrc2018_eid": tf.constant([0, 1]),
+  }
   sequence = tf.random.normal([batch, length, 8])
   losses, train_out = task.head_outputs(head, sequence, features, True)
   assert losses.shape == (batch,) and set(train_out) == {"loss", "eid"}

@@ -10,21 +10,27 @@ import tensorflow as tf
 
 import run_finetuning
 import run_pretraining
-from finetune import clue_tasks
 from conftest import ROOT
+from finetune import clue_tasks
 
 DEMO_VOCAB = os.path.join(ROOT, "demo", "vocab.txt")
-TASK_LABELS = {"afqmc": ["0", "1"], "tnews": ["100", "101", "102"],
-               "iflytek": ["0", "1", "2"], "cmnli": clue_tasks.NLI_LABELS,
-               "ocnli": clue_tasks.NLI_LABELS, "cluewsc2020": ["true", "false"],
-               "csl": ["0", "1"]}
+TASK_LABELS = {
+  "afqmc": ["0", "1"],
+  "tnews": ["100", "101", "102"],
+  "iflytek": ["0", "1", "2"],
+  "cmnli": clue_tasks.NLI_LABELS,
+  "ocnli": clue_tasks.NLI_LABELS,
+  "cluewsc2020": ["true", "false"],
+  "csl": ["0", "1"],
+}
 SPLIT_SIZES = {"train": 24, "dev": 12, "test": 10}
 
 
 def demo_sentences():
-  with open(os.path.join(ROOT, "demo", "corpus", "life.txt"),
-            encoding="utf-8") as f:
-    return [l for l in f.read().split("\n") if l.strip()]
+  with open(
+    os.path.join(ROOT, "demo", "corpus", "life.txt"), encoding="utf-8"
+  ) as f:
+    return [line for line in f.read().split("\n") if line.strip()]
 
 
 def clue_row(task, sentences, rng, label, index):
@@ -36,8 +42,15 @@ def clue_row(task, sentences, rng, label, index):
   elif task == "csl":
     row = {"abst": a, "keyword": [b[:2], b[2:4]]}
   else:
-    row = {"text": a, "target": {"span1_text": a[:2], "span1_index": 0,
-                                 "span2_text": a[4:5], "span2_index": 4}}
+    row = {
+      "text": a,
+      "target": {
+        "span1_text": a[:2],
+        "span1_index": 0,
+        "span2_text": a[4:5],
+        "span2_index": 4,
+      },
+    }
   if label is not None:
     row["label"] = label
   else:
@@ -55,8 +68,12 @@ def write_clue_data(root):
       with open(path, "w", encoding="utf-8") as f:
         for i in range(size):
           label = None if split == "test" else labels[i % len(labels)]
-          f.write(json.dumps(clue_row(task, sentences, rng, label, i),
-                             ensure_ascii=False) + "\n")
+          f.write(
+            json.dumps(
+              clue_row(task, sentences, rng, label, i), ensure_ascii=False
+            )
+            + "\n"
+          )
 
 
 @pytest.fixture(scope="module")
@@ -64,32 +81,68 @@ def pretrained(tmp_path_factory):
   """A debug ELECTRA pretrained for 4 steps on the demo corpus."""
   root = tmp_path_factory.mktemp("data")
   import shutil
+
   shutil.copy(DEMO_VOCAB, root / "vocab.txt")
   import build_pretraining_dataset
-  build_pretraining_dataset.main([
-      "--corpus-dir", os.path.join(ROOT, "demo", "corpus"), "--vocab-file",
-      DEMO_VOCAB, "--output-dir", str(root / "pretrain_tfrecords"),
-      "--max-seq-length", "32"])
-  run_pretraining.main([
-      "--data-dir", str(root), "--model-name", "debug",
-      "--hparams", json.dumps({"debug": True, "vocab_size": 2244,
-                               "max_seq_length": 32, "num_train_steps": 4})])
+
+  build_pretraining_dataset.main(
+    [
+      "--corpus-dir",
+      os.path.join(ROOT, "demo", "corpus"),
+      "--vocab-file",
+      DEMO_VOCAB,
+      "--output-dir",
+      str(root / "pretrain_tfrecords"),
+      "--max-seq-length",
+      "32",
+    ]
+  )
+  run_pretraining.main(
+    [
+      "--data-dir",
+      str(root),
+      "--model-name",
+      "debug",
+      "--hparams",
+      json.dumps(
+        {
+          "debug": True,
+          "vocab_size": 2244,
+          "max_seq_length": 32,
+          "num_train_steps": 4,
+        }
+      ),
+    ]
+  )
   write_clue_data(root)
   return root
 
 
-FINETUNE_HPARAMS = {"debug": True, "vocab_size": 2244, "max_seq_length": 32,
-                    "train_batch_size": 16, "num_train_epochs": 2.0,
-                    "log_every": 5}
+FINETUNE_HPARAMS = {
+  "debug": True,
+  "vocab_size": 2244,
+  "max_seq_length": 32,
+  "train_batch_size": 16,
+  "num_train_epochs": 2.0,
+  "log_every": 5,
+}
 
 
 @pytest.mark.slow
 def test_all_seven_tasks_in_one_command(pretrained, capsys):
-  hparams = dict(FINETUNE_HPARAMS, task_names=list(TASK_LABELS),
-                 write_test_outputs=True)
-  results = run_finetuning.main(["--data-dir", str(pretrained),
-                                 "--model-name", "debug",
-                                 "--hparams", json.dumps(hparams)])
+  hparams = dict(
+    FINETUNE_HPARAMS, task_names=list(TASK_LABELS), write_test_outputs=True
+  )
+  results = run_finetuning.main(
+    [
+      "--data-dir",
+      str(pretrained),
+      "--model-name",
+      "debug",
+      "--hparams",
+      json.dumps(hparams),
+    ]
+  )
   out = capsys.readouterr().out
   # the encoder: 5 embeddings + projection (2) + 3 layers x 16 variables
   assert "Initialised 55 variables from" in out
@@ -102,29 +155,52 @@ def test_all_seven_tasks_in_one_command(pretrained, capsys):
   saved = json.load(open(model_dir / "results" / f"{tasks}_results.json"))
   assert saved["summary"]["csl"]["accuracy"]["std"] == 0.0
   predictions = model_dir / "test_predictions" / "trial_1"
-  names = {"afqmc_predict.json", "tnews11_predict.json", "iflytek_predict.json",
-           "cmnli_predict.json", "ocnli_50k_predict.json",
-           "cluewsc11_predict.json", "csl_predict.json"}
+  names = {
+    "afqmc_predict.json",
+    "tnews11_predict.json",
+    "iflytek_predict.json",
+    "cmnli_predict.json",
+    "ocnli_50k_predict.json",
+    "cluewsc11_predict.json",
+    "csl_predict.json",
+  }
   assert set(os.listdir(predictions)) == names
   for task, name in zip(TASK_LABELS, sorted(names)):
     del task
     lines = open(predictions / name, encoding="utf-8").read().splitlines()
     rows = [json.loads(line) for line in lines]
     assert [r["id"] for r in rows] == list(range(SPLIT_SIZES["test"]))
-  tnews = [json.loads(l) for l in open(predictions / "tnews11_predict.json")]
+  tnews = [
+    json.loads(line) for line in open(predictions / "tnews11_predict.json")
+  ]
   assert {r["label"] for r in tnews} <= set(clue_tasks.TNEWS(None).label_list)
 
 
 @pytest.mark.slow
-def test_cached_tfrecords_are_reused_and_fresh_dirs_are_required(pretrained,
-                                                                 capsys):
+def test_cached_tfrecords_are_reused_and_fresh_dirs_are_required(
+  pretrained, capsys
+):
   # debug mode never reuses cached data: give the debug shape explicitly
-  hparams = dict(FINETUNE_HPARAMS, debug=False, task_names=["csl"],
-                 num_train_epochs=1.0, model_hparam_overrides={
-                     "hidden_size": 144, "num_hidden_layers": 3,
-                     "num_attention_heads": 4, "intermediate_size": 576})
-  args = ["--data-dir", str(pretrained), "--model-name", "debug",
-          "--hparams", json.dumps(hparams)]
+  hparams = dict(
+    FINETUNE_HPARAMS,
+    debug=False,
+    task_names=["csl"],
+    num_train_epochs=1.0,
+    model_hparam_overrides={
+      "hidden_size": 144,
+      "num_hidden_layers": 3,
+      "num_attention_heads": 4,
+      "intermediate_size": 576,
+    },
+  )
+  args = [
+    "--data-dir",
+    str(pretrained),
+    "--model-name",
+    "debug",
+    "--hparams",
+    json.dumps(hparams),
+  ]
   run_finetuning.main(args)
   assert "Wrote 24 train examples" in capsys.readouterr().out
   with pytest.raises(FileExistsError, match="csl_model_1 already holds"):
@@ -145,25 +221,48 @@ def test_custom_tsv_task_without_code(tmp_path):
     rows = ["review\tstars\tuid"]
     for i in range(size):
       rows.append(f"{rng.choice(sentences)}\t{['good', 'bad'][i % 2]}\tu{i}")
-    (data / f"{split}.tsv").write_text("\n".join(rows) + "\n",
-                                       encoding="utf-8")
+    (data / f"{split}.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
   import shutil
+
   shutil.copy(DEMO_VOCAB, tmp_path / "vocab.txt")
-  hparams = dict(FINETUNE_HPARAMS, task_names=["reviews"], init_checkpoint=None,
-                 write_test_outputs=True, num_trials=2, keep_all_models=False,
-                 keep_best_checkpoint=True, custom_tasks={"reviews": {
-                     "format": "tsv", "data_dir": str(data), "text_a": "review",
-                     "label": "stars", "labels": "infer", "id": "uid"}})
-  results = run_finetuning.main(["--data-dir", str(tmp_path), "--model-name",
-                                 "none", "--hparams", json.dumps(hparams)])
+  hparams = dict(
+    FINETUNE_HPARAMS,
+    task_names=["reviews"],
+    init_checkpoint=None,
+    write_test_outputs=True,
+    num_trials=2,
+    keep_all_models=False,
+    keep_best_checkpoint=True,
+    custom_tasks={
+      "reviews": {
+        "format": "tsv",
+        "data_dir": str(data),
+        "text_a": "review",
+        "label": "stars",
+        "labels": "infer",
+        "id": "uid",
+      }
+    },
+  )
+  results = run_finetuning.main(
+    [
+      "--data-dir",
+      str(tmp_path),
+      "--model-name",
+      "none",
+      "--hparams",
+      json.dumps(hparams),
+    ]
+  )
   assert len(results) == 2 and 0.0 <= results[0]["reviews"]["accuracy"] <= 100
   models = tmp_path / "models" / "none" / "finetuning_models"
   # trial 1 removed (keep_all_models false); trial 2 keeps final and best
   assert sorted(os.listdir(models)) == ["reviews_model_2"]
-  assert os.path.exists(models / "reviews_model_2" / "best" /
-                        "model.ckpt.index")
+  assert os.path.exists(
+    models / "reviews_model_2" / "best" / "model.ckpt.index"
+  )
   out = tmp_path / "models" / "none" / "test_predictions" / "trial_1"
-  rows = [json.loads(l) for l in open(out / "reviews_predict.json")]
+  rows = [json.loads(line) for line in open(out / "reviews_predict.json")]
   assert [r["id"] for r in rows] == [f"u{i}" for i in range(6)]
   assert {r["label"] for r in rows} <= {"bad", "good"}
 
@@ -172,10 +271,23 @@ def test_checkpoint_without_the_encoder_fails_clearly(tmp_path):
   ckpt = tf.train.Checkpoint(model={"something/else": tf.Variable(1.0)})
   path = ckpt.write(str(tmp_path / "other" / "model.ckpt"))
   import shutil
+
   shutil.copy(DEMO_VOCAB, tmp_path / "vocab.txt")
   write_clue_data(tmp_path)
-  hparams = dict(FINETUNE_HPARAMS, task_names=["csl"], init_checkpoint=path,
-                 num_train_epochs=1.0)
+  hparams = dict(
+    FINETUNE_HPARAMS,
+    task_names=["csl"],
+    init_checkpoint=path,
+    num_train_epochs=1.0,
+  )
   with pytest.raises(ValueError, match="no variable of the encoder"):
-    run_finetuning.main(["--data-dir", str(tmp_path), "--model-name", "x",
-                         "--hparams", json.dumps(hparams)])
+    run_finetuning.main(
+      [
+        "--data-dir",
+        str(tmp_path),
+        "--model-name",
+        "x",
+        "--hparams",
+        json.dumps(hparams),
+      ]
+    )

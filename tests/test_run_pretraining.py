@@ -8,15 +8,29 @@ import pytest
 
 import configure_pretraining
 import run_pretraining
-from pretrain import trainer
 from conftest import make_data_dir
+from pretrain import run as pretrain_run
 
-RESULT_NAMES = {"masked_lm_accuracy", "masked_lm_loss",
-                "sampled_masked_lm_accuracy", "disc_loss", "disc_auc",
-                "disc_accuracy", "disc_precision", "disc_recall", "loss"}
-DEBUG_HPARAMS = {"debug": True, "vocab_size": 97, "max_seq_length": 17,
-                 "num_warmup_steps": 5, "save_checkpoints_steps": 10,
-                 "log_every": 5, "seed": 1}
+RESULT_NAMES = {
+  "masked_lm_accuracy",
+  "masked_lm_loss",
+  "sampled_masked_lm_accuracy",
+  "disc_loss",
+  "disc_auc",
+  "disc_accuracy",
+  "disc_precision",
+  "disc_recall",
+  "loss",
+}
+DEBUG_HPARAMS = {
+  "debug": True,
+  "vocab_size": 97,
+  "max_seq_length": 17,
+  "num_warmup_steps": 5,
+  "save_checkpoints_steps": 10,
+  "log_every": 5,
+  "seed": 1,
+}
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +39,20 @@ def data_dir(tmp_path_factory):
 
 
 def run(data_dir, model_name="m", **hparams):
-  args = ["--data-dir", data_dir, "--model-name", model_name,
-          "--hparams", json.dumps(dict(DEBUG_HPARAMS, **hparams))]
+  args = [
+    "--data-dir",
+    data_dir,
+    "--model-name",
+    model_name,
+    "--hparams",
+    json.dumps(dict(DEBUG_HPARAMS, **hparams)),
+  ]
   run_pretraining.main(args)
 
 
 def checkpoint_steps(model_dir):
   import tensorflow as tf
+
   state = tf.train.get_checkpoint_state(model_dir)
   return [int(p.rsplit("-", 1)[1]) for p in state.all_model_checkpoint_paths]
 
@@ -68,8 +89,13 @@ def test_train_resume_and_evaluate(data_dir, capsys):
 
 @pytest.mark.slow
 def test_keep_checkpoint_max(data_dir):
-  run(data_dir, model_name="keep1", keep_checkpoint_max=1,
-      save_checkpoints_steps=5, num_train_steps=15)
+  run(
+    data_dir,
+    model_name="keep1",
+    keep_checkpoint_max=1,
+    save_checkpoints_steps=5,
+    num_train_steps=15,
+  )
   model_dir = os.path.join(data_dir, "models", "keep1")
   assert checkpoint_steps(model_dir) == [15]
   assert len([f for f in os.listdir(model_dir) if ".index" in f]) == 1
@@ -77,44 +103,56 @@ def test_keep_checkpoint_max(data_dir):
 
 def test_pattern_matching_nothing_is_a_clear_error(tmp_path):
   config = configure_pretraining.PretrainingConfig(
-      "m", str(tmp_path), **DEBUG_HPARAMS)
+    "m", str(tmp_path), **DEBUG_HPARAMS
+  )
   with pytest.raises(FileNotFoundError, match="matches no file"):
-    trainer.train_or_eval(config)
+    pretrain_run.train_or_eval(config)
 
 
 def test_vocab_errors(tmp_path, data_dir):
-  hparams = dict(DEBUG_HPARAMS, pretrain_tfrecords=os.path.join(
-      data_dir, "pretrain_tfrecords", "*"))
-  config = configure_pretraining.PretrainingConfig("m", str(tmp_path),
-                                                   **hparams)
+  hparams = dict(
+    DEBUG_HPARAMS,
+    pretrain_tfrecords=os.path.join(data_dir, "pretrain_tfrecords", "*"),
+  )
+  config = configure_pretraining.PretrainingConfig(
+    "m", str(tmp_path), **hparams
+  )
   with pytest.raises(FileNotFoundError, match="vocab.txt does not exist"):
-    trainer.train_or_eval(config)
+    pretrain_run.train_or_eval(config)
   (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n")
-  with pytest.raises(ValueError, match=r"lacks the special tokens \['\[MASK\]'\]"):
-    trainer.train_or_eval(config)
-  from conftest import write_tfrecords, write_vocab
+  with pytest.raises(
+    ValueError, match=r"lacks the special tokens \['\[MASK\]'\]"
+  ):
+    pretrain_run.train_or_eval(config)
+  from conftest import write_tfrecords
+  from conftest import write_vocab
+
   small = tmp_path / "small"
   write_tfrecords(str(small / "pretrain_tfrecords"), vocab_size=50)
   write_vocab(str(small / "vocab.txt"), 97)
   config = configure_pretraining.PretrainingConfig(
-      "m", str(small), **dict(DEBUG_HPARAMS, vocab_size=50))
+    "m", str(small), **dict(DEBUG_HPARAMS, vocab_size=50)
+  )
   with pytest.raises(ValueError, match="has 97 tokens but hparam 'vocab_size'"):
-    trainer.train_or_eval(config)
+    pretrain_run.train_or_eval(config)
 
 
 def test_neither_train_nor_eval_is_rejected(data_dir):
   config = configure_pretraining.PretrainingConfig(
-      "m", data_dir, **dict(DEBUG_HPARAMS, do_train=False))
+    "m", data_dir, **dict(DEBUG_HPARAMS, do_train=False)
+  )
   with pytest.raises(ValueError, match="do_train"):
-    trainer.train_or_eval(config)
+    pretrain_run.train_or_eval(config)
 
 
 @pytest.mark.slow
 def test_checkpoint_keys_carry_the_official_names(data_dir):
-  from model import checkpoints
+  from interop import checkpoints
+
   run(data_dir, model_name="names", num_train_steps=2)
   path = checkpoints.resolve_checkpoint_path(
-      os.path.join(data_dir, "models", "names"))
+    os.path.join(data_dir, "models", "names")
+  )
   names = checkpoints.checkpoint_variables(path)
   assert "electra/encoder/layer_0/attention/self/query/kernel" in names
   assert "generator_predictions/output_bias" in names
@@ -125,12 +163,22 @@ def test_checkpoint_keys_carry_the_official_names(data_dir):
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(data_dir):
   import numpy as np
   import tensorflow as tf
+
   model_dir = os.path.join(data_dir, "models", "nan")
-  with pytest.raises(FloatingPointError,
-                     match=r"at step 2 \(gen = .*loss = nan.*model.ckpt-1 is "
-                           r"kept"):
-    run(data_dir, model_name="nan", learning_rate=1e38, num_warmup_steps=0,
-        save_checkpoints_steps=1, log_every=1, num_train_steps=5)
+  with pytest.raises(
+    FloatingPointError,
+    match=r"at step 2 \(gen = .*loss = nan.*model.ckpt-1 is "
+    r"kept",
+  ):
+    run(
+      data_dir,
+      model_name="nan",
+      learning_rate=1e38,
+      num_warmup_steps=0,
+      save_checkpoints_steps=1,
+      log_every=1,
+      num_train_steps=5,
+    )
   assert checkpoint_steps(model_dir) == [1]
   reader = tf.train.load_checkpoint(os.path.join(model_dir, "model.ckpt-1"))
   for name in reader.get_variable_to_shape_map():

@@ -2,27 +2,53 @@
 
 import pytest
 
+from conftest import shared_path
 from model import fast_tokenization
 from model import tokenization
 from model import tokenizers
-from conftest import shared_path
 
-SMALL_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "我", "爱", "北",
-               "京", "，", "。", "hello", "world", "!", "un", "##aff", "##able",
-               "12", "##34", "cafe", "（", "）", "：", "a", "##b", "ab", "##ab"]
+SMALL_VOCAB = [
+  "[PAD]",
+  "[UNK]",
+  "[CLS]",
+  "[SEP]",
+  "[MASK]",
+  "我",
+  "爱",
+  "北",
+  "京",
+  "，",
+  "。",
+  "hello",
+  "world",
+  "!",
+  "un",
+  "##aff",
+  "##able",
+  "12",
+  "##34",
+  "cafe",
+  "（",
+  "）",
+  "：",
+  "a",
+  "##b",
+  "ab",
+  "##ab",
+]
 
 HAND_CASES = [
-    "我爱北京，Hello World!",
-    "unaffable 1234",
-    "ＡＢＣ（全角）：１２３。",          # full-width letters, digits, punctuation
-    "tab\there\r\nnew\x00line\x7f\ufffd end",  # control characters
-    "emoji 😀👨‍👩‍👧 ❤️ 🇨🇳 end",
-    "Café naïve ÅNGSTRÖM",
-    "zero\u200bwidth \u2028line\u2029para\u3000ideographic\xa0nbsp",
-    "한국어 テキスト ελληνικά",
-    "a" * 201 + " " + "a" * 200,
-    "   ",
-    "",
+  "我爱北京，Hello World!",
+  "unaffable 1234",
+  "ＡＢＣ（全角）：１２３。",  # full-width letters, digits, punctuation
+  "tab\there\r\nnew\x00line\x7f\ufffd end",  # control characters
+  "emoji 😀👨‍👩‍👧 ❤️ 🇨🇳 end",
+  "Café naïve ÅNGSTRÖM",
+  "zero\u200bwidth \u2028line\u2029para\u3000ideographic\xa0nbsp",
+  "한국어 テキスト ελληνικά",
+  "a" * 201 + " " + "a" * 200,
+  "   ",
+  "",
 ]
 
 
@@ -35,27 +61,45 @@ def small_vocab_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tokenizer_pair(small_vocab_file):
-  return (tokenization.FullTokenizer(small_vocab_file),
-          fast_tokenization.FastTokenizer(small_vocab_file))
+  return (
+    tokenization.FullTokenizer(small_vocab_file),
+    fast_tokenization.FastTokenizer(small_vocab_file),
+  )
 
 
 def test_basic_tokenizer_by_hand():
   basic = tokenization.BasicTokenizer()
   assert basic.tokenize("我爱ELECTRA模型，OK?") == [
-      "我", "爱", "electra", "模", "型", "，", "ok", "?"]
+    "我",
+    "爱",
+    "electra",
+    "模",
+    "型",
+    "，",
+    "ok",
+    "?",
+  ]
   assert basic.tokenize(" \tCafé\u00a0x\x00y ") == ["cafe", "xy"]
-  assert tokenization.BasicTokenizer(do_lower_case=False).tokenize(
-      "Café") == ["Café"]
+  assert tokenization.BasicTokenizer(do_lower_case=False).tokenize("Café") == [
+    "Café"
+  ]
   # accents are stripped only together with lower-casing (as official)
-  assert tokenization.BasicTokenizer(strip_accents=False).tokenize(
-      "Café") == ["café"]
+  assert tokenization.BasicTokenizer(strip_accents=False).tokenize("Café") == [
+    "café"
+  ]
 
 
 def test_wordpiece_by_hand(tokenizer_pair):
   python, _ = tokenizer_pair
   assert python.tokenize("unaffable") == ["un", "##aff", "##able"]
   assert python.tokenize("1234 ab abab abba") == [
-      "12", "##34", "ab", "ab", "##ab", "[UNK]"]
+    "12",
+    "##34",
+    "ab",
+    "ab",
+    "##ab",
+    "[UNK]",
+  ]
   assert python.tokenize("zzz 我") == ["[UNK]", "我"]
   assert python.tokenize("a" * 201) == ["[UNK]"]
   assert python.tokenize("ab" * 100) == ["ab"] + ["##ab"] * 99  # 200 chars
@@ -81,8 +125,11 @@ def test_fast_path_equals_python_on_zhwiki_sample():
   python = tokenization.FullTokenizer(vocab)
   fast = fast_tokenization.FastTokenizer(vocab)
   fast_ids = fast.tokenize_to_ids(lines)
-  mismatches = [i for i, line in enumerate(lines)
-                if python.tokenize_to_ids([line])[0] != fast_ids[i]]
+  mismatches = [
+    i
+    for i, line in enumerate(lines)
+    if python.tokenize_to_ids([line])[0] != fast_ids[i]
+  ]
   assert len(lines) > 20000 and not mismatches, mismatches[:5]
   for text in HAND_CASES:
     assert fast.tokenize_to_ids([text]) == python.tokenize_to_ids([text])
@@ -90,10 +137,16 @@ def test_fast_path_equals_python_on_zhwiki_sample():
 
 def test_bert_chinese_vocab_layout():
   vocab = tokenization.load_vocab(
-      shared_path("data", "vocab", "bert-base-chinese-vocab.txt"))
+    shared_path("data", "vocab", "bert-base-chinese-vocab.txt")
+  )
   assert len(vocab) == 21128
   assert [vocab[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")] == [
-      0, 100, 101, 102, 103]
+    0,
+    100,
+    101,
+    102,
+    103,
+  ]
   # line 344 holds U+2028 alone: it keeps its id but cannot be produced
   assert "[unreachable line 344]" in vocab
 
@@ -109,29 +162,47 @@ def test_vocab_errors(tmp_path):
   ok.write_text("\ufeff[PAD]\r\n[UNK]\r\nx\r\n", encoding="utf-8")
   assert tokenization.load_vocab(str(ok)) == {"[PAD]": 0, "[UNK]": 1, "x": 2}
   with pytest.raises(ValueError, match=r"lacks the special tokens \['\[CLS\]'"):
-    tokenization.check_special_tokens(tokenization.load_vocab(str(ok)),
-                                      str(ok))
+    tokenization.check_special_tokens(tokenization.load_vocab(str(ok)), str(ok))
 
 
 def test_ids_round_trip(tokenizer_pair):
   python, _ = tokenizer_pair
   tokens = python.tokenize("我爱北京")
-  assert python.convert_ids_to_tokens(
-      python.convert_tokens_to_ids(tokens)) == tokens
+  assert (
+    python.convert_ids_to_tokens(python.convert_tokens_to_ids(tokens)) == tokens
+  )
 
 
 def test_sentencepiece_tokenizer(tmp_path):
   import sentencepiece
+
   corpus = tmp_path / "corpus.txt"
-  corpus.write_text("\n".join(["我爱北京天安门。", "今天天气很好。",
-                               "我们去公园散步吧。", "北京的秋天很美。"] * 20),
-                    encoding="utf-8")
+  corpus.write_text(
+    "\n".join(
+      [
+        "我爱北京天安门。",
+        "今天天气很好。",
+        "我们去公园散步吧。",
+        "北京的秋天很美。",
+      ]
+      * 20
+    ),
+    encoding="utf-8",
+  )
   prefix = str(tmp_path / "sp")
   sentencepiece.SentencePieceTrainer.train(
-      input=str(corpus), model_prefix=prefix, vocab_size=30,
-      user_defined_symbols=["[CLS]", "[SEP]", "[MASK]"], pad_id=0,
-      pad_piece="[PAD]", unk_id=1, unk_piece="[UNK]", bos_id=-1, eos_id=-1,
-      minloglevel=2)
+    input=str(corpus),
+    model_prefix=prefix,
+    vocab_size=30,
+    user_defined_symbols=["[CLS]", "[SEP]", "[MASK]"],
+    pad_id=0,
+    pad_piece="[PAD]",
+    unk_id=1,
+    unk_piece="[UNK]",
+    bos_id=-1,
+    eos_id=-1,
+    minloglevel=2,
+  )
   tokenizer = tokenizers.get_tokenizer(prefix + ".model")
   assert isinstance(tokenizer, tokenizers.SentencePieceTokenizer)
   ids = tokenizer.tokenize_to_ids(["我爱北京。"])[0]
@@ -140,7 +211,10 @@ def test_sentencepiece_tokenizer(tmp_path):
 
 
 def test_get_tokenizer_choices(small_vocab_file):
-  assert isinstance(tokenizers.get_tokenizer(small_vocab_file),
-                    fast_tokenization.FastTokenizer)
-  assert isinstance(tokenizers.get_tokenizer(small_vocab_file, fast=False),
-                    tokenization.FullTokenizer)
+  assert isinstance(
+    tokenizers.get_tokenizer(small_vocab_file), fast_tokenization.FastTokenizer
+  )
+  assert isinstance(
+    tokenizers.get_tokenizer(small_vocab_file, fast=False),
+    tokenization.FullTokenizer,
+  )

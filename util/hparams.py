@@ -5,8 +5,9 @@ closest known one, and also reject a value of the wrong type.
 """
 
 import difflib
-import json
 import os
+
+from util import files
 
 # hyperparameters whose default is None, and the types they accept
 _NUMBER = (int, float)
@@ -21,19 +22,11 @@ def load_hparams(hparams):
     if not os.path.exists(text):
       raise FileNotFoundError(f"--hparams file {text} does not exist")
     with open(text, encoding="utf-8") as f:
-      try:
-        loaded = json.load(f)
-      except json.JSONDecodeError as e:
-        raise ValueError(f"--hparams file {text} is not valid JSON: {e}")
+      loaded = files.parse_json_object(f.read(), f"--hparams file {text}")
   else:
-    try:
-      loaded = json.loads(text or "{}")
-    except json.JSONDecodeError as e:
-      raise ValueError(f"--hparams is neither a .json path nor a JSON dict: "
-                       f"{e}")
-  if not isinstance(loaded, dict):
-    raise ValueError(f"--hparams must be a JSON object, got "
-                     f"{type(loaded).__name__}")
+    loaded = files.parse_json_object(
+      text or "{}", "--hparams (neither a .json path nor a JSON dict)"
+    )
   return loaded
 
 
@@ -70,10 +63,14 @@ def check_and_update(obj, kwargs, types):
       raise ValueError(f"Unknown hparam {key!r}{hint}")
     expected = types.get(key)
     if expected is not None and not _type_ok(value, expected):
-      names = (expected.__name__ if isinstance(expected, type)
-               else " or ".join(t.__name__ for t in expected))
-      raise TypeError(f"hparam {key!r} must be {names}, got "
-                      f"{type(value).__name__} {value!r}")
+      names = (
+        expected.__name__
+        if isinstance(expected, type)
+        else " or ".join(t.__name__ for t in expected)
+      )
+      raise TypeError(
+        f"hparam {key!r} must be {names}, got {type(value).__name__} {value!r}"
+      )
     if expected is float and isinstance(value, int):
       value = float(value)
     obj.__dict__[key] = value
@@ -83,8 +80,9 @@ def check_at_least_one(obj, names):
   """Each named hparam of ``obj`` must be >= 1; the error names it."""
   for name in names:
     if getattr(obj, name) < 1:
-      raise ValueError(f"hparam {name!r} must be at least 1, got "
-                       f"{getattr(obj, name)}")
+      raise ValueError(
+        f"hparam {name!r} must be at least 1, got {getattr(obj, name)}"
+      )
 
 
 def infer_types(defaults, declared):
@@ -102,3 +100,55 @@ def infer_types(defaults, declared):
     elif value is not None:
       types[key] = type(value)
   return types
+
+
+# types of the shared hyperparameters whose default is None
+SHARED_DECLARED_TYPES = {
+  "embedding_size": int,
+  "tpu_job_name": str,
+  "tpu_name": str,
+  "tpu_zone": str,
+  "gcp_project": str,
+  "init_checkpoint": str,
+  "seed": int,
+  "model_hparam_overrides": dict,
+}
+
+
+class HParams:
+  """Base of the configure_*.py configs: official names, strict updates.
+
+  A subclass sets its defaults as attributes (the official way), calling
+  `_model_defaults` and `_tpu_defaults` for the settings both jobs share,
+  then `_seal` once every default exists, then `update` with the passed-in
+  hyperparameters. An unknown name or a wrong type is an error naming it.
+  """
+
+  DECLARED_TYPES = {}  # extra types of a subclass's None defaults
+
+  def _model_defaults(self):
+    self.model_size = "small"  # "tiny", "small", "base" or "large"
+    # overrides of the transformer hparams of model_size (see BertConfig)
+    self.model_hparam_overrides = {}
+    self.embedding_size = None  # bert hidden size by default
+    self.vocab_size = 30522  # number of tokens in the vocabulary
+    self.do_lower_case = True  # lowercase the input?
+
+  def _tpu_defaults(self):
+    self.use_tpu = False
+    self.num_tpu_cores = 1
+    self.tpu_job_name = None
+    self.tpu_name = None  # cloud TPU to use for training
+    self.tpu_zone = None  # GCE zone where the Cloud TPU is located in
+    self.gcp_project = None  # project name for the Cloud TPU-enabled project
+
+  def _seal(self):
+    """Fixes the set of known hyperparameters and their types."""
+    declared = dict(SHARED_DECLARED_TYPES, **self.DECLARED_TYPES)
+    self._types = infer_types(self.__dict__, declared)
+
+  def update(self, kwargs):
+    check_and_update(self, kwargs, self._types)
+
+  def to_dict(self):
+    return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}

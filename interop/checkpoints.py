@@ -29,15 +29,18 @@ def resolve_checkpoint_path(path):
   if tf.io.gfile.isdir(path):
     latest = tf.train.latest_checkpoint(path)
     if latest is None:
-      raise FileNotFoundError(f"checkpoint directory {path} holds no "
-                              f"checkpoint")
+      raise FileNotFoundError(
+        f"checkpoint directory {path} holds no checkpoint"
+      )
     return latest
   if os.path.basename(path) == "checkpoint" and tf.io.gfile.exists(path):
     return resolve_checkpoint_path(os.path.dirname(path) or ".")
   if tf.io.gfile.exists(path + ".index"):
     return path
-  raise FileNotFoundError(f"no checkpoint at {path} (expected a directory, "
-                          f"its 'checkpoint' file or a checkpoint prefix)")
+  raise FileNotFoundError(
+    f"no checkpoint at {path} (expected a directory, "
+    f"its 'checkpoint' file or a checkpoint prefix)"
+  )
 
 
 def unescape(local_name):
@@ -62,7 +65,7 @@ def checkpoint_variables(path):
   named = {}
   for key, shape in tf.train.list_variables(path):
     if key.startswith(_TF2_PREFIX) and key.endswith(_TF2_SUFFIX):
-      name = unescape(key[len(_TF2_PREFIX):-len(_TF2_SUFFIX)])
+      name = unescape(key[len(_TF2_PREFIX) : -len(_TF2_SUFFIX)])
     elif "/.ATTRIBUTES/" in key or key in _NOT_MODEL:
       continue
     elif key.endswith("/adam_m") or key.endswith("/adam_v"):
@@ -80,9 +83,9 @@ def checkpoint_slots(path):
     for slot in ("adam_m", "adam_v"):
       prefix = f"optimizer/{slot}/"
       if key.startswith(prefix) and key.endswith(_TF2_SUFFIX):
-        slots[(unescape(key[len(prefix):-len(_TF2_SUFFIX)]), slot)] = key
+        slots[(unescape(key[len(prefix) : -len(_TF2_SUFFIX)]), slot)] = key
       elif key.endswith("/" + slot) and "/.ATTRIBUTES/" not in key:
-        slots[(key[:-len(slot) - 1], slot)] = key
+        slots[(key[: -len(slot) - 1], slot)] = key
   return slots
 
 
@@ -98,7 +101,8 @@ def init_optimizer_slots(optimizer, path):
   for (name, slot), key in slots.items():
     table = optimizer.adam_m if slot == "adam_m" else optimizer.adam_v
     if name in table and reader.get_variable_to_shape_map()[key] == (
-        table[name].shape.as_list()):
+      table[name].shape.as_list()
+    ):
       table[name].assign(reader.get_tensor(key))
       loaded += 1
   return loaded
@@ -108,21 +112,33 @@ class LoadReport:
   """What `init_from_checkpoint` did: loaded, left at init, unused."""
 
   def __init__(self, path, loaded, missing, unused):
-    self.path, self.loaded, self.missing, self.unused = (path, loaded, missing,
-                                                         unused)
+    self.path, self.loaded, self.missing, self.unused = (
+      path,
+      loaded,
+      missing,
+      unused,
+    )
 
   def summary(self, max_names=10):
     def names(items):
       shown = ", ".join(items[:max_names])
-      return shown + (f", ... ({len(items) - max_names} more)"
-                      if len(items) > max_names else "")
+      return shown + (
+        f", ... ({len(items) - max_names} more)"
+        if len(items) > max_names
+        else ""
+      )
+
     lines = [f"Initialised {len(self.loaded)} variables from {self.path}"]
     if self.missing:
-      lines.append(f"  left at initialisation ({len(self.missing)}): " +
-                   names(self.missing))
+      lines.append(
+        f"  left at initialisation ({len(self.missing)}): "
+        + names(self.missing)
+      )
     if self.unused:
-      lines.append(f"  unused in the checkpoint ({len(self.unused)}): " +
-                   names(self.unused))
+      lines.append(
+        f"  unused in the checkpoint ({len(self.unused)}): "
+        + names(self.unused)
+      )
     return "\n".join(lines)
 
 
@@ -144,9 +160,10 @@ def init_from_checkpoint(variables_by_name, path):
   for name, var in variables_by_name.items():
     if name in available and list(available[name][1]) != var.shape.as_list():
       raise ValueError(
-          f"checkpoint {path} has {name} with shape {available[name][1]}, "
-          f"the model's is {var.shape.as_list()} (another model size, "
-          f"embedding size or vocab?)")
+        f"checkpoint {path} has {name} with shape {available[name][1]}, "
+        f"the model's is {var.shape.as_list()} (another model size, "
+        f"embedding size or vocab?)"
+      )
   reader = tf.train.load_checkpoint(path)
   loaded = sorted(n for n in variables_by_name if n in available)
   for name in loaded:
@@ -172,22 +189,30 @@ def write_tf1_checkpoint(path, prefix):
   """
   path = resolve_checkpoint_path(path)
   reader = tf.train.load_checkpoint(path)
-  tensors = {name: reader.get_tensor(key)
-             for name, (key, _) in checkpoint_variables(path).items()}
+  tensors = {
+    name: reader.get_tensor(key)
+    for name, (key, _) in checkpoint_variables(path).items()
+  }
   for (name, slot), key in checkpoint_slots(path).items():
     tensors[f"{name}/{slot}"] = reader.get_tensor(key)
-  for key in ("optimizer/global_step/.ATTRIBUTES/VARIABLE_VALUE",
-              "global_step"):
+  for key in (
+    "optimizer/global_step/.ATTRIBUTES/VARIABLE_VALUE",
+    "global_step",
+  ):
     if reader.has_tensor(key):
       tensors["global_step"] = reader.get_tensor(key)
   names = sorted(tensors)
   directory = os.path.dirname(os.path.abspath(prefix))
   tf.io.gfile.makedirs(directory)
-  tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names,
-                    shape_and_slices=[""] * len(names),
-                    tensors=[tf.constant(tensors[n]) for n in names])
+  tf.raw_ops.SaveV2(
+    prefix=prefix,
+    tensor_names=names,
+    shape_and_slices=[""] * len(names),
+    tensors=[tf.constant(tensors[n]) for n in names],
+  )
   base = os.path.basename(prefix)
   with tf.io.gfile.GFile(os.path.join(directory, "checkpoint"), "w") as f:
-    f.write(f'model_checkpoint_path: "{base}"\n'
-            f'all_model_checkpoint_paths: "{base}"\n')
+    f.write(
+      f'model_checkpoint_path: "{base}"\nall_model_checkpoint_paths: "{base}"\n'
+    )
   return len(names)

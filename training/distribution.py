@@ -29,12 +29,15 @@ def get_strategy(config):
     return tf.distribute.MirroredStrategy()
   if name == "multi_worker_mirrored":
     if "TF_CONFIG" not in os.environ:
-      raise ValueError("distribution_strategy 'multi_worker_mirrored' needs "
-                       "the TF_CONFIG environment variable (see README)")
+      raise ValueError(
+        "distribution_strategy 'multi_worker_mirrored' needs "
+        "the TF_CONFIG environment variable (see README)"
+      )
     return tf.distribute.MultiWorkerMirroredStrategy()
   if name == "tpu":
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
-        tpu=config.tpu_name, zone=config.tpu_zone, project=config.gcp_project)
+      tpu=config.tpu_name, zone=config.tpu_zone, project=config.gcp_project
+    )
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
@@ -59,10 +62,13 @@ def check_batch_divisible(config, strategy):
   for name in ("train_batch_size", "eval_batch_size"):
     size = getattr(config, name)
     if size % replicas:
-      raise ValueError(f"hparam {name!r} ({size}) is not divisible by the "
-                       f"{replicas} replicas of the distribution strategy")
+      raise ValueError(
+        f"hparam {name!r} ({size}) is not divisible by the "
+        f"{replicas} replicas of the distribution strategy"
+      )
   parts = getattr(config, "gradient_accumulation_steps", 1) * replicas
   if config.train_batch_size % parts:
     raise ValueError(
-        f"hparam 'train_batch_size' ({config.train_batch_size}) is not "
-        f"divisible by gradient_accumulation_steps x replicas ({parts})")
+      f"hparam 'train_batch_size' ({config.train_batch_size}) is not "
+      f"divisible by gradient_accumulation_steps x replicas ({parts})"
+    )

@@ -1,28 +1,10 @@
-"""Logging and safe file writing."""
+"""Safe file writing and reading: atomic writes, JSON, writable checks."""
 
 import json
 import os
-import sys
 import tempfile
 
 import tensorflow as tf
-
-
-def log(*args):
-  sys.stdout.write(" ".join(map(str, args)) + "\n")
-  sys.stdout.flush()
-
-
-def heading(*args):
-  log(80 * "=")
-  log(*args)
-  log(80 * "=")
-
-
-def log_config(config):
-  for key, value in sorted(config.to_dict().items()):
-    log(f"  {key}: {value}")
-  log()
 
 
 def atomic_write_text(text, path):
@@ -30,8 +12,9 @@ def atomic_write_text(text, path):
   reader (or a crash) never sees a half-written file."""
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-",
-                             suffix=os.path.basename(path))
+  fd, tmp = tempfile.mkstemp(
+    dir=directory, prefix=".tmp-", suffix=os.path.basename(path)
+  )
   try:
     with os.fdopen(fd, "w", encoding="utf-8") as f:
       f.write(text)
@@ -45,8 +28,9 @@ def atomic_write_text(text, path):
 
 
 def atomic_write_json(obj, path):
-  atomic_write_text(json.dumps(obj, indent=2, sort_keys=True,
-                               ensure_ascii=False) + "\n", path)
+  atomic_write_text(
+    json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n", path
+  )
 
 
 def load_json(path):
@@ -62,3 +46,25 @@ def check_writable_dir(path, what):
     probe.close()
   except OSError as e:
     raise PermissionError(f"{what} {path} is not writable: {e}") from e
+
+
+def parse_json_object(text, where, error=ValueError):
+  """Parses ``text`` as a JSON object (a dict).
+
+  Args:
+    text: the JSON text.
+    where: what the text is, for messages (a file and line, a flag).
+    error: the exception class to raise.
+
+  Raises:
+    ``error`` naming ``where``: invalid JSON, or JSON that is not an object.
+  """
+  try:
+    loaded = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise error(
+      f"{where}: not valid JSON ({e.msg} at column {e.colno})"
+    ) from None
+  if not isinstance(loaded, dict):
+    raise error(f"{where}: expected a JSON object, got {type(loaded).__name__}")
+  return loaded

@@ -1,0 +1,192 @@
+"""One fine-tuning trial: initialise from a pretrained checkpoint, train with
+layer-wise learning-rate decay, evaluate on dev, write test predictions."""
+
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from finetune import finetuning_model
+from interop import checkpoints
+from model import optimization
+from training import loop
+from training import progress
+from training import step as step_lib
+from util import files as files_lib
+from util import logs
+
+
+def init_encoder(config, model):
+  """Loads the pretrained encoder (``electra/``); task heads stay fresh."""
+  if not config.init_checkpoint:
+    logs.log(
+      "init_checkpoint is null: the encoder starts from random initialisation"
+    )
+    return None
+  encoder = {
+    name: var
+    for name, var in model.official_variables().items()
+    if name.startswith("electra/")
+  }
+  report = checkpoints.init_from_checkpoint(encoder, config.init_checkpoint)
+  if not report.loaded:
+    raise ValueError(
+      f"no variable of the encoder was found in checkpoint "
+      f"{report.path}; is it an ELECTRA checkpoint?"
+    )
+  logs.log(report.summary())
+  return report
+
+
+class Trial:
+  """One training run of the tasks with one seed."""
+
+  def __init__(self, config, tasks, preprocessor, strategy, trial):
+    self.config, self.tasks = config, tasks
+    self.preprocessor, self.strategy = preprocessor, strategy
+    self.trial = trial
+    self._examples = {}
+    self.model_dir = f"{config.model_dir}_{trial}"
+    tf.random.set_seed(config.seed + trial)
+
+  def build(self, num_train_steps):
+    config = self.config
+    with self.strategy.scope():
+      self.model = finetuning_model.FinetuningModel(config, self.tasks)
+      self.optimizer = optimization.create_optimizer(
+        self.model.trainable_variables,
+        config.learning_rate,
+        max(1, num_train_steps),
+        weight_decay_rate=config.weight_decay_rate,
+        warmup_proportion=config.warmup_proportion,
+        layerwise_lr_decay_power=config.layerwise_lr_decay,
+        n_transformer_layers=self.model.bert_config.num_hidden_layers,
+        head_scope=finetuning_model.HEAD_SCOPE,
+      )
+    self.checkpoint = checkpoints.make_checkpoint(
+      self.model.official_variables(), self.optimizer
+    )
+    init_encoder(config, self.model)
+    self._predict_step = tf.function(
+      self._predict_batch, autograph=False, reduce_retracing=True
+    )
+
+  def _predict_batch(self, features):
+    _, outputs = self.model(features, training=False)
+    return outputs, features["task_id"]
+
+  def train(self, record_path, num_examples, on_epoch_end):
+    """Trains num_train_epochs; ``on_epoch_end(trial, epoch, last)``."""
+    config = self.config
+    steps_per_epoch = num_examples // config.train_batch_size
+    total_steps = int(steps_per_epoch * config.num_train_epochs)
+    if total_steps < 1:
+      raise ValueError(
+        f"the training data ({num_examples} examples) is "
+        f"smaller than train_batch_size "
+        f"({config.train_batch_size})"
+      )
+    iterator = iter(
+      self.strategy.experimental_distribute_dataset(
+        self.preprocessor.dataset(
+          record_path, config.train_batch_size, True, config.seed + self.trial
+        )
+      )
+    )
+    batch = float(config.train_batch_size)
+
+    def loss_fn(features, _):
+      total, _ = self.model(features, training=True)
+      return total, {"mean_loss": total / batch}
+
+    replica_step = step_lib.make_replica_step(
+      loss_fn, self.model.trainable_variables, self.optimizer
+    )
+    train_loop = loop.TrainLoop(
+      self.strategy,
+      replica_step,
+      self.optimizer,
+      loop.LoopSettings(
+        total_steps, config.log_every, (steps_per_epoch,), ["mean_loss"]
+      ),
+    )
+    train_loop.run(
+      iterator,
+      progress.ProgressLogger(total_steps, 0),
+      lambda step: on_epoch_end(
+        self, step // steps_per_epoch, step == total_steps
+      ),
+    )
+    return total_steps
+
+  def predict(self, record_path):
+    """{task name: {output name: array}} over a split (one pass)."""
+    dataset = self.preprocessor.dataset(
+      record_path, self.config.eval_batch_size, False
+    )
+    gathered = {t.name: {} for t in self.tasks}
+    for features in dataset:
+      outputs, task_ids = self._predict_step(features)
+      for task_id, task in enumerate(self.tasks):
+        rows = task_ids.numpy() == task_id
+        for key, value in outputs[task.name].items():
+          gathered[task.name].setdefault(key, []).append(value.numpy()[rows])
+    return {
+      task: {k: np.concatenate(v) for k, v in outs.items()}
+      for task, outs in gathered.items()
+    }
+
+  def evaluate(self, split="dev"):
+    results = {}
+    for task in self.tasks:
+      record_path, _ = self.preprocessor.prepare([task], split, False)
+      scorer = task.get_scorer(
+        self.examples(task, split), self.preprocessor.tokenizer
+      )
+      scorer.update(self.predict(record_path)[task.name])
+      results[task.name] = scorer.get_results()
+      logs.log(
+        f"{task.name} {split}: "
+        + " - ".join(f"{k}: {v:.2f}" for k, v in results[task.name].items())
+      )
+      directory = os.path.dirname(self.config.results_txt)
+      for name, data in scorer.output_files().items():
+        files_lib.atomic_write_json(
+          data, os.path.join(directory, f"{task.name}_{split}_{name}.json")
+        )
+    return results
+
+  def examples(self, task, split):
+    """The examples of a task's split, read once per trial."""
+    key = (task.name, split)
+    if key not in self._examples:
+      self._examples[key] = task.get_examples(split)
+    return self._examples[key]
+
+  def save(self, subdir=None):
+    directory = (
+      os.path.join(self.model_dir, subdir) if subdir else (self.model_dir)
+    )
+    return self.checkpoint.write(os.path.join(directory, "model.ckpt"))
+
+  def write_test_predictions(self):
+    """CLUE submission files: one {"id", "label"} JSON object per line."""
+    out_dir = os.path.join(
+      self.config.test_predictions_dir, f"trial_{self.trial}"
+    )
+    for task in self.tasks:
+      if task.submission_file is None:
+        continue
+      examples = self.examples(task, "test")
+      record_path, _ = self.preprocessor.prepare([task], "test", False)
+      outputs = self.predict(record_path)[task.name]
+      lines = [
+        json.dumps(line, ensure_ascii=False)
+        for line in task.submission_lines(
+          examples, outputs, self.preprocessor.tokenizer
+        )
+      ]
+      path = os.path.join(out_dir, task.submission_file)
+      files_lib.atomic_write_text("\n".join(lines) + "\n", path)
+      logs.log(f"Wrote {len(lines)} test predictions to {path}")

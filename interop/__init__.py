@@ -1,0 +1,1 @@
+"""Checkpoint and model formats in and out: ours, TF1, SavedModel."""

@@ -1,0 +1,184 @@
+"""Pretraining and evaluation under a `tf.distribute` strategy, resumable.
+
+`train_or_eval(config)` is what ``run_pretraining.py`` runs: it builds the
+model and the official optimizer under the configured strategy, restores the
+newest checkpoint in ``model_dir`` (model, optimizer slots and step), trains
+to ``num_train_steps`` saving every ``save_checkpoints_steps``, and/or
+evaluates ``num_eval_steps`` batches into ``results/unsup_results.{txt,json}``.
+"""
+
+import os
+
+import tensorflow as tf
+
+from pretrain import metrics
+from pretrain import pretrain_data
+from pretrain import session as session_lib
+from pretrain import steps
+from training import distribution
+from training import loop
+from training import progress as progress_lib
+from util import files as files_lib
+from util import logs
+
+
+def data_error(files, config):
+  """Turns a TensorFlow error met while reading into one naming the data."""
+
+  def translate(error):
+    if isinstance(error, tf.errors.DataLossError):
+      return pretrain_data.InputDataError(
+        pretrain_data.find_corrupt_file(files) or error.message
+      )
+    if (
+      isinstance(error, tf.errors.InvalidArgumentError)
+      and "not in [0," in error.message
+    ):
+      return pretrain_data.InputDataError(
+        f"a token id in {config.pretrain_tfrecords} is outside the "
+        f"vocabulary (vocab_size {config.vocab_size}): {error.message}"
+      )
+    return None
+
+  return translate
+
+
+def train(session, files):
+  """Trains from the session's step to num_train_steps, checkpointing."""
+  config = session.config
+  start = session.step
+  if start >= config.num_train_steps:
+    logs.log(
+      f"Training already reached step {start} of "
+      f"{config.num_train_steps}; nothing to do."
+    )
+    return
+  iterator = iter(
+    pretrain_data.distributed_dataset(
+      session.strategy,
+      files,
+      config.train_batch_size,
+      config.max_seq_length,
+      is_training=True,
+      seed=int(session.data_seed.numpy()),
+      steps_done=start,
+    )
+  )
+  if start:
+    logs.log(
+      f"Skipping the {start * config.train_batch_size} examples "
+      f"consumed by steps 1-{start}"
+    )
+  settings = loop.LoopSettings(
+    total_steps=config.num_train_steps,
+    log_every=config.log_every,
+    event_every=(config.save_checkpoints_steps, config.iterations_per_loop),
+    names=list(session.model.loss_terms_names()) + ["loss"],
+  )
+  train_loop = loop.TrainLoop(
+    session.strategy,
+    steps.make_replica_step(session.model, session.optimizer, config),
+    session.optimizer,
+    settings,
+    lambda: session.checkpointer.latest,
+    data_error(files, config),
+  )
+  writer = (
+    tf.summary.create_file_writer(config.model_dir) if session.chief else None
+  )
+
+  def on_event(step):
+    if (
+      step % config.save_checkpoints_steps == 0
+      or step == config.num_train_steps
+    ):
+      session.save()
+
+  train_loop.run(
+    iterator,
+    progress_lib.ProgressLogger(config.num_train_steps, start, writer),
+    on_event,
+  )
+  if writer is not None:
+    writer.flush()
+
+
+def evaluate(session, files):
+  """Evaluates num_eval_steps batches; writes and returns the metrics."""
+  config = session.config
+  dataset = pretrain_data.distributed_dataset(
+    session.strategy,
+    files,
+    config.eval_batch_size,
+    config.max_seq_length,
+    is_training=False,
+    seed=config.seed,
+  )
+  iterator = iter(dataset)
+  eval_step = steps.make_eval_step(
+    session.model, session.strategy, config.jit_compile
+  )
+  accumulator = metrics.MetricsAccumulator()
+  for _ in range(config.num_eval_steps):
+    accumulator.update({k: v.numpy() for k, v in eval_step(iterator).items()})
+  results = accumulator.result()
+  results["global_step"] = session.step
+  if session.chief:
+    write_results(config, results)
+  return results
+
+
+def write_results(config, results):
+  """Writes the eval metrics as text and JSON (atomically), and TensorBoard."""
+  lines = [f"{k} = {v}" for k, v in sorted(results.items())]
+  files_lib.atomic_write_text("\n".join(lines) + "\n", config.results_txt)
+  files_lib.atomic_write_json(results, config.results_json)
+  writer = tf.summary.create_file_writer(os.path.join(config.model_dir, "eval"))
+  with writer.as_default(step=results["global_step"]):
+    for name, value in results.items():
+      if name != "global_step":
+        tf.summary.scalar(f"eval/{name}", value)
+  writer.flush()
+  for line in lines:
+    logs.log("  " + line)
+
+
+def train_or_eval(config):
+  """Runs pretraining and/or evaluation as ``config`` says.
+
+  Returns:
+    The eval metrics dict when ``do_eval``, else None.
+  """
+  if not (config.do_train or config.do_eval):
+    raise ValueError(
+      "At least one of hparams 'do_train' and 'do_eval' must be true"
+    )
+  # the strategy first: multi-worker collectives must be configured before
+  # TensorFlow runs any op
+  strategy = distribution.get_strategy(config)
+  files = pretrain_data.list_input_files(config.pretrain_tfrecords)
+  pretrain_data.check_input_files(
+    files, config.max_seq_length, config.vocab_size
+  )
+  special_ids = session_lib.load_special_ids(config)
+  if config.seed is not None:
+    tf.random.set_seed(config.seed)
+  distribution.check_batch_divisible(config, strategy)
+  files_lib.check_writable_dir(config.model_dir, "model_dir")
+  session = session_lib.PretrainingSession(config, strategy, special_ids)
+  logs.heading("Config:")
+  logs.log_config(config)
+  if session.chief:
+    files_lib.atomic_write_json(
+      config.to_dict(), os.path.join(config.model_dir, "config.json")
+    )
+  restored = session.restore()
+  if restored:
+    logs.log(f"Restored {restored} (step {session.step})")
+  if config.do_train:
+    logs.heading("Running training")
+    train(session, files)
+  if config.do_eval:
+    logs.heading("Running evaluation")
+    return evaluate(session, files)
+  return None

@@ -1,0 +1,1 @@
+"""Generic training machinery shared by pretraining and fine-tuning."""
