@@ -233,6 +233,16 @@ def test_trial_file_end_to_end(tmp_path):
     q["id"] for a in data[-10:] for p in a["paragraphs"] for q in p["qas"]
   }
   assert set(predictions) == dev_ids
+  # the reported F1 is the metric of the written predictions
+  gold = {
+    q["id"]: [a["text"] for a in q["answers"]]
+    for article in data[-10:]
+    for p in article["paragraphs"]
+    for q in p["qas"]
+  }
+  expected = qa_metrics.evaluate(predictions, gold)
+  assert results[0]["cmrc2018"]["f1"] == pytest.approx(expected["f1"])
+  assert results[0]["cmrc2018"]["em"] == pytest.approx(expected["em"])
 
 
 @pytest.mark.parametrize("joint", [True, False])
