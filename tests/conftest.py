@@ -131,3 +131,29 @@ def make_data_dir(root, seq_len=17, vocab_size=97):
     vocab_size=vocab_size,
   )
   return str(root)
+
+
+def finetune_main(data_dir, hparams, model_name="m"):
+  """``run_finetuning.py --data-dir D --model-name M --hparams JSON``."""
+  import json
+
+  import run_finetuning
+
+  return run_finetuning.main(
+    [
+      "--data-dir",
+      str(data_dir),
+      "--model-name",
+      model_name,
+      "--hparams",
+      json.dumps(hparams),
+    ]  # fmt: skip
+  )
+
+
+# the official pretraining eval metrics (ELECTRA objective)
+ELECTRA_METRICS = {
+  "masked_lm_accuracy", "masked_lm_loss", "sampled_masked_lm_accuracy",
+  "disc_loss", "disc_auc", "disc_accuracy", "disc_precision", "disc_recall",
+  "loss",
+}  # fmt: skip

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 import numpy_reference as ref
+from conftest import ELECTRA_METRICS
 from conftest import TINY_SPECIAL_IDS
 from conftest import tiny_batch
 from conftest import tiny_config
@@ -233,17 +234,7 @@ def test_electric_discriminator_adds_log_q():
   [
     (
       "electra",
-      {
-        "masked_lm_accuracy",
-        "masked_lm_loss",
-        "sampled_masked_lm_accuracy",
-        "disc_loss",
-        "disc_auc",
-        "disc_accuracy",
-        "disc_precision",
-        "disc_recall",
-        "loss",
-      },
+      ELECTRA_METRICS,
     ),
     ("masked_lm", {"masked_lm_accuracy", "masked_lm_loss", "loss"}),
   ],

@@ -6,8 +6,8 @@ import os
 import pytest
 
 import configure_finetuning
-import run_finetuning
 from conftest import ROOT
+from conftest import finetune_main
 from conftest import shared_path
 from finetune import qa
 from finetune import qa_data
@@ -157,16 +157,7 @@ def test_cmrc_end_to_end(tmp_path, unanswerable):
     "num_train_epochs": 2.0,
     "write_test_outputs": True,
   }
-  results = run_finetuning.main(
-    [
-      "--data-dir",
-      str(tmp_path),
-      "--model-name",
-      "m",
-      "--hparams",
-      json.dumps(hparams),
-    ]
-  )
+  results = finetune_main(tmp_path, hparams)
   assert set(results[0]["cmrc2018"]) == {"em", "f1", "loss"}
   results_dir = tmp_path / "models" / "m" / "results"
   predictions = json.load(open(results_dir / "cmrc2018_dev_predictions.json"))
@@ -213,16 +204,7 @@ def test_trial_file_end_to_end(tmp_path):
     "train_batch_size": 16,
     "num_train_epochs": 1.0,
   }
-  results = run_finetuning.main(
-    [
-      "--data-dir",
-      str(tmp_path),
-      "--model-name",
-      "m",
-      "--hparams",
-      json.dumps(hparams),
-    ]
-  )
+  results = finetune_main(tmp_path, hparams)
   assert 0.0 <= results[0]["cmrc2018"]["f1"] <= 100.0
   predictions = json.load(
     open(

@@ -11,6 +11,7 @@ import tensorflow as tf
 import run_finetuning
 import run_pretraining
 from conftest import ROOT
+from conftest import finetune_main
 from finetune import clue_tasks
 
 DEMO_VOCAB = os.path.join(ROOT, "demo", "vocab.txt")
@@ -133,16 +134,7 @@ def test_all_seven_tasks_in_one_command(pretrained, capsys):
   hparams = dict(
     FINETUNE_HPARAMS, task_names=list(TASK_LABELS), write_test_outputs=True
   )
-  results = run_finetuning.main(
-    [
-      "--data-dir",
-      str(pretrained),
-      "--model-name",
-      "debug",
-      "--hparams",
-      json.dumps(hparams),
-    ]
-  )
+  results = finetune_main(pretrained, hparams, "debug")
   out = capsys.readouterr().out
   # the encoder: 5 embeddings + projection (2) + 3 layers x 16 variables
   assert "Initialised 55 variables from" in out
@@ -244,16 +236,7 @@ def test_custom_tsv_task_without_code(tmp_path):
       }
     },
   )
-  results = run_finetuning.main(
-    [
-      "--data-dir",
-      str(tmp_path),
-      "--model-name",
-      "none",
-      "--hparams",
-      json.dumps(hparams),
-    ]
-  )
+  results = finetune_main(tmp_path, hparams, "none")
   assert len(results) == 2
   # accuracy is a count of right answers over the dev rows, in %
   right = results[0]["reviews"]["accuracy"] * 10 / 100  # 10 dev rows
@@ -284,13 +267,4 @@ def test_checkpoint_without_the_encoder_fails_clearly(tmp_path):
     num_train_epochs=1.0,
   )
   with pytest.raises(ValueError, match="no variable of the encoder"):
-    run_finetuning.main(
-      [
-        "--data-dir",
-        str(tmp_path),
-        "--model-name",
-        "x",
-        "--hparams",
-        json.dumps(hparams),
-      ]
-    )
+    finetune_main(tmp_path, hparams, "x")

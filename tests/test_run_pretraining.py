@@ -8,20 +8,11 @@ import pytest
 
 import configure_pretraining
 import run_pretraining
+from conftest import ELECTRA_METRICS
 from conftest import make_data_dir
 from pretrain import run as pretrain_run
 
-RESULT_NAMES = {
-  "masked_lm_accuracy",
-  "masked_lm_loss",
-  "sampled_masked_lm_accuracy",
-  "disc_loss",
-  "disc_auc",
-  "disc_accuracy",
-  "disc_precision",
-  "disc_recall",
-  "loss",
-}
+RESULT_NAMES = ELECTRA_METRICS
 DEBUG_HPARAMS = {
   "debug": True,
   "vocab_size": 97,

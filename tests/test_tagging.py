@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import configure_finetuning
-import run_finetuning
 from conftest import ROOT
+from conftest import finetune_main
 from conftest import shared_path
 from finetune import readers
 from finetune import tagging
@@ -171,16 +171,7 @@ def test_cluener_end_to_end_with_submission(tmp_path):
     "write_test_outputs": True,
     "tagging_scheme": "BIOES",
   }
-  results = run_finetuning.main(
-    [
-      "--data-dir",
-      str(tmp_path),
-      "--model-name",
-      "m",
-      "--hparams",
-      json.dumps(hparams),
-    ]
-  )
+  results = finetune_main(tmp_path, hparams)
   assert set(results[0]["cluener"]) >= {"f1", "precision", "recall"}
   path = (
     tmp_path
@@ -221,16 +212,7 @@ def test_custom_conll_task_without_code(tmp_path):
     "learning_rate": 3e-3,
     "custom_tasks": {"myner": {"type": "tagging", "data_dir": str(data)}},
   }
-  results = run_finetuning.main(
-    [
-      "--data-dir",
-      str(tmp_path),
-      "--model-name",
-      "m",
-      "--hparams",
-      json.dumps(hparams),
-    ]
-  )
+  results = finetune_main(tmp_path, hparams)
   # one sentence, seen 96 times: the tagger must have learned it exactly
   assert results[0]["myner"]["loc_f1"] == 100.0
   assert results[0]["myner"]["f1"] == 100.0
@@ -292,16 +274,7 @@ def test_cluener_real_train_file_end_to_end(tmp_path):
     "num_train_epochs": 2.0,
     "learning_rate": 1e-3,
   }
-  results = run_finetuning.main(
-    [
-      "--data-dir",
-      str(tmp_path),
-      "--model-name",
-      "m",
-      "--hparams",
-      json.dumps(hparams),
-    ]
-  )
+  results = finetune_main(tmp_path, hparams)
   cluener = results[0]["cluener"]
   assert "name_f1" in cluener
   p, r = cluener["precision"], cluener["recall"]
