@@ -116,6 +116,13 @@ class PretrainingConfig(hparams_lib.HParams):
     # continue pretraining from this checkpoint (ours or an official TF1 one;
     # a directory, its 'checkpoint' file or a prefix) when model_dir has none
     self.init_checkpoint = None
+    # the official code's handling of a masked position drawn twice: the two
+    # sampled replacement ids are averaged (see pretrain_helpers.scatter_update)
+    self.official_masking_quirks = False
+    # the official TF1 update step: the learning rate read one step ahead,
+    # lr(t + 1), and the clipping norm taken over the IndexedSlices values
+    # of the embedding gradients (repeated rows unsummed)
+    self.official_step_quirks = False
 
   def _locations(self, data_dir, model_name):
     """Default locations of data files."""

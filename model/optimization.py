@@ -251,11 +251,15 @@ def create_optimizer(
   n_transformer_layers=None,
   head_scope=None,
   dynamic_loss_scale=False,
+  lr_step_offset=0,
 ):
   """The official ``create_optimizer`` settings, as an `AdamWeightDecay`.
 
   Args:
     variables: the trainable variables (slots are created for them).
+    lr_step_offset: 1 reads the schedule one step ahead, lr(t + 1), as the
+      official TF1 graph does (its step counter is incremented before the
+      update reads the rate); 0 uses lr(t).
     layerwise_lr_decay_power: > 0 enables layer-wise decay (fine-tuning).
     n_transformer_layers: depth of the encoder, for layer-wise decay.
     head_scope: the name prefix of the output heads, for layer-wise decay.
@@ -263,7 +267,7 @@ def create_optimizer(
 
   def schedule(step):
     return learning_rate_at(
-      step,
+      step + lr_step_offset,
       learning_rate,
       num_train_steps,
       warmup_steps,
@@ -297,7 +301,8 @@ def all_finite(grads):
   )
 
 
-def clip_by_global_norm(grads, clip_norm=1.0):
-  """Global-norm clipping as official (None gradients pass through)."""
-  clipped, _ = tf.clip_by_global_norm(grads, clip_norm)
+def clip_by_global_norm(grads, clip_norm=1.0, use_norm=None):
+  """Global-norm clipping as official (None gradients pass through);
+  ``use_norm`` replaces the norm of ``grads`` when given."""
+  clipped, _ = tf.clip_by_global_norm(grads, clip_norm, use_norm=use_norm)
   return clipped

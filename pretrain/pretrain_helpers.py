@@ -48,36 +48,47 @@ def first_occurrences(positions):
   return tf.logical_not(tf.reduce_any(tf.logical_and(same, earlier), -1))
 
 
-def scatter_update(sequence, updates, positions):
+def scatter_update(sequence, updates, positions, average_duplicates=False):
   """Writes ``updates`` into ``sequence`` at ``positions``.
 
   Updates to position 0 are ignored (position 0 is the [CLS] token, and
   unused prediction slots point there). When a position repeats in a row,
-  only its first update is applied. (The official code summed the duplicate
-  updates and divided by their count, which for token ids gives the average
-  of two ids, a token neither sampler chose; we fix that.)
+  only its first update is applied; with ``average_duplicates`` the repeated
+  updates are summed and divided by their count, as the official code does
+  (for int token ids, floor division: the "average" of two sampled ids is a
+  token neither draw chose).
 
   Args:
     sequence: [B, L] or [B, L, D] tensor.
     updates: [B, N] or [B, N, D] tensor of the same dtype.
     positions: [B, N] int tensor.
+    average_duplicates: the official averaging of repeated positions.
 
   Returns:
     (updated_sequence, updated_mask): the sequence with updates applied, and
     a [B, L] int32 tensor that is 1 where a value was written.
   """
   positions = tf.cast(positions, tf.int32)
-  keep = tf.logical_and(first_occurrences(positions), positions > 0)
+  keep = positions > 0
+  if not average_duplicates:
+    keep = tf.logical_and(keep, first_occurrences(positions))
   batch, n = tf.shape(positions)[0], tf.shape(positions)[1]
   rows = tf.tile(tf.range(batch)[:, tf.newaxis], [1, n])
   indices = tf.stack([rows, positions], -1)
   seq_shape = tf.shape(sequence)
-  keep_int = tf.cast(keep, tf.int32)
-  updated_mask = tf.scatter_nd(indices, keep_int, seq_shape[:2])
+  counts = tf.scatter_nd(indices, tf.cast(keep, tf.int32), seq_shape[:2])
   keep_values = tf.cast(keep, updates.dtype)
   if updates.shape.rank == 3:
     keep_values = keep_values[:, :, tf.newaxis]
   written = tf.scatter_nd(indices, updates * keep_values, seq_shape)
+  divisor = tf.cast(tf.maximum(counts, 1), written.dtype)
+  if sequence.shape.rank == 3:
+    divisor = divisor[:, :, tf.newaxis]
+  if written.dtype.is_integer:
+    written = tf.math.floordiv(written, divisor)
+  else:
+    written = written / divisor
+  updated_mask = tf.minimum(counts, 1)
   select = tf.cast(updated_mask, tf.bool)
   if sequence.shape.rank == 3:
     select = select[:, :, tf.newaxis]

@@ -227,6 +227,7 @@ class PretrainingModel(tf.Module):
       inputs.input_ids,
       tf.cast(sampled_ids, inputs.input_ids.dtype),
       inputs.masked_lm_positions,
+      average_duplicates=self.config.official_masking_quirks,
     )
     if self.config.electric_objective:
       labels = updated

@@ -40,6 +40,7 @@ class PretrainingSession:
         warmup_steps=config.num_warmup_steps,
         lr_decay_power=config.lr_decay_power,
         dynamic_loss_scale=config.mixed_precision == "mixed_float16",
+        lr_step_offset=int(config.official_step_quirks),
       )
       # the data order's seed: kept in the checkpoint, so that a resumed
       # run can skip exactly the examples already consumed

@@ -33,6 +33,7 @@ def make_replica_step(model, optimizer, config):
     prepare_fn=model.loss_denominators,
     accumulation_steps=config.gradient_accumulation_steps,
     jit_compile=config.jit_compile,
+    clip_norm_of_slices=config.official_step_quirks,
   )
 
 

@@ -256,3 +256,27 @@ def test_eval_metric_names(objective, expected):
   assert set(results) == expected
   # pooled over both batches, weighted by the real predictions
   assert results["masked_lm_accuracy"] == pytest.approx(right / total)
+
+
+def test_official_masking_quirk_averages_a_position_drawn_twice():
+  inputs = pretrain_helpers.pretrain_data.features_to_inputs(constant_batch())
+  positions = tf.constant([[2, 2, 3, 0]] * 5)
+  inputs = pretrain_helpers.pretrain_data.get_updated_inputs(
+    inputs,
+    masked_lm_positions=positions,
+    masked_lm_ids=pretrain_helpers.gather_positions(
+      inputs.input_ids, positions
+    ),
+    masked_lm_weights=tf.constant([[1.0, 1.0, 1.0, 0.0]] * 5),
+  )
+  logits = 1e4 * tf.one_hot([[10, 21, 30, 0]] * 5, 97)  # forced draws
+  original = inputs.input_ids.numpy()
+  for quirks, at_2 in ((False, 10), (True, 15)):  # (10 + 21) // 2 = 15
+    model = build(official_masking_quirks=quirks)
+    fake, labels, _ = model._fake_data(inputs, logits)
+    ids = fake.input_ids.numpy()
+    assert (ids[:, 2] == at_2).all() and (ids[:, 3] == 30).all()
+    np.testing.assert_array_equal(ids[:, 4:], original[:, 4:])
+    np.testing.assert_array_equal(
+      labels.numpy()[:, 2], ids[:, 2] != original[:, 2]
+    )

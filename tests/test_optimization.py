@@ -173,3 +173,35 @@ def test_slots_have_official_names_and_survive_a_checkpoint(tmp_path):
   assert int(fresh.global_step) == 1
   for name, value in saved_m.items():
     np.testing.assert_array_equal(fresh.adam_m[name].numpy(), value)
+
+
+def test_official_step_quirk_reads_the_learning_rate_one_step_ahead():
+  _, variables = make_vars()
+  ours = optimization.create_optimizer(variables, 1.0, 10, warmup_steps=2)
+  official = optimization.create_optimizer(
+    variables, 1.0, 10, warmup_steps=2, lr_step_offset=1
+  )
+  # at step 0: lr(0) = 0, so our first update is a no-op; official: lr(1)
+  assert float(ours.learning_rate()) == 0.0
+  assert float(official.learning_rate()) == pytest.approx(0.45)
+
+
+def test_official_clip_norm_counts_repeated_embedding_rows_apart():
+  from training import step as step_lib
+
+  table = tf.Variable(tf.ones([5, 2]))
+  bias = tf.Variable([1.0, 1.0])
+  with tf.GradientTape() as tape:
+    rows = tf.gather(table, [1, 1, 3]) * [[3.0, 4.0]]
+    loss = tf.reduce_sum(rows) + tf.reduce_sum(bias * [1.0, 2.0])
+  raw = tape.gradient(loss, [table, bias])
+  slices = step_lib.slice_norms(raw)
+  # three gathered rows of [3, 4]: 3 * 25; the bias gradient is dense
+  assert float(slices[0]) == 75.0 and slices[1] is None
+  grads = step_lib.dense(raw)
+  # the true gradient has row 1 = [6, 8], row 3 = [3, 4]: norm^2 = 125
+  assert float(tf.linalg.global_norm(grads)) ** 2 == pytest.approx(125 + 5)
+  ctx = tf.distribute.get_replica_context()
+  no_scale = optimization.create_optimizer([table, bias], 1.0, 10)
+  norm = step_lib._norm_of_slices(grads, slices, ctx, no_scale)
+  assert float(norm) ** 2 == pytest.approx(75 + 5)

@@ -51,6 +51,25 @@ def test_scatter_update_applies_a_duplicate_once():
   assert written.numpy().tolist() == [[0, 1, 0, 1, 0], [0, 0, 1, 0, 1]]
 
 
+def test_scatter_update_official_averaging_of_duplicates():
+  seq = tf.constant([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]])
+  updates = tf.constant([[40, 47, 50], [60, 61, 63]])
+  positions = tf.constant([[3, 3, 1], [4, 2, 4]])
+  out, written = ph.scatter_update(
+    seq, updates, positions, average_duplicates=True
+  )
+  # (40 + 47) // 2 = 43 and (60 + 63) // 2 = 61: ids neither draw chose
+  assert out.numpy().tolist() == [[1, 50, 3, 43, 5], [6, 7, 61, 9, 61]]
+  assert written.numpy().tolist() == [[0, 1, 0, 1, 0], [0, 0, 1, 0, 1]]
+  floats, _ = ph.scatter_update(
+    tf.zeros([1, 3, 2]),
+    tf.constant([[[1.0, 2.0], [3.0, 5.0]]]),
+    tf.constant([[2, 2]]),
+    average_duplicates=True,
+  )
+  assert floats.numpy().tolist() == [[[0, 0], [0, 0], [2, 3.5]]]
+
+
 def test_scatter_update_float_with_depth():
   seq = tf.zeros([1, 3, 2])
   out, written = ph.scatter_update(

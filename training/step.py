@@ -36,6 +36,18 @@ def dense(grads):
   return [None if g is None else tf.convert_to_tensor(g) for g in grads]
 
 
+def slice_norms(grads):
+  """Squared norm of each IndexedSlices gradient's values (a row repeated in
+  the slices counts once per occurrence, as in the official GPU/CPU global
+  norm); None for dense gradients."""
+  return [
+    tf.reduce_sum(tf.square(g.values))
+    if isinstance(g, tf.IndexedSlices)
+    else None
+    for g in grads
+  ]
+
+
 def split_batch(features, parts):
   """``parts`` micro-batches of a batch dict (the batch must divide by it)."""
   if parts == 1:
@@ -50,20 +62,49 @@ def _add(total, grads):
   return [None if t is None else t + g for t, g in zip(total, grads)]
 
 
+def _norm_of_slices(grads, slices, ctx, optimizer):
+  """The official clipping norm: for a sparse gradient the squared norm of
+  its slices (micro-batches and replicas concatenate), for a dense one its
+  own; ``grads`` are summed and unscaled, ``slices`` per replica, scaled."""
+  sparse = [s for s in slices if s is not None]
+  sparse = iter(ctx.all_reduce(SUM, sparse) if sparse else [])
+  scale_sq = 1.0 if optimizer.loss_scale is None else optimizer.loss_scale**2
+  total = 0.0
+  for grad, part in zip(grads, slices):
+    if grad is None:
+      continue
+    if part is None:
+      total += tf.reduce_sum(tf.square(grad))
+    else:
+      total += next(sparse) / scale_sq
+  return tf.sqrt(total)
+
+
+def _global_context(prepare_fn, features, ctx):
+  """``prepare_fn(features)`` summed over the replicas (None without one)."""
+  if prepare_fn is None:
+    return None
+  local = prepare_fn(features)
+  return tf.nest.pack_sequence_as(
+    local, ctx.all_reduce(SUM, tf.nest.flatten(local))
+  )
+
+
 def _add_reports(total, report):
   return {k: total.get(k, 0.0) + v for k, v in report.items()}
 
 
 def _micro_step_fn(loss_fn, variables, optimizer, jit_compile):
-  """(features, context) -> (dense gradients, loss, report) of a micro-batch,
-  the loss scaled for float16 (the gradients stay scaled)."""
+  """(features, context) -> (dense gradients, loss, report, squared norm of
+  each raw gradient) of a micro-batch, the loss scaled for float16 (the
+  gradients and norms stay scaled)."""
 
   def micro_step(features, context):
     with tf.GradientTape() as tape:
       total, report = loss_fn(features, context)
       scaled = optimizer.scale_loss(total)
-    grads = dense(tape.gradient(scaled, variables))
-    return grads, total, report
+    raw = tape.gradient(scaled, variables)
+    return dense(raw), total, report, slice_norms(raw)
 
   if jit_compile:
     return tf.function(micro_step, jit_compile=True, autograph=False)
@@ -78,6 +119,7 @@ def make_replica_step(
   accumulation_steps=1,
   jit_compile=False,
   clip_norm=1.0,
+  clip_norm_of_slices=False,
 ):
   """A replica function running one optimizer step on ``features``.
 
@@ -91,6 +133,9 @@ def make_replica_step(
     accumulation_steps: micro-batches per step.
     jit_compile: compile each forward/backward pass with XLA.
     clip_norm: global-norm clipping threshold (official: 1.0).
+    clip_norm_of_slices: clip by the official GPU/CPU norm, which takes an
+      embedding gradient's IndexedSlices values (repeated rows unsummed)
+      instead of the gradient itself; dense gradients are unaffected.
 
   Returns:
     A function features -> {"loss", and the names of ``loss_fn``'s report},
@@ -104,21 +149,20 @@ def make_replica_step(
   @tf.autograph.experimental.do_not_convert
   def step(features):
     ctx = tf.distribute.get_replica_context()
-    context = None
-    if prepare_fn is not None:
-      local = prepare_fn(features)
-      context = tf.nest.pack_sequence_as(
-        local, ctx.all_reduce(SUM, tf.nest.flatten(local))
-      )
-    grads, total, report = None, 0.0, {}
+    context = _global_context(prepare_fn, features, ctx)
+    grads, total, report, slices = None, 0.0, {}, None
     for micro in split_batch(features, accumulation_steps):
-      micro_grads, micro_total, micro_report = micro_step(micro, context)
+      micro_grads, micro_total, micro_report, norms = micro_step(micro, context)
       grads = _add(grads, micro_grads)
+      slices = _add(slices, norms)
       total += micro_total
       report = _add_reports(report, micro_report)
     grads = optimizer.unscale(ctx.all_reduce(SUM, grads))
     finite = optimization.all_finite(grads)
-    grads = optimization.clip_by_global_norm(grads, clip_norm)
+    norm = None
+    if clip_norm_of_slices:
+      norm = _norm_of_slices(grads, slices, ctx, optimizer)
+    grads = optimization.clip_by_global_norm(grads, clip_norm, norm)
     optimizer.apply_gradients(zip(grads, variables), finite=finite)
     return dict(report, loss=total)
 
