@@ -143,3 +143,17 @@ def test_official_and_ours_train_and_evaluate_side_by_side(tmp_path):
     assert set(mode) == {"official", "ours"}
     for run in mode.values():
       assert set(run) == set(compare_official.METRICS)
+
+
+def test_payoff_starts_and_table():
+  import pretraining_payoff as payoff
+
+  assert payoff.parse_start("random") == ("random", None)
+  assert payoff.parse_start("ours=m/ckpt-9") == ("ours", "m/ckpt-9")
+  with pytest.raises(ValueError, match="expected 'random' or name=checkpoint"):
+    payoff.parse_start("ours")
+  summary = {"tnews": {"accuracy": {"mean": 35.5, "std": 0.125}}}
+  table = payoff.markdown_table(
+    {"random": {"summary": summary}}, "tnews", trials=2
+  )
+  assert table.splitlines()[-1] == "| random | 35.50 ± 0.12 |"

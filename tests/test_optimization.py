@@ -205,3 +205,41 @@ def test_official_clip_norm_counts_repeated_embedding_rows_apart():
   no_scale = optimization.create_optimizer([table, bias], 1.0, 10)
   norm = step_lib._norm_of_slices(grads, slices, ctx, no_scale)
   assert float(norm) ** 2 == pytest.approx(75 + 5)
+
+
+@pytest.mark.parametrize("micro_batches", [1, 2])
+def test_official_clip_norm_in_the_step_concatenates_micro_batches(
+  monkeypatch, micro_batches
+):
+  from training import step as step_lib
+
+  norms = []
+  real_clip = optimization.clip_by_global_norm
+
+  def spy(grads, clip_norm, use_norm=None):
+    norms.append(float(use_norm))
+    return real_clip(grads, clip_norm, use_norm)
+
+  monkeypatch.setattr(optimization, "clip_by_global_norm", spy)
+  table = tf.Variable(tf.ones([5, 2]), name="emb/word_embeddings")
+  bias = tf.Variable([1.0, 1.0], name="head/bias")
+
+  def loss_fn(features, context):
+    rows = tf.gather(table, features["ids"]) * [[3.0, 4.0]]
+    per_row = tf.reduce_sum(bias * [1.0, 2.0])
+    return tf.reduce_sum(rows) + per_row * tf.cast(
+      tf.size(features["ids"]), tf.float32
+    ), {}
+
+  optimizer = optimization.create_optimizer([table, bias], 1.0, 10)
+  step = step_lib.make_replica_step(
+    loss_fn,
+    [table, bias],
+    optimizer,
+    accumulation_steps=micro_batches,
+    clip_norm_of_slices=True,
+  )
+  step({"ids": tf.constant([1, 1, 3, 3])})
+  # slices: four rows of [3, 4] (100); bias: 4 * [1, 2] (80). The dense
+  # norm would be sqrt(2 * 100 + 80).
+  assert norms == [pytest.approx(180**0.5)]

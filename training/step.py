@@ -94,17 +94,18 @@ def _add_reports(total, report):
   return {k: total.get(k, 0.0) + v for k, v in report.items()}
 
 
-def _micro_step_fn(loss_fn, variables, optimizer, jit_compile):
-  """(features, context) -> (dense gradients, loss, report, squared norm of
-  each raw gradient) of a micro-batch, the loss scaled for float16 (the
-  gradients and norms stay scaled)."""
+def _micro_step_fn(loss_fn, variables, optimizer, jit_compile, norms):
+  """(features, context) -> (dense gradients, loss, report, `slice_norms`
+  when ``norms`` else Nones) of a micro-batch, the loss scaled for float16
+  (the gradients and norms stay scaled)."""
 
   def micro_step(features, context):
     with tf.GradientTape() as tape:
       total, report = loss_fn(features, context)
       scaled = optimizer.scale_loss(total)
     raw = tape.gradient(scaled, variables)
-    return dense(raw), total, report, slice_norms(raw)
+    sparse = slice_norms(raw) if norms else [None] * len(raw)
+    return dense(raw), total, report, sparse
 
   if jit_compile:
     return tf.function(micro_step, jit_compile=True, autograph=False)
@@ -142,7 +143,9 @@ def make_replica_step(
     each this replica's share (sum over replicas for the global value).
   """
 
-  micro_step = _micro_step_fn(loss_fn, variables, optimizer, jit_compile)
+  micro_step = _micro_step_fn(
+    loss_fn, variables, optimizer, jit_compile, clip_norm_of_slices
+  )
 
   # the models are plain Python control flow over static shapes: skipping
   # AutoGraph's conversion halves the tracing time
