@@ -1,7 +1,7 @@
 """Trains the official TF1 ELECTRA code and ours side by side and compares.
 
 For each seed: one random initial model (written as a TF1 checkpoint), then
-the official code (``benchmarks/official/train_official.py``, in its own
+the official code (``tests/official_tf1/train_official.py``, in its own
 process) and our ``train_or_eval`` under each ``--variant`` train from it on
 the same TFRecords with the same hparams. Every trained checkpoint is then
 evaluated by one evaluator (ours) on the same held-out batches with the same
@@ -19,6 +19,7 @@ google-research/electra. Writes ``<out>/results.json`` and a markdown table.
 """
 
 import argparse
+import glob
 import json
 import os
 import subprocess
@@ -26,6 +27,11 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+# the official code's TF1 stand-ins and driver live with the tests: TF1
+# compatibility code stays out of the product
+OFFICIAL_TRAINER = os.path.join(
+  os.path.dirname(HERE), "tests", "official_tf1", "train_official.py"
+)
 
 import numpy as np  # noqa: E402
 
@@ -104,10 +110,10 @@ def write_initial_checkpoint(base, seed, args):
 
 
 def run_official_code(hparams, init, out, seed, args, *flags):
-  """Runs benchmarks/official/train_official.py in its own process."""
+  """Runs tests/official_tf1/train_official.py in its own process."""
   command = [
     sys.executable,
-    os.path.join(HERE, "official", "train_official.py"),
+    OFFICIAL_TRAINER,
     f"--official-dir={args.official_dir}",
     f"--data-dir={args.data_dir}",
     f"--hparams={json.dumps(hparams)}",
@@ -305,8 +311,28 @@ def markdown_table(summary, num_seeds, mode):
   return "\n".join(lines)
 
 
+def check_args(args):
+  """Names the flag and what was expected before any work starts."""
+  official = args.official_dir
+  if official and not os.path.isfile(
+    os.path.join(official, "run_pretraining.py")
+  ):
+    raise SystemExit(
+      f"--official-dir {official} has no run_pretraining.py: expected a "
+      f"checkout of google-research/electra"
+    )
+  vocab = os.path.join(args.data_dir, "vocab.txt")
+  if not os.path.isfile(vocab):
+    raise SystemExit(f"--data-dir {args.data_dir} has no vocab.txt")
+  for flag in ("train_tfrecords", "eval_tfrecords"):
+    pattern = getattr(args, flag)
+    if not glob.glob(pattern):
+      raise SystemExit(f"--{flag.replace('_', '-')} {pattern} matches no file")
+
+
 def main(argv=None):
   args = parse_args(argv)
+  check_args(args)
   base = hparams_lib.merge_hparams(args.hparams)
   variants = parse_variants(args.variant)
   per_seed = [run_seed(base, variants, seed, args) for seed in args.seeds]

@@ -94,12 +94,28 @@ def markdown_table(summaries, task, trials):
   return "\n".join(lines)
 
 
+def check_starts(args):
+  """[(name, checkpoint)], each checkpoint found, before any work starts."""
+  from interop import checkpoints
+
+  starts = [parse_start(spec) for spec in args.start]
+  for name, checkpoint in starts:
+    if checkpoint is not None:
+      try:
+        checkpoints.resolve_checkpoint_path(checkpoint)
+      except (ValueError, FileNotFoundError) as error:
+        raise SystemExit(f"--start {name}={checkpoint}: {error}") from error
+  task_dir = os.path.join(args.data_dir, "finetuning_data", args.task)
+  if not os.path.isdir(task_dir):
+    raise SystemExit(f"--data-dir {args.data_dir} has no {task_dir}")
+  return starts
+
+
 def main(argv=None):
   args = parse_args(argv)
   recipe = hparams_lib.merge_hparams(args.hparams)
   summaries = {}
-  for spec in args.start:
-    name, checkpoint = parse_start(spec)
+  for name, checkpoint in check_starts(args):
     summaries[name] = finetune(name, checkpoint, recipe, args)
   table = markdown_table(summaries, args.task, args.trials)
   with open(os.path.join(args.out, "results.md"), "w") as f:

@@ -43,7 +43,9 @@ print(json.dumps(dict(names=names, a=a_.tolist(), n=n_.tolist())))
 
 @pytest.mark.slow
 def test_stand_ins_create_the_official_names_and_maths():
-  code = SHIM_CHECK.format(official=os.path.join(BENCHMARKS, "official"))
+  code = SHIM_CHECK.format(
+    official=os.path.join(PROJECT, "tests", "official_tf1")
+  )
   out = subprocess.run(
     [sys.executable, "-c", code], capture_output=True, text=True, check=True
   )
@@ -157,3 +159,41 @@ def test_payoff_starts_and_table():
     {"random": {"summary": summary}}, "tnews", trials=2
   )
   assert table.splitlines()[-1] == "| random | 35.50 ± 0.12 |"
+
+
+def test_representation_spread_on_hand_checked_vectors():
+  import representation_spread
+
+  same = np.array([[3.0, 4.0], [3.0, 4.0]])
+  opposite = np.array([[3.0, 4.0], [-3.0, -4.0]])
+  assert representation_spread.spread(same) == 0.0
+  assert representation_spread.spread(opposite) == pytest.approx(1.0)
+
+
+def test_bad_flags_are_named_before_any_work(tmp_path):
+  base = [
+    f"--data-dir={tmp_path}",
+    f"--train-tfrecords={tmp_path}/none*",
+    f"--eval-tfrecords={tmp_path}/none*",
+    "--hparams={}",
+    f"--out={tmp_path}/out",
+  ]
+  with pytest.raises(SystemExit, match="--official-dir .* run_pretraining.py"):
+    compare_official.main([f"--official-dir={tmp_path}", *base])
+  with pytest.raises(SystemExit, match="has no vocab.txt"):
+    compare_official.main(base)
+  (tmp_path / "vocab.txt").write_text("[PAD]\n")
+  with pytest.raises(SystemExit, match="--train-tfrecords .* matches no file"):
+    compare_official.main(base)
+  assert not (tmp_path / "out").exists()
+
+
+def test_payoff_names_a_missing_checkpoint_before_any_work(tmp_path):
+  import pretraining_payoff as payoff
+
+  args = [f"--data-dir={tmp_path}", "--task=tnews", "--hparams={}"]
+  with pytest.raises(SystemExit, match="--start ours=.*no checkpoint at"):
+    payoff.main([*args, f"--start=ours={tmp_path}/x", f"--out={tmp_path}/o"])
+  with pytest.raises(SystemExit, match="has no .*finetuning_data/tnews"):
+    payoff.main([*args, "--start=random", f"--out={tmp_path}/o"])
+  assert not (tmp_path / "o").exists()

@@ -8,7 +8,7 @@ CPU/GPU host; a ``tf.compat.v1.Session`` runs the train op (the estimator is
 gone from TF 2.x). Every trainable variable starts from ``--init-checkpoint``
 (matched by name), and the result is saved as a TF1 checkpoint.
 
-  python benchmarks/official/train_official.py --official-dir DIR \
+  python tests/official_tf1/train_official.py --official-dir DIR \
     --data-dir DATA --hparams '{...}' --init-checkpoint CKPT --output OUT
 """
 

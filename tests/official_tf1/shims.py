@@ -1,6 +1,6 @@
 """Stand-ins that let Google's TF1 ELECTRA code build its graph on TF 2.x.
 
-Benchmarks only, never imported by the product. TF 2.16+ removed
+Tests and benchmarks only, never imported by the product. TF 2.16+ removed
 ``tf.contrib``, ``tf.estimator`` and (with Keras 3) ``tf.compat.v1.layers
 .dense``; the official modules use all three. Each stand-in creates the same
 variables, under the same names and with the same maths, as what it replaces:
