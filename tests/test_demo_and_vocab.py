@@ -40,18 +40,17 @@ def test_defaults_point_at_the_bundled_demo():
   assert args.hparams == [os.path.join(ROOT, "configs", "demo.json")]
 
 
+def learn_demo_vocab(out, *flags):
+  """``learn_vocab.py --corpus-dir demo/corpus --output OUT FLAGS``."""
+  return learn_vocab.main(
+    ["--corpus-dir", os.path.join(ROOT, "demo", "corpus"), "--output", str(out)]
+    + list(flags)
+  )
+
+
 def test_learned_vocab_has_the_bert_layout(tmp_path):
   out = tmp_path / "vocab.txt"
-  learn_vocab.main(
-    [
-      "--corpus-dir",
-      os.path.join(ROOT, "demo", "corpus"),
-      "--output",
-      str(out),
-      "--vocab-size",
-      "600",
-    ]
-  )
+  learn_demo_vocab(out, "--vocab-size", "600")
   vocab = tokenization.load_vocab(str(out))
   assert [vocab[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")] == [
     0,
@@ -62,29 +61,11 @@ def test_learned_vocab_has_the_bert_layout(tmp_path):
   ]
   assert "我" in vocab and "的" in vocab and "e" in vocab and "##a" in vocab
   with pytest.raises(FileExistsError, match="--overwrite"):
-    learn_vocab.main(
-      [
-        "--corpus-dir",
-        os.path.join(ROOT, "demo", "corpus"),
-        "--output",
-        str(out),
-      ]
-    )
+    learn_demo_vocab(out)
 
 
 def test_compact_layout(tmp_path):
   out = tmp_path / "vocab.txt"
-  learn_vocab.main(
-    [
-      "--corpus-dir",
-      os.path.join(ROOT, "demo", "corpus"),
-      "--output",
-      str(out),
-      "--vocab-size",
-      "600",
-      "--layout",
-      "compact",
-    ]
-  )
+  learn_demo_vocab(out, "--vocab-size", "600", "--layout", "compact")
   lines = out.read_text(encoding="utf-8").splitlines()
   assert lines[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

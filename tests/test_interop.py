@@ -108,19 +108,18 @@ def test_tf1_round_trip_gives_identical_outputs(ours, tmp_path):
   np.testing.assert_array_equal(logits_of(fresh), logits_of(model))
 
 
+def export(directory, out, *flags):
+  """``export_savedmodel.py --checkpoint D --hparams HPARAMS --output O``."""
+  return export_savedmodel.main(
+    ["--checkpoint", directory, "--hparams", json.dumps(HPARAMS)]
+    + ["--output", out, *flags]
+  )
+
+
 def test_savedmodel_signatures_match_the_model(ours, tmp_path):
   model, directory = ours
   out = str(tmp_path / "saved")
-  names = export_savedmodel.main(
-    [
-      "--checkpoint",
-      directory,
-      "--hparams",
-      json.dumps(HPARAMS),
-      "--output",
-      out,
-    ]
-  )
+  names = export(directory, out)
   assert names == ["discriminator", "encoder", "generator"]
   loaded = tf.saved_model.load(out)
   ids, mask, seg = batch()
@@ -141,16 +140,7 @@ def test_savedmodel_signatures_match_the_model(ours, tmp_path):
   ]
   assert seq.shape == (2, 5, 36)  # dynamic batch and length
   with pytest.raises(FileExistsError, match="not empty"):
-    export_savedmodel.main(
-      [
-        "--checkpoint",
-        directory,
-        "--hparams",
-        json.dumps(HPARAMS),
-        "--output",
-        out,
-      ]
-    )
+    export(directory, out)
 
 
 def test_classifier_export_with_text_signature(ours, tmp_path):
@@ -169,19 +159,8 @@ def test_classifier_export_with_text_signature(ours, tmp_path):
     str(tmp_path / "ft" / "model.ckpt")
   )
   out = str(tmp_path / "saved")
-  names = export_savedmodel.main(
-    [
-      "--checkpoint",
-      path,
-      "--hparams",
-      json.dumps(HPARAMS),
-      "--output",
-      out,
-      "--vocab-file",
-      DEMO_VOCAB,
-      "--max-seq-length",
-      "16",
-    ]
+  names = export(
+    path, out, "--vocab-file", DEMO_VOCAB, "--max-seq-length", "16"
   )
   assert names == ["classify", "classify_text", "encoder"]
   loaded = tf.saved_model.load(out)

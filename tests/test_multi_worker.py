@@ -25,6 +25,16 @@ HPARAMS = {
 }
 
 
+def pretraining_command(data_dir, model_name, hparams):
+  """``python run_pretraining.py`` with these flags, as a subprocess argv."""
+  return [
+    sys.executable,
+    os.path.join(ROOT, "run_pretraining.py"),
+    *("--data-dir", data_dir, "--model-name", model_name),
+    *("--hparams", json.dumps(hparams)),
+  ]
+
+
 def free_ports(count):
   sockets = [socket.socket() for _ in range(count)]
   for s in sockets:
@@ -51,16 +61,11 @@ def start_workers(
     )
     procs.append(
       subprocess.Popen(
-        [
-          sys.executable,
-          os.path.join(ROOT, "run_pretraining.py"),
-          "--data-dir",
+        pretraining_command(
           data_dir,
-          "--model-name",
           model_name,
-          "--hparams",
-          json.dumps(dict(HPARAMS, num_train_steps=steps, **(hparams or {}))),
-        ],
+          dict(HPARAMS, num_train_steps=steps, **(hparams or {})),
+        ),
         stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
@@ -129,16 +134,11 @@ def test_a_lost_worker_ends_the_run_clearly_and_both_resume(tmp_path):
 
 def run_single(data_dir, model_name, env, **hparams):
   done = subprocess.run(
-    [
-      sys.executable,
-      os.path.join(ROOT, "run_pretraining.py"),
-      "--data-dir",
+    pretraining_command(
       data_dir,
-      "--model-name",
       model_name,
-      "--hparams",
-      json.dumps(dict(HPARAMS, distribution_strategy="one_device", **hparams)),
-    ],
+      dict(HPARAMS, distribution_strategy="one_device", **hparams),
+    ),
     capture_output=True,
     text=True,
     env=dict(os.environ, **env),

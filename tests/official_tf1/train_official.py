@@ -44,13 +44,26 @@ def parse_args(argv=None):
   return parser.parse_args(argv)
 
 
+def official_model(official, config, is_training, batch_size):
+  """The official input_fn's next batch through its PretrainingModel."""
+  tf = official["tf"]
+  input_fn = official["pretrain_data"].get_input_fn(config, is_training)
+  dataset = input_fn({"batch_size": batch_size})
+  features = tf.data.make_one_shot_iterator(dataset).get_next()
+  return official["run_pretraining"].PretrainingModel(
+    config, features, is_training
+  )
+
+
+def init_trainables(tf, checkpoint):
+  """Every trainable variable starts from ``checkpoint``, matched by name."""
+  names = {v.op.name: v.op.name for v in tf.trainable_variables()}
+  tf.train.init_from_checkpoint(checkpoint, names)
+
+
 def build_train_graph(official, config, init_checkpoint):
   """The official graph: input_fn -> PretrainingModel -> train op."""
-  tf = official["tf"]
-  input_fn = official["pretrain_data"].get_input_fn(config, is_training=True)
-  dataset = input_fn({"batch_size": config.train_batch_size})
-  features = tf.data.make_one_shot_iterator(dataset).get_next()
-  model = official["run_pretraining"].PretrainingModel(config, features, True)
+  model = official_model(official, config, True, config.train_batch_size)
   train_op = official["optimization"].create_optimizer(
     model.total_loss,
     config.learning_rate,
@@ -60,8 +73,7 @@ def build_train_graph(official, config, init_checkpoint):
     warmup_steps=config.num_warmup_steps,
     lr_decay_power=config.lr_decay_power,
   )
-  names = {v.op.name: v.op.name for v in tf.trainable_variables()}
-  tf.train.init_from_checkpoint(init_checkpoint, names)
+  init_trainables(official["tf"], init_checkpoint)
   return model, train_op
 
 
@@ -69,15 +81,11 @@ def evaluate_official(official, config, checkpoint, num_steps):
   """The official evaluation (metric_fn, plus the mean loss as the
   estimator adds it) of ``checkpoint``; returns {metric: value}."""
   tf = official["tf"]
-  input_fn = official["pretrain_data"].get_input_fn(config, is_training=False)
-  dataset = input_fn({"batch_size": config.eval_batch_size})
-  features = tf.data.make_one_shot_iterator(dataset).get_next()
-  model = official["run_pretraining"].PretrainingModel(config, features, False)
+  model = official_model(official, config, False, config.eval_batch_size)
   metric_fn, values = model.eval_metrics
   metrics = metric_fn(*values)
   metrics["loss"] = tf.metrics.mean(model.total_loss)
-  names = {v.op.name: v.op.name for v in tf.trainable_variables()}
-  tf.train.init_from_checkpoint(checkpoint, names)
+  init_trainables(tf, checkpoint)
   with tf.Session() as sess:
     sess.run(tf.global_variables_initializer())
     sess.run(tf.local_variables_initializer())
