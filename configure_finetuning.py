@@ -8,6 +8,7 @@ import os
 
 import tensorflow as tf
 
+from interop import sources
 from util import hparams as hparams_lib
 
 
@@ -28,6 +29,12 @@ class FinetuningConfig(hparams_lib.HParams):
       data_dir, model_name, kwargs.get("task_names", self.task_names)
     )
     self._seal()
+    # a transformers init_checkpoint describes the model's shape itself
+    spec = kwargs.get("init_checkpoint", self.init_checkpoint)
+    derived = sources.hparams_from_checkpoint(spec, kwargs)
+    kwargs = dict(
+      {k: v for k, v in derived.items() if k in self.__dict__}, **kwargs
+    )
     self.update(kwargs)
     self._derived_defaults()
     # passed-in arguments override (for example) debug-mode defaults

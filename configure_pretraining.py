@@ -6,6 +6,7 @@ a JSON file such as ``configs/electra_tiny_zh.json``) to ``run_pretraining.py``.
 
 import os
 
+from interop import sources
 from util import hparams as hparams_lib
 
 # `python run_pretraining.py` with no arguments pretrains on the bundled demo:
@@ -41,6 +42,9 @@ class PretrainingConfig(hparams_lib.HParams):
     self._toolkit_defaults()
     self._locations(data_dir, model_name)
     self._seal()
+    # a transformers init_checkpoint describes the model's shape itself
+    spec = kwargs.get("init_checkpoint")
+    kwargs = dict(sources.hparams_from_checkpoint(spec, kwargs), **kwargs)
     # update defaults with passed-in hyperparameters
     self.update(kwargs)
     self.max_predictions_per_seq = int(
@@ -113,8 +117,11 @@ class PretrainingConfig(hparams_lib.HParams):
     self.gradient_accumulation_steps = 1  # micro-batches per optimizer step
     self.seed = None  # global random seed (None: nondeterministic)
     self.log_every = 100  # steps between progress lines
-    # continue pretraining from this checkpoint (ours or an official TF1 one;
-    # a directory, its 'checkpoint' file or a prefix) when model_dir has none
+    # continue pretraining from this checkpoint when model_dir has none: ours
+    # or an official TF1 one (a directory, its 'checkpoint' file or a
+    # prefix), a transformers ELECTRA directory (its config.json gives the
+    # shape hparams you do not set), or {"discriminator": path, "generator":
+    # path} to take the two from different places
     self.init_checkpoint = None
     # a masked position drawn twice gets the (floor) average of its two
     # sampled replacement ids, as in the official code, which trained the

@@ -1,18 +1,170 @@
-"""Writes one of our checkpoints in the official TF1 layout (and back).
+"""Converts a checkpoint between our format, the official TF1 layout and
+transformers (Hugging Face) directories.
 
 Usage:
   python convert_checkpoint.py --checkpoint data/models/tiny_zh \
-      --output exported/model.ckpt-1000000
-The output holds every variable under its official name (plus Adam slots
-and global_step when present), so TF1 tools and converters read it; our
-own loaders (init_checkpoint, run_finetuning, export_savedmodel) read both.
+      --output exported/model.ckpt-1000000               # official TF1
+  python convert_checkpoint.py --checkpoint data/models/tiny_zh \
+      --output exported/hf --format hf --vocab-file data/vocab.txt \
+      [--hparams configs/electra_tiny_zh.json]            # transformers
+  python convert_checkpoint.py --checkpoint hfl-small-discriminator/ \
+      --output data/models/hfl_small/model --format tf2   # ours
+--checkpoint may be ours, an official TF1 one or a transformers ELECTRA
+directory. --format hf writes discriminator/, generator/ (when the
+checkpoint has one) or one directory per fine-tuned task head; it needs
+the model's shape: --hparams, else the config.json that run_pretraining.py
+keeps beside its checkpoints, else a transformers config.json.
 """
 
 import argparse
+import json
+import os
 
-from interop import checkpoints
+import configure_finetuning
+import configure_pretraining
+from finetune import task_builder
+from interop import hf_config
+from interop import hf_export
+from interop import loading
+from interop import sources
+from interop import writers
+from pretrain import pretraining_model
 from util import cli
 from util import logs
+from util import training_utils
+
+FORMATS = ("tf1", "tf2", "hf")
+_HEAD_SUFFIX = "/dense/kernel"
+
+
+def saved_hparams(checkpoint):
+  """Shape hparams from the config.json run_pretraining.py writes beside its
+  checkpoints ({} when there is none)."""
+  path = checkpoint if isinstance(checkpoint, str) else ""
+  directory = path if os.path.isdir(path) else os.path.dirname(path)
+  config_path = os.path.join(directory, "config.json")
+  if not os.path.exists(config_path):
+    return {}
+  with open(config_path, encoding="utf-8") as f:
+    saved = json.load(f)
+  if "model_type" in saved:
+    return {}
+  return {k: saved[k] for k in hf_config.SHAPE_HPARAMS if k in saved}
+
+
+def model_hparams(checkpoint, hparams):
+  """The given hparams, completed from the checkpoint's own description."""
+  derived = sources.hparams_from_checkpoint(checkpoint, hparams)
+  merged = dict(saved_hparams(checkpoint), **derived)
+  merged.update(hparams)
+  if not merged:
+    raise ValueError(
+      f"--format hf needs the model's shape: pass --hparams (the "
+      f"pretraining hparams of {checkpoint}; the number of attention heads "
+      f"cannot be read from the weights)"
+    )
+  return merged
+
+
+def task_heads(source, hparams):
+  """{task: (kind, labels)} of the fine-tuned heads in the checkpoint."""
+  tasks = sorted(
+    name[len("task_specific/") : -len(_HEAD_SUFFIX)]
+    for name in source.shapes
+    if name.startswith("task_specific/") and name.endswith(_HEAD_SUFFIX)
+  )
+  heads = {}
+  for task in tasks:
+    num_outputs = source.shapes[f"task_specific/{task}{_HEAD_SUFFIX}"][1]
+    config = configure_finetuning.FinetuningConfig(
+      "export",
+      "",
+      task_names=[task],
+      custom_tasks=hparams.get("custom_tasks", {}),
+    )
+    try:
+      found = task_builder.get_task(config, task)
+    except ValueError:
+      found = None
+    labels = getattr(found, "label_list", None) or getattr(found, "tags", None)
+    if labels is None or len(labels) != num_outputs:
+      labels = [f"LABEL_{i}" for i in range(num_outputs)]
+      logs.log(f"  {task}: label names unknown; writing {labels[0]}...")
+    kind = "tagging" if hasattr(found, "tags") else "classification"
+    heads[task] = (kind, list(labels))
+  others = {
+    name.split("/")[1]
+    for name in source.shapes
+    if name.startswith("task_specific/")
+  } - set(heads)
+  for task in sorted(others):
+    logs.log(f"  {task}: its head has no transformers equivalent; not exported")
+  return heads
+
+
+def load_tensors(source, config):
+  """{official name: array} of the model and task heads, shape-checked."""
+  model = pretraining_model.PretrainingModel(config)
+  report = loading.init_from_checkpoint(model.official_variables(), source)
+  logs.log(report.summary())
+  variables = model.official_variables()
+  tensors = {name: variables[name].numpy() for name in report.loaded}
+  hidden = training_utils.get_bert_config(config).hidden_size
+  for name, shape in source.shapes.items():
+    if name.startswith("task_specific/"):
+      if name.endswith(_HEAD_SUFFIX) and shape[0] != hidden:
+        raise ValueError(
+          f"{source.path}: {name} has shape {shape}, not [{hidden}, n]"
+        )
+      tensors[name] = source.read(name)
+  return tensors
+
+
+def export_hf(checkpoint, output_dir, hparams=None, vocab_file=None):
+  """Writes the checkpoint's models as transformers directories.
+
+  Returns:
+    {subdirectory: architecture}.
+  """
+  if os.path.exists(output_dir) and os.listdir(output_dir):
+    raise FileExistsError(f"--output {output_dir} is not empty")
+  source = sources.open_source(checkpoint, "--checkpoint")
+  hparams = model_hparams(checkpoint, dict(hparams or {}))
+  vocab_file = vocab_file or hparams.pop("vocab_file", None)
+  positions = hparams.get("model_hparam_overrides", {}).get(
+    "max_position_embeddings", 512
+  )
+  hparams.setdefault("max_seq_length", min(128, positions))
+  config = configure_pretraining.PretrainingConfig("export", "", **hparams)
+  disc_config = training_utils.get_bert_config(config)
+  shapes = (
+    disc_config,
+    training_utils.get_generator_config(config, disc_config),
+    config.embedding_size or disc_config.hidden_size,
+  )
+  tensors = load_tensors(source, config)
+  return hf_export.export_models(
+    tensors,
+    output_dir,
+    shapes,
+    task_heads(source, hparams),
+    vocab_file,
+    config.do_lower_case,
+  )
+
+
+def convert(checkpoint, output, fmt="tf1", hparams=None, vocab_file=None):
+  """Runs one conversion; returns a line saying what was written."""
+  if fmt == "tf1":
+    count = writers.write_tf1_checkpoint(checkpoint, output)
+    return f"Wrote {count} tensors to {output} (official TF1 layout)"
+  if fmt == "tf2":
+    count = writers.write_tf2_checkpoint(checkpoint, output)
+    return f"Wrote {count} variables to {output} (our TF2 checkpoint)"
+  written = export_hf(checkpoint, output, hparams, vocab_file)
+  return "Wrote " + ", ".join(
+    f"{os.path.join(output, d)} ({a})" for d, a in written.items()
+  )
 
 
 def main(argv=None):
@@ -20,14 +172,25 @@ def main(argv=None):
   cli.add_required(
     parser,
     {
-      "--checkpoint": "Directory, 'checkpoint' file or prefix.",
-      "--output": "Output prefix, e.g. out/model.ckpt-1000.",
+      "--checkpoint": "Ours, official TF1 or a transformers directory.",
+      "--output": "TF1/TF2: output prefix (out/model.ckpt-1000); hf: a "
+      "new directory.",
     },
   )
+  parser.add_argument("--format", choices=FORMATS, default="tf1")
+  cli.add_hparams_flag(parser, "Pretraining hparams of the model's shape")
+  parser.add_argument("--vocab-file", default=None)
   args = parser.parse_args(argv)
-  count = checkpoints.write_tf1_checkpoint(args.checkpoint, args.output)
-  logs.log(f"Wrote {count} tensors to {args.output}")
+  line = convert(
+    args.checkpoint,
+    args.output,
+    args.format,
+    cli.merged_hparams(args),
+    args.vocab_file,
+  )
+  logs.log(line)
+  return line
 
 
 if __name__ == "__main__":
-  main()
+  cli.run(main)

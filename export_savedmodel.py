@@ -4,10 +4,11 @@ Usage:
   python export_savedmodel.py --checkpoint data/models/tiny_zh \
       --hparams configs/electra_tiny_zh.json --output exported/tiny_zh \
       [--vocab-file data/vocab.txt --max-seq-length 128]
---checkpoint may be ours or an official TF1 one. --hparams are the
-pretraining hyperparameters that describe the model's shape. With
---vocab-file, fine-tuned classifiers also get a signature that takes raw
-text and tokenizes inside the graph.
+--checkpoint may be ours, an official TF1 one or a transformers ELECTRA
+directory. --hparams are the pretraining hyperparameters that describe the
+model's shape (a transformers directory's config.json gives them when they
+are not passed). With --vocab-file, fine-tuned classifiers also get a
+signature that takes raw text and tokenizes inside the graph.
 """
 
 import argparse
@@ -16,8 +17,9 @@ import re
 
 import configure_pretraining
 from finetune import heads as task_heads
-from interop import checkpoints
 from interop import export
+from interop import loading
+from interop import sources
 from model import fast_tokenization
 from model import modeling
 from pretrain import pretraining_model
@@ -33,13 +35,15 @@ def build_module(hparams, checkpoint, vocab_file=None, max_seq_length=128):
   Returns:
     (an `export.ExportModule`, the checkpoint `LoadReport`).
   """
+  source = sources.open_source(checkpoint, "--checkpoint")
+  hparams = dict(
+    sources.hparams_from_checkpoint(checkpoint, hparams), **hparams
+  )
   config = configure_pretraining.PretrainingConfig("export", "", **hparams)
   model = pretraining_model.PretrainingModel(config)
-  available = checkpoints.checkpoint_variables(
-    checkpoints.resolve_checkpoint_path(checkpoint)
-  )
+  available = source.shapes
   heads = {}
-  for name, (_, shape) in sorted(available.items()):
+  for name, shape in sorted(available.items()):
     match = _HEAD.match(name)
     if match:
       heads[match.group(1)] = task_heads.classification_head(
@@ -48,7 +52,8 @@ def build_module(hparams, checkpoint, vocab_file=None, max_seq_length=128):
   variables = dict(model.official_variables())
   for head in heads.values():
     variables.update(modeling.variables_by_name(head))
-  report = checkpoints.init_from_checkpoint(variables, checkpoint)
+  report = loading.init_from_checkpoint(variables, source)
+  vocab_file = vocab_file or hparams.get("vocab_file")
   tokenizer = (
     fast_tokenization.FastTokenizer(vocab_file, config.do_lower_case)
     if vocab_file and heads
@@ -98,4 +103,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-  main()
+  cli.run(main)

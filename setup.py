@@ -28,7 +28,11 @@ setup(
     "tensorflow-text>=2.16,<2.22",
     "tensorboard>=2.16,<2.22",  # tf.summary needs it; TF 2.21 dropped it
     "numpy>=1.23,<3",
+    "h5py>=3.10,<4",  # transformers' tf_model.h5 (TensorFlow installs it too)
     "sentencepiece>=0.1.99,<0.3",
   ],
-  extras_require={"test": ["pytest>=7,<10", "ruff>=0.17,<0.18"]},
+  extras_require={
+    # safetensors: the tests check our reader and writer against it
+    "test": ["pytest>=7,<10", "ruff>=0.17,<0.18", "safetensors>=0.4,<1"]
+  },
 )

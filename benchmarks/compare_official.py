@@ -92,6 +92,7 @@ def write_initial_checkpoint(base, seed, args):
   import tensorflow as tf
 
   from interop import checkpoints
+  from interop import writers
   from pretrain import pretraining_model
   from pretrain import session
 
@@ -105,7 +106,7 @@ def write_initial_checkpoint(base, seed, args):
   )
   ours = checkpoints.make_checkpoint(model.official_variables())
   saved = ours.write(os.path.join(config.model_dir, "init"))
-  checkpoints.write_tf1_checkpoint(saved, prefix)
+  writers.write_tf1_checkpoint(saved, prefix)
   return prefix
 
 
@@ -138,11 +139,11 @@ def evaluate_with_official_code(base, checkpoint, name, args):
   """The official evaluator (its metric_fn, eval pipeline and masking), run
   in a subprocess on the held-out TFRecords (our checkpoints are rewritten
   in the official TF1 layout first)."""
-  from interop import checkpoints
+  from interop import writers
 
   out = os.path.join(args.out, "official_eval", name)
   tf1_prefix = os.path.join(out, "tf1", "model.ckpt")
-  checkpoints.write_tf1_checkpoint(checkpoint, tf1_prefix)
+  writers.write_tf1_checkpoint(checkpoint, tf1_prefix)
   hparams = dict(base, pretrain_tfrecords=args.eval_tfrecords)
   flags = [f"--eval-steps={args.num_eval_steps}"]
   run_official_code(hparams, tf1_prefix, out, EVAL_SEED, args, *flags)

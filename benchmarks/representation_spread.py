@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import configure_finetuning  # noqa: E402
-from interop import checkpoints  # noqa: E402
+from interop import loading  # noqa: E402
 from model import modeling  # noqa: E402
 from model import tokenization  # noqa: E402
 from util import hparams as hparams_lib  # noqa: E402
@@ -69,7 +69,7 @@ def token_spread(config, checkpoint, ids, mask):
     training_utils.get_bert_config(config), "electra", config.embedding_size
   )
   if checkpoint:
-    checkpoints.init_from_checkpoint(
+    loading.init_from_checkpoint(
       modeling.variables_by_name(encoder), checkpoint
     )
   sequence = encoder(ids, mask, tf.zeros_like(ids), False).numpy()

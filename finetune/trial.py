@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from finetune import finetuning_model
 from interop import checkpoints
+from interop import loading
 from model import optimization
 from training import loop
 from training import progress
@@ -29,7 +30,7 @@ def init_encoder(config, model):
     for name, var in model.official_variables().items()
     if name.startswith("electra/")
   }
-  report = checkpoints.init_from_checkpoint(encoder, config.init_checkpoint)
+  report = loading.init_from_checkpoint(encoder, config.init_checkpoint)
   if not report.loaded:
     raise ValueError(
       f"no variable of the encoder was found in checkpoint "

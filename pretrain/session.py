@@ -4,6 +4,8 @@ import numpy as np
 import tensorflow as tf
 
 from interop import checkpoints
+from interop import loading
+from interop import sources
 from model import optimization
 from model import tokenization
 from pretrain import pretrain_helpers
@@ -67,25 +69,27 @@ class PretrainingSession:
   def restore(self):
     """Restores the newest checkpoint of model_dir; returns its path or None.
 
-    With no checkpoint there yet, ``init_checkpoint`` (ours or an official
-    TF1 one) initialises the model by variable name, and the Adam slots when
-    it has them; the step starts at 0.
+    With no checkpoint there yet, ``init_checkpoint`` (ours, an official
+    TF1 one, a transformers directory, or a discriminator/generator dict)
+    initialises the model by variable name, and the Adam slots when it has
+    them; the step starts at 0.
     """
     latest = self.checkpointer.restore_latest()
     if not latest and self.config.init_checkpoint:
       self._init_from(self.config.init_checkpoint)
     return latest
 
-  def _init_from(self, path):
-    report = checkpoints.init_from_checkpoint(
-      self.model.official_variables(), path
+  def _init_from(self, spec):
+    source = sources.open_source(spec)
+    report = loading.init_from_checkpoint(
+      self.model.official_variables(), source
     )
     if not report.loaded:
       raise ValueError(
         f"init_checkpoint {report.path} shares no variable name with the model"
       )
     logs.log(report.summary())
-    slots = checkpoints.init_optimizer_slots(self.optimizer, report.path)
+    slots = loading.init_optimizer_slots(self.optimizer, source)
     logs.log(
       f"  optimizer: {slots} Adam slots loaded"
       if slots

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from interop import checkpoints
+from interop import loading
 
 
 def write_tf1_checkpoint(prefix, tensors):
@@ -33,7 +34,7 @@ def test_tf1_layout_loads_by_name(tmp_path):
     "electra/a/kernel": tf.Variable(tf.zeros([2, 3])),
     "task_specific/t/dense/kernel": tf.Variable(tf.zeros([3, 2])),
   }
-  report = checkpoints.init_from_checkpoint(target, prefix)
+  report = loading.init_from_checkpoint(target, prefix)
   assert report.loaded == ["electra/a/kernel"]
   assert report.missing == ["task_specific/t/dense/kernel"]
   assert report.unused == ["generator/b"]
@@ -58,7 +59,7 @@ def test_shape_mismatch_names_the_variable_and_assigns_nothing(tmp_path):
     match=r"word_embeddings with shape \[30522, "
     r"4\], the model's is \[21128, 4\]",
   ):
-    checkpoints.init_from_checkpoint(target, prefix)
+    loading.init_from_checkpoint(target, prefix)
   assert target["electra/x"].numpy().sum() == 0
 
 
@@ -71,7 +72,7 @@ def test_our_checkpoints_and_path_forms(tmp_path):
   assert list(checkpoints.checkpoint_variables(path)) == ["electra/a.b/kernel"]
   for form in (str(tmp_path), str(tmp_path / "checkpoint"), path):
     target = {"electra/a.b/kernel": tf.Variable([0.0, 0.0])}
-    checkpoints.init_from_checkpoint(target, form)
+    loading.init_from_checkpoint(target, form)
     assert target["electra/a.b/kernel"].numpy().tolist() == [1.0, 2.0]
   with pytest.raises(FileNotFoundError, match="no checkpoint at"):
     checkpoints.resolve_checkpoint_path(str(tmp_path / "nothing"))

@@ -13,6 +13,8 @@ import export_savedmodel
 from conftest import ROOT
 from conftest import shared_path
 from interop import checkpoints
+from interop import loading
+from interop import writers
 from model import tokenization
 from pretrain import pretraining_model
 
@@ -64,7 +66,7 @@ def test_official_layout_loads_with_nothing_left_over(tmp_path, key):
     tensors=[tf.constant(tensors[n]) for n in names],
   )
   model = build(entry["hparams"])
-  report = checkpoints.init_from_checkpoint(model.official_variables(), prefix)
+  report = loading.init_from_checkpoint(model.official_variables(), prefix)
   assert report.missing == [] and report.unused == []
   assert len(report.loaded) == len(entry["variables"])
   word = model.official_variables()["electra/embeddings/word_embeddings"]
@@ -101,7 +103,7 @@ def test_tf1_round_trip_gives_identical_outputs(ours, tmp_path):
   assert "generator_predictions/output_bias" in keys
   assert not any(k.startswith("model/") for k in keys)
   fresh = build(HPARAMS)
-  report = checkpoints.init_from_checkpoint(
+  report = loading.init_from_checkpoint(
     fresh.official_variables(), str(tmp_path / "tf1")
   )
   assert report.missing == [] and report.unused == []
@@ -194,7 +196,7 @@ def test_continue_pretraining_from_a_tf1_checkpoint(ours, tmp_path, capsys):
 
   _, directory = ours
   tf1 = str(tmp_path / "tf1" / "model.ckpt-9")
-  checkpoints.write_tf1_checkpoint(directory, tf1)
+  writers.write_tf1_checkpoint(directory, tf1)
   data = tmp_path / "data"
   write_tfrecords(str(data / "pretrain_tfrecords"), vocab_size=2244)
   import shutil

@@ -1,6 +1,31 @@
-"""Command-line pieces shared by the scripts: the --hparams flag."""
+"""Command-line pieces shared by the scripts: flags and error reporting."""
+
+import os
+import sys
 
 from util import hparams as hparams_lib
+
+# what bad input raises: a wrong value or hparam, a missing or unreadable
+# file (OSError covers FileNotFoundError, FileExistsError, PermissionError)
+USER_ERRORS = (ValueError, OSError)
+
+
+def run(main, argv=None):
+  """Runs an entry point's ``main``; bad input is one line on stderr.
+
+  The message (which names the file, field or hparam) is printed as
+  ``<script>: error: <message>`` and the exit code is 2. Set
+  ELECTRA_TRACEBACK=1 to see the traceback instead.
+  """
+  try:
+    return main(argv)
+  except USER_ERRORS as e:
+    if os.environ.get("ELECTRA_TRACEBACK"):
+      raise
+    script = os.path.basename(sys.argv[0] or "electra")
+    message = " ".join(str(e).split("\n"))
+    print(f"{script}: error: {message}", file=sys.stderr)
+    raise SystemExit(2) from None
 
 
 def add_hparams_flag(parser, what="Hyperparameters"):

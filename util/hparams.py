@@ -38,6 +38,10 @@ def merge_hparams(sources):
   return merged
 
 
+class HParamTypeError(TypeError, ValueError):
+  """A hyperparameter of the wrong type (a user error, like a bad value)."""
+
+
 def _type_ok(value, expected):
   if value is None:
     return True
@@ -68,7 +72,7 @@ def check_and_update(obj, kwargs, types):
         if isinstance(expected, type)
         else " or ".join(t.__name__ for t in expected)
       )
-      raise TypeError(
+      raise HParamTypeError(
         f"hparam {key!r} must be {names}, got {type(value).__name__} {value!r}"
       )
     if expected is float and isinstance(value, int):
@@ -109,7 +113,7 @@ SHARED_DECLARED_TYPES = {
   "tpu_name": str,
   "tpu_zone": str,
   "gcp_project": str,
-  "init_checkpoint": str,
+  "init_checkpoint": (str, dict),
   "seed": int,
   "model_hparam_overrides": dict,
 }

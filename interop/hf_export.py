@@ -1,0 +1,232 @@
+"""Writing our models as transformers ELECTRA directories (no torch needed).
+
+Each directory gets ``config.json``, ``model.safetensors`` and, with a
+vocabulary, ``vocab.txt`` plus ``tokenizer_config.json`` (so that
+``AutoTokenizer`` loads it):
+
+- the discriminator as ``ElectraForPreTraining``;
+- the generator as ``ElectraForMaskedLM``, with the shared token embeddings
+  written into it (its output layer is tied to them);
+- a classification head as ``ElectraForSequenceClassification`` and a
+  tagging head as ``ElectraForTokenClassification``, with ``id2label``;
+- an encoder without heads as ``ElectraModel``.
+"""
+
+import json
+import math
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from interop import hf_config
+from interop import hf_names
+from interop import weight_files
+
+# the classifier's dense input lies at least this far above zero, where
+# GELU(x) == x in float32 (1 - Phi(5.5) is below half an ulp of 1)
+_GELU_IDENTITY_FROM = 5.5
+
+
+def torch_state(tensors, scope="electra", prefixes=None):
+  """{transformers name: array} of the official ``tensors`` under prefixes.
+
+  Args:
+    tensors: {official name: array}.
+    scope: the official scope written as ``electra.``.
+    prefixes: official name prefixes to take (all mapped names when None).
+  """
+  state = {}
+  for name, array in tensors.items():
+    if prefixes is not None and not name.startswith(tuple(prefixes)):
+      continue
+    mapped = hf_names.official_to_torch(name, scope)
+    if mapped is not None:
+      torch_name, transpose = mapped
+      array = np.asarray(array, np.float32)
+      state[torch_name] = np.transpose(array) if transpose else array
+  return state
+
+
+def generator_state(tensors):
+  """The generator's weights; shared embeddings become its own."""
+  state = torch_state(
+    tensors, "generator", ("generator/", "generator_predictions/")
+  )
+  if not any(n.startswith("generator/embeddings/") for n in tensors):
+    state.update(torch_state(tensors, "electra", ("electra/embeddings/",)))
+  return state
+
+
+def _identity_shift(tensors, hidden):
+  """A shift c with LayerNorm output + c >= 5.5 for every possible input.
+
+  The last LayerNorm's normalised values lie within +-sqrt(hidden - 1), so
+  its outputs lie within |gamma| * sqrt(hidden - 1) + |beta|.
+  """
+  layers = [n for n in tensors if n.endswith("/output/LayerNorm/gamma")]
+  last = max(layers, key=lambda n: int(n.split("layer_")[1].split("/")[0]))
+  gamma = np.abs(tensors[last])
+  beta = np.abs(tensors[last.replace("gamma", "beta")])
+  bound = float(np.max(gamma * math.sqrt(hidden - 1) + beta))
+  return bound + _GELU_IDENTITY_FROM
+
+
+def classifier_state(tensors, task):
+  """``ElectraForSequenceClassification`` weights for our one-dense head.
+
+  transformers' head is dense -> GELU -> out_proj on [CLS]; ours (the
+  official one) is a single dense layer. We write dense = identity with
+  bias c and fold -c into out_proj's bias: GELU is the identity (exactly,
+  in float32) on inputs above 5.5, and `_identity_shift` picks c so that
+  every [CLS] vector the encoder can produce lands there.
+  """
+  kernel = np.asarray(tensors[f"task_specific/{task}/dense/kernel"], np.float32)
+  bias = np.asarray(tensors[f"task_specific/{task}/dense/bias"], np.float32)
+  hidden = kernel.shape[0]
+  shift = _identity_shift(tensors, hidden)
+  state = torch_state(tensors, "electra", ("electra/",))
+  state["classifier.dense.weight"] = np.eye(hidden, dtype=np.float32)
+  state["classifier.dense.bias"] = np.full([hidden], shift, np.float32)
+  state["classifier.out_proj.weight"] = np.transpose(kernel)
+  state["classifier.out_proj.bias"] = (
+    bias.astype(np.float64) - shift * kernel.astype(np.float64).sum(0)
+  ).astype(np.float32)
+  return state
+
+
+def tagger_state(tensors, task):
+  """``ElectraForTokenClassification`` weights (one dense layer, as ours)."""
+  state = torch_state(tensors, "electra", ("electra/",))
+  kernel = tensors[f"task_specific/{task}/dense/kernel"]
+  state["classifier.weight"] = np.transpose(np.asarray(kernel, np.float32))
+  state["classifier.bias"] = np.asarray(
+    tensors[f"task_specific/{task}/dense/bias"], np.float32
+  )
+  return state
+
+
+def _tokenizer_files(directory, vocab_file, do_lower_case, max_length):
+  shutil.copyfile(vocab_file, os.path.join(directory, "vocab.txt"))
+  special = {
+    "unk_token": "[UNK]",
+    "sep_token": "[SEP]",
+    "pad_token": "[PAD]",
+    "cls_token": "[CLS]",
+    "mask_token": "[MASK]",
+  }
+  config = dict(
+    special,
+    tokenizer_class="ElectraTokenizer",
+    do_lower_case=do_lower_case,
+    tokenize_chinese_chars=True,
+    model_max_length=max_length,
+  )
+  for name, content in (
+    ("tokenizer_config.json", config),
+    ("special_tokens_map.json", special),
+  ):
+    with open(os.path.join(directory, name), "w", encoding="utf-8") as f:
+      json.dump(content, f, indent=2, ensure_ascii=False)
+
+
+def write_model_dir(directory, state, config, vocab_file=None, lower=True):
+  """Writes one transformers directory; an existing one is never touched.
+
+  The files go to a temporary directory that is renamed into place, so a
+  crash leaves no half-written model behind.
+  """
+  if os.path.exists(directory):
+    raise FileExistsError(f"{directory} already exists; not overwriting it")
+  parent = os.path.dirname(os.path.abspath(directory))
+  os.makedirs(parent, exist_ok=True)
+  staging = tempfile.mkdtemp(dir=parent, prefix=".staging-")
+  try:
+    weight_files.write_safetensors(
+      state, os.path.join(staging, "model.safetensors"), {"format": "pt"}
+    )
+    with open(os.path.join(staging, "config.json"), "w") as f:
+      json.dump(config, f, indent=2, sort_keys=True)
+    if vocab_file:
+      _tokenizer_files(
+        staging, vocab_file, lower, config["max_position_embeddings"]
+      )
+    os.rename(staging, directory)
+  except BaseException:
+    shutil.rmtree(staging, ignore_errors=True)
+    raise
+
+
+def label_maps(labels):
+  """config.json's ``id2label`` and ``label2id`` for a label list."""
+  return {
+    "id2label": {str(i): str(label) for i, label in enumerate(labels)},
+    "label2id": {str(label): i for i, label in enumerate(labels)},
+  }
+
+
+def hf_architecture_config(bert_config, embedding_size, architecture, labels):
+  """config.json of one exported model (labels for task heads, else None)."""
+  extra = label_maps(labels) if labels is not None else {}
+  return hf_config.hf_config(bert_config, embedding_size, architecture, **extra)
+
+
+def export_models(tensors, output_dir, shapes, heads, vocab_file, lower):
+  """Writes every model ``tensors`` hold under ``output_dir``.
+
+  Args:
+    tensors: {official name: array}, the loaded model (and task heads).
+    output_dir: gets ``discriminator/``, ``generator/``, ``<task>/`` or
+      ``encoder/`` subdirectories.
+    shapes: (discriminator `BertConfig`, generator `BertConfig` or None,
+      embedding size).
+    heads: {task: ("classification" or "tagging", labels)}.
+    vocab_file, lower: the vocabulary to ship and its casing (optional).
+  Returns:
+    {subdirectory: architecture} of what was written.
+  """
+  disc_config, gen_config, embedding_size = shapes
+  plans = {}
+  if "discriminator_predictions/dense_1/kernel" in tensors:
+    plans["discriminator"] = (
+      "ElectraForPreTraining",
+      torch_state(
+        tensors, "electra", ("electra/", "discriminator_predictions/")
+      ),
+      None,
+    )
+  if gen_config is not None and "generator_predictions/output_bias" in tensors:
+    plans["generator"] = ("ElectraForMaskedLM", generator_state(tensors), None)
+  for task, (kind, labels) in heads.items():
+    if kind == "tagging":
+      plans[task] = (
+        "ElectraForTokenClassification",
+        tagger_state(tensors, task),
+        labels,
+      )
+    else:
+      plans[task] = (
+        "ElectraForSequenceClassification",
+        classifier_state(tensors, task),
+        labels,
+      )
+  if not plans:
+    plans["encoder"] = (
+      "ElectraModel",
+      torch_state(tensors, "electra", ("electra/",)),
+      None,
+    )
+  written = {}
+  for subdir, (architecture, state, labels) in plans.items():
+    config = hf_architecture_config(
+      gen_config if subdir == "generator" else disc_config,
+      embedding_size,
+      architecture,
+      labels,
+    )
+    write_model_dir(
+      os.path.join(output_dir, subdir), state, config, vocab_file, lower
+    )
+    written[subdir] = architecture
+  return written
