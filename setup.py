@@ -22,6 +22,7 @@ setup(
     "run_finetuning",
     "convert_checkpoint",
     "export_savedmodel",
+    "score_predictions",
   ],
   install_requires=[
     "tensorflow>=2.16,<2.22",
@@ -32,7 +33,13 @@ setup(
     "sentencepiece>=0.1.99,<0.3",
   ],
   extras_require={
-    # safetensors: the tests check our reader and writer against it
-    "test": ["pytest>=7,<10", "ruff>=0.17,<0.18", "safetensors>=0.4,<1"]
+    # safetensors and nltk: the tests check our safetensors reader and
+    # writer, and our copy of NLTK's word tokenizer, against them
+    "test": [
+      "pytest>=7,<10",
+      "ruff>=0.17,<0.18",
+      "safetensors>=0.4,<1",
+      "nltk>=3.8,<4",
+    ]
   },
 )

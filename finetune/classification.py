@@ -29,6 +29,44 @@ def pack_pair(ids_a, ids_b, cls_id, sep_id, max_seq_length):
   return packing.pack(ids_a, ids_b, cls_id, sep_id, max_seq_length)
 
 
+def accuracy_metrics(labels, preds, num_labels):
+  """Accuracy, and for binary tasks precision/recall/F1 of label 1, in %.
+
+  Args:
+    labels, preds: label ids [examples].
+    num_labels: the task's number of labels.
+  """
+  labels, preds = np.asarray(labels), np.asarray(preds)
+  results = {
+    "accuracy": 100.0 * float(np.mean(labels == preds)) if len(labels) else 0.0
+  }
+  if num_labels == 2:
+    tp = float(np.sum((preds == 1) & (labels == 1)))
+    precision = 100.0 * tp / max(1.0, float(np.sum(preds == 1)))
+    recall = 100.0 * tp / max(1.0, float(np.sum(labels == 1)))
+    results.update(
+      precision=precision,
+      recall=recall,
+      f1=(2 * precision * recall / (precision + recall) if tp else 0.0),
+    )
+  return results
+
+
+def matthews_correlation(labels, preds):
+  """Matthews correlation coefficient (multi-class form), in %."""
+  labels, preds = np.asarray(labels), np.asarray(preds)
+  classes = np.union1d(labels, preds)
+  true = np.array([np.sum(labels == k) for k in classes], np.float64)
+  pred = np.array([np.sum(preds == k) for k in classes], np.float64)
+  total, correct = float(len(labels)), float(np.sum(labels == preds))
+  denominator = np.sqrt(
+    (total**2 - np.sum(pred**2)) * (total**2 - np.sum(true**2))
+  )
+  if not denominator:
+    return 0.0
+  return 100.0 * float((correct * total - np.sum(pred * true)) / denominator)
+
+
 class AccuracyScorer(task.Scorer):
   """Accuracy (and precision/recall/F1 of label 1 for binary tasks), in %.
 
@@ -36,8 +74,9 @@ class AccuracyScorer(task.Scorer):
   them from the labels.
   """
 
-  def __init__(self, num_labels):
+  def __init__(self, num_labels, metric="accuracy"):
     self.num_labels = num_labels
+    self.metric = metric
     self.labels, self.preds, self.losses = [], [], []
 
   def update(self, outputs):
@@ -46,20 +85,10 @@ class AccuracyScorer(task.Scorer):
     self.losses.extend(outputs["loss"].tolist())
 
   def get_results(self):
-    labels, preds = np.array(self.labels), np.array(self.preds)
-    results = {
-      "accuracy": 100.0 * float(np.mean(labels == preds))
-      if len(labels)
-      else 0.0
-    }
-    if self.num_labels == 2:
-      tp = float(np.sum((preds == 1) & (labels == 1)))
-      precision = 100.0 * tp / max(1.0, float(np.sum(preds == 1)))
-      recall = 100.0 * tp / max(1.0, float(np.sum(labels == 1)))
-      results.update(
-        precision=precision,
-        recall=recall,
-        f1=(2 * precision * recall / (precision + recall) if tp else 0.0),
+    results = accuracy_metrics(self.labels, self.preds, self.num_labels)
+    if self.metric == "mcc":  # first: it picks the best epoch
+      results = dict(
+        mcc=matthews_correlation(self.labels, self.preds), **results
       )
     results["loss"] = float(np.mean(self.losses)) if self.losses else 0.0
     return results
@@ -75,6 +104,7 @@ class ClassificationTask(task.Task):
   file_suffix = ".json"
   symmetric = False  # train on both orders of the pair (double_unordered)
   id_field = "id"  # the field of a test row's submission id
+  metric = "accuracy"  # or "mcc" (Matthews correlation, reported first)
 
   def __init__(self, config, name, label_list):
     super().__init__(config, name)
@@ -99,20 +129,26 @@ class ClassificationTask(task.Task):
     )
 
   def get_examples(self, split):
-    path = self.split_path(split)
-    labelled = split != "test"
+    examples = self.read_examples(self.split_path(split), split != "test")
+    if split == "train" and self.symmetric and self.config.double_unordered:
+      examples += [
+        task.Example(
+          self.name, len(examples) + i, e.text_b, e.text_a, e.label, e.guid
+        )
+        for i, e in enumerate(examples)
+      ]
+    return examples
+
+  def read_examples(self, path, labelled):
+    """The examples of one data file (with labels when ``labelled``)."""
     examples = []
     for line, row in readers.read_rows(path, self.file_format):
       if labelled and self.skip_row(row):
         continue
       text_a, text_b = self.texts(row, path, line)
       label = self.label_of(row, path, line) if labelled else None
-      if labelled and label not in self.label_ids:
-        raise readers.DataFileError(
-          f"{path} line {line}: field 'label' is {label!r}, not one of "
-          f"the {len(self.label_list)} labels of {self.name} "
-          f"({', '.join(self.label_list[:8])}...)"
-        )
+      if labelled:
+        self.check_label(label, path, line)
       examples.append(
         task.Example(
           self.name,
@@ -124,17 +160,17 @@ class ClassificationTask(task.Task):
         )
       )
     if not examples:
-      raise readers.DataFileError(
-        f"{path}: the {split} split of {self.name} has no examples"
-      )
-    if split == "train" and self.symmetric and self.config.double_unordered:
-      examples += [
-        task.Example(
-          self.name, len(examples) + i, e.text_b, e.text_a, e.label, e.guid
-        )
-        for i, e in enumerate(examples)
-      ]
+      raise readers.DataFileError(f"{path}: {self.name} has no examples")
     return examples
+
+  def check_label(self, label, path, line):
+    """A labelled row's label must be one of the task's labels."""
+    if label not in self.label_ids:
+      raise readers.DataFileError(
+        f"{path} line {line}: field 'label' is {label!r}, not one of "
+        f"the {len(self.label_list)} labels of {self.name} "
+        f"({', '.join(self.label_list[:8])}...)"
+      )
 
   def feature_specs(self):
     return {
@@ -181,7 +217,7 @@ class ClassificationTask(task.Task):
     }
 
   def get_scorer(self, examples, tokenizer):
-    return AccuracyScorer(len(self.label_list))
+    return AccuracyScorer(len(self.label_list), self.metric)
 
   def submission_lines(self, examples, outputs, tokenizer):
     """One {"id", "label"} per test example, in file order."""
@@ -189,3 +225,27 @@ class ClassificationTask(task.Task):
     return [
       {"id": e.guid, "label": self.label_list[by_eid[e.eid]]} for e in examples
     ]
+
+  def score_file(self, gold_path, predictions_path):
+    """The dev metrics of a submission file against labelled data.
+
+    A gold example without a prediction counts as wrong ("missing" says
+    how many).
+    """
+    examples = self.read_examples(gold_path, True)
+    predicted = readers.read_predictions(predictions_path)
+    labels, preds = [], []
+    for example in examples:
+      labels.append(self.label_ids[example.label])
+      label = predicted.get(str(example.guid), {}).get("label")
+      if label is not None and str(label) not in self.label_ids:
+        raise readers.DataFileError(
+          f"{predictions_path}: id {example.guid} has label {label!r}, not "
+          f"one of the labels of {self.name}"
+        )
+      preds.append(self.label_ids.get(str(label), -1))
+    results = accuracy_metrics(labels, preds, len(self.label_list))
+    if self.metric == "mcc":
+      results = dict(mcc=matthews_correlation(labels, preds), **results)
+    results["missing"] = sum(p < 0 for p in preds)
+    return results

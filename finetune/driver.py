@@ -28,27 +28,49 @@ def summarize(trial_results):
   return summary
 
 
-def write_results(config, trial_results):
-  """The official text format, one line per trial and task, plus JSON."""
+def _metrics_line(metrics):
+  return " - ".join(f"{k}: {v:.2f}" for k, v in metrics.items())
+
+
+def _summary_lines(summary, suffix=""):
+  return [
+    f"mean {task}{suffix}: "
+    + " - ".join(
+      f"{k}: {v['mean']:.2f} (std {v['std']:.2f})" for k, v in metrics.items()
+    )
+    for task, metrics in summary.items()
+  ]
+
+
+def write_results(config, trial_results, best_results=None):
+  """The official text format, one line per trial and task, plus JSON.
+
+  Args:
+    trial_results: per trial, {task: dev metrics} after the last epoch.
+    best_results: per trial, {"epoch": e, "results": {task: metrics}} of
+      its best dev epoch (what CLUE reports), when known.
+  """
   lines = []
+  best_results = best_results or []
   for trial, results in enumerate(trial_results, 1):
     for task, metrics in results.items():
-      lines.append(
-        f"trial {trial} {task}: "
-        + " - ".join(f"{k}: {v:.2f}" for k, v in metrics.items())
-      )
+      lines.append(f"trial {trial} {task}: {_metrics_line(metrics)}")
+    if trial <= len(best_results):
+      best = best_results[trial - 1]
+      for task, metrics in best["results"].items():
+        lines.append(
+          f"trial {trial} {task} (best epoch {best['epoch']}): "
+          + _metrics_line(metrics)
+        )
   summary = summarize(trial_results)
-  for task, metrics in summary.items():
-    lines.append(
-      f"mean {task}: "
-      + " - ".join(
-        f"{k}: {v['mean']:.2f} (std {v['std']:.2f})" for k, v in metrics.items()
-      )
-    )
+  lines += _summary_lines(summary)
+  report = {"trials": trial_results, "summary": summary}
+  if best_results:
+    report["best"] = best_results
+    report["best_summary"] = summarize([b["results"] for b in best_results])
+    lines += _summary_lines(report["best_summary"], " (best epochs)")
   files_lib.atomic_write_text("\n".join(lines) + "\n", config.results_txt)
-  files_lib.atomic_write_json(
-    {"trials": trial_results, "summary": summary}, config.results_json
-  )
+  files_lib.atomic_write_json(report, config.results_json)
   logs.log(f"Wrote results to {config.results_txt}")
 
 
@@ -60,38 +82,53 @@ def _check_fresh(directory):
     )
 
 
-def run_trial(config, tasks, preprocessor, strategy, trial):
-  """Trains (if do_train) and evaluates one trial; returns its dev results."""
-  trial_run = trial_lib.Trial(config, tasks, preprocessor, strategy, trial)
-  best = {"score": None, "results": None}
+class EpochTracker:
+  """Dev results after each epoch: the last, and the best with its epoch
+  (by the mean over tasks of each task's first metric)."""
 
-  def on_epoch_end(run, epoch, last):
+  def __init__(self, config):
+    self.config = config
+    self.score, self.best, self.last = None, None, None
+
+  def on_epoch_end(self, run, epoch, last):
+    config = self.config
     if not config.do_eval or not (config.eval_every_epoch or last):
       return
-    results = run.evaluate("dev")
-    score = np.mean([next(iter(r.values())) for r in results.values()])
-    if best["score"] is None or score > best["score"]:
-      best.update(score=score, results=results)
-      if config.keep_best_checkpoint:
-        run.save("best")
-    best["last"] = results
+    self.add(run, epoch, run.evaluate("dev"))
 
+  def add(self, run, epoch, results):
+    score = np.mean([next(iter(r.values())) for r in results.values()])
+    if self.score is None or score > self.score:
+      self.score, self.best = score, {"epoch": epoch, "results": results}
+      if self.config.keep_best_checkpoint and self.config.do_train:
+        run.save("best")
+    self.last = results
+
+
+def run_trial(config, tasks, preprocessor, strategy, trial):
+  """Trains (if do_train) and evaluates one trial.
+
+  Without do_train, the trial restores the fine-tuned model (task heads
+  included) from init_checkpoint and only evaluates and predicts.
+  Returns:
+    (dev results after the last epoch, {"epoch", "results"} of the best
+    epoch), both None without do_eval.
+  """
+  trial_run = trial_lib.Trial(config, tasks, preprocessor, strategy, trial)
+  tracker = EpochTracker(config)
   if config.do_train:
     _check_fresh(trial_run.model_dir)
     record_path, count = preprocessor.prepare(tasks, "train", True)
-    trial_run.build(
-      int(count // config.train_batch_size * config.num_train_epochs)
-    )
-    trial_run.train(record_path, count, on_epoch_end)
+    trial_run.build(trial_lib.num_train_steps(config, count))
+    trial_run.train(record_path, count, tracker.on_epoch_end)
     trial_run.save()
   else:
     trial_run.build(1)
-  results = best.get("last")
-  if config.do_eval and results is None:
-    results = trial_run.evaluate("dev")
+  if config.do_eval and tracker.last is None:
+    tracker.add(trial_run, 0, trial_run.evaluate("dev"))
   if config.write_test_outputs and trial <= config.n_writes_test:
     trial_run.write_test_predictions()
-  return results
+  return tracker.last, tracker.best
 
 
 def run_finetuning(config):
@@ -110,13 +147,14 @@ def run_finetuning(config):
     )
   preprocessor = preprocessing.Preprocessor(config, tasks, tokenizer)
   strategy = distribution.get_strategy(config)
-  trial_results = []
+  trial_results, best_results = [], []
   for trial in range(1, config.num_trials + 1):
     logs.heading(f"Trial {trial}/{config.num_trials}")
-    results = run_trial(config, tasks, preprocessor, strategy, trial)
+    results, best = run_trial(config, tasks, preprocessor, strategy, trial)
     if results is not None:
       trial_results.append(results)
-      write_results(config, trial_results)
+      best_results.append(best)
+      write_results(config, trial_results, best_results)
     if (
       config.do_train
       and not config.keep_all_models

@@ -49,6 +49,8 @@ class Preprocessor:
       "do_lower_case": self.config.do_lower_case,
       "double_unordered": self.config.double_unordered,
       "custom_tasks": self.config.custom_tasks,
+      "debug": self.config.debug,
+      "padded_to": self.config.train_batch_size if split == "train" else 1,
     }
     return hashlib.sha1(
       json.dumps(settings, sort_keys=True).encode()
@@ -64,19 +66,36 @@ class Preprocessor:
   def _featurize(self, tasks, split):
     features = []
     for task in tasks:
-      examples = task.get_examples(split)
+      examples = task.split_examples(split)
       task_id = self.config.task_names.index(task.name)
+      first = len(features)
       for feature in task.featurize(examples, self.tokenizer):
         feature["task_id"] = task_id
         features.append(feature)
+      if self.config.log_examples and len(features) > first:
+        self._log_example(task, split, features[first])
     return features
+
+  def _log_example(self, task, split, feature):
+    """The first feature of a split, with its tokens (official
+    log_examples)."""
+    length = sum(feature["input_mask"])
+    token_of = {i: t for t, i in self.tokenizer.vocab.items()}
+    tokens = [token_of.get(i, "?") for i in feature["input_ids"][:length]]
+    logs.log(f"  {task.name} {split} example: {' '.join(tokens)}")
+    for name, value in sorted(feature.items()):
+      shown = value[:length] if isinstance(value, list) else value
+      logs.log(f"    {name}: {shown}")
 
   def _serialize(self, feature):
     values = {}
-    for name, (shape, _) in self.specs.items():
+    for name, (shape, dtype) in self.specs.items():
       value = feature.get(name, [0] * shape[0] if shape else 0)
-      values[name] = tf.train.Feature(
-        int64_list=tf.train.Int64List(value=value if shape else [value])
+      value = value if shape else [value]
+      values[name] = (
+        tf.train.Feature(float_list=tf.train.FloatList(value=value))
+        if dtype == tf.float32
+        else tf.train.Feature(int64_list=tf.train.Int64List(value=value))
       )
     return tf.train.Example(
       features=tf.train.Features(feature=values)
@@ -93,8 +112,14 @@ class Preprocessor:
       if metadata.get("fingerprint") == fingerprint:
         return record_path, metadata["n_examples"]
     features = self._featurize(tasks, split)
+    real = len(features)
     if is_training:
       random.Random(self.config.seed).shuffle(features)
+      # as official: pad with examples of no task (they carry no loss) to
+      # whole batches, so every epoch ends on a batch boundary
+      batch = self.config.train_batch_size
+      no_task = {"task_id": len(self.config.task_names)}
+      features += [dict(no_task) for _ in range(-real % batch)]
     os.makedirs(os.path.dirname(record_path), exist_ok=True)
     tmp_path = record_path + ".tmp"
     with tf.io.TFRecordWriter(tmp_path) as writer:
@@ -104,9 +129,11 @@ class Preprocessor:
     files_lib.atomic_write_json(
       {"n_examples": len(features), "fingerprint": fingerprint}, metadata_path
     )
+    padding = len(features) - real
     logs.log(
-      f"Wrote {len(features)} {split} examples of "
-      f"{[t.name for t in tasks]} to {record_path}"
+      f"Wrote {real} {split} examples of {[t.name for t in tasks]} "
+      + (f"(+{padding} padding to whole batches) " if padding else "")
+      + f"to {record_path}"
     )
     return record_path, len(features)
 
@@ -116,7 +143,10 @@ class Preprocessor:
       for name, (shape, dtype) in self.specs.items()
     }
     example = tf.io.parse_single_example(record, spec)
-    return {k: tf.cast(v, tf.int32) for k, v in example.items()}
+    return {
+      k: v if v.dtype == tf.float32 else tf.cast(v, tf.int32)
+      for k, v in example.items()
+    }
 
   def dataset(self, record_path, batch_size, is_training, seed=None):
     """Training: shuffled, repeated, fixed-size batches; else one pass."""

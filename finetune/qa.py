@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from finetune import qa_data
 from finetune import qa_metrics
+from finetune import readers
 from finetune import task
 from model import layers
 from model import packing
@@ -25,8 +26,12 @@ from model import packing
 class QAHead(tf.Module):
   """Start logits, and end logits either independent or, with
   ``joint_prediction`` (official), conditioned on the start: a 512-wide GELU
-  layer over [start token; token] scores each end. Variables under
-  ``task_specific/<task>/``.
+  layer over [start token; token] scores each end.
+
+  Variables under ``task_specific/<task>/`` are named as the official
+  unnamed ``tf.layers.dense`` calls were, in their order: ``dense`` (start),
+  ``qa_hidden`` and ``dense_1`` (end), then the answerable classifier's
+  ``dense_2`` (and ``dense_3``); all Glorot-uniform, TF1's default.
   """
 
   def __init__(
@@ -38,26 +43,12 @@ class QAHead(tf.Module):
     answerable_uses_start_logits=True,
   ):
     super().__init__(name=None)
-    init = layers.truncated_normal()
+    init = layers.glorot_uniform
     self.joint = joint
     self.answerable = answerable
     self.uses_start = answerable_uses_start_logits
-    if answerable:
-      width = 2 * hidden_size if self.uses_start else hidden_size
-      if self.uses_start:
-        self.answerable_hidden = layers.Dense(
-          f"{scope}/answerable_hidden",
-          width,
-          512,
-          activation="gelu",
-          kernel_initializer=init,
-        )
-        width = 512
-      self.answerable_logit = layers.Dense(
-        f"{scope}/answerable_logit", width, 1, kernel_initializer=init
-      )
     self.start = layers.Dense(
-      f"{scope}/start_logits", hidden_size, 1, kernel_initializer=init
+      f"{scope}/dense", hidden_size, 1, kernel_initializer=init
     )
     if joint:
       self.qa_hidden = layers.Dense(
@@ -68,12 +59,32 @@ class QAHead(tf.Module):
         kernel_initializer=init,
       )
       self.qa_logits = layers.Dense(
-        f"{scope}/qa_logits", 512, 1, kernel_initializer=init
+        f"{scope}/dense_1", 512, 1, kernel_initializer=init
       )
     else:
       self.end = layers.Dense(
-        f"{scope}/end_logits", hidden_size, 1, kernel_initializer=init
+        f"{scope}/dense_1", hidden_size, 1, kernel_initializer=init
       )
+    if answerable:
+      self._build_answerable(scope, hidden_size, init)
+
+  def _build_answerable(self, scope, hidden_size, init):
+    width = 2 * hidden_size if self.uses_start else hidden_size
+    if self.uses_start:
+      self.answerable_hidden = layers.Dense(
+        f"{scope}/dense_2",
+        width,
+        512,
+        activation="gelu",
+        kernel_initializer=init,
+      )
+      width = 512
+    self.answerable_logit = layers.Dense(
+      f"{scope}/dense_{3 if self.uses_start else 2}",
+      width,
+      1,
+      kernel_initializer=init,
+    )
 
   def no_answer_logit(self, sequence, start_logits):
     """The official answerable classifier: [CLS] (with the start-weighted
@@ -301,11 +312,13 @@ class QATask(task.Task):
         candidates[example.qid].append(
           (score, example.context[first : last + 1])
         )
-    null_odds = collections.defaultdict(lambda: -np.inf)
+    # as official: a question's no-answer odds are the minimum over its
+    # windows (one window that holds the answer is enough)
+    null_odds = collections.defaultdict(lambda: np.inf)
     if "no_answer_logit" in outputs:
       for eid, logit in zip(outputs["eid"], outputs["no_answer_logit"]):
         qid = meta[int(eid)][0].qid
-        null_odds[qid] = max(null_odds[qid], float(logit))
+        null_odds[qid] = min(null_odds[qid], float(logit))
     answers, nbest = {}, {}
     for example in examples:
       ranked = sorted(set(candidates[example.qid]), reverse=True)
@@ -315,6 +328,7 @@ class QATask(task.Task):
       # qa_na_threshold (official -2.75) mean "no answer"
       if (
         self.has_unanswerable
+        and example.qid in null_odds
         and null_odds[example.qid] > self.config.qa_na_threshold
       ):
         answers[example.qid] = ""
@@ -326,6 +340,22 @@ class QATask(task.Task):
 
   def submission_lines(self, examples, outputs, tokenizer):
     return [self.predict_answers(examples, outputs, tokenizer)[0]]
+
+  def score_file(self, gold_path, predictions_path):
+    """The official EM/F1 (and total, skip) of a {question id: answer}
+    JSON file against SQuAD-format gold data."""
+    golds = gold_answers(qa_data.read_squad(gold_path, self.name, False))
+    predictions = readers.read_json_object(predictions_path)
+    return qa_metrics.evaluate(golds, predictions)
+
+
+def gold_answers(examples):
+  """{question id: gold texts} (``[""]`` for unanswerable questions)."""
+  return {
+    e.qid: ([""] if e.is_impossible else e.answers)
+    for e in examples
+    if e.answers or e.is_impossible
+  }
 
 
 class QAScorer(task.Scorer):
@@ -345,14 +375,8 @@ class QAScorer(task.Scorer):
     answers, nbest = self.task.predict_answers(
       self.examples, outputs, self.tokenizer
     )
-    results = qa_metrics.evaluate(
-      answers,
-      {
-        e.qid: ([""] if e.is_impossible else e.answers)
-        for e in self.examples
-        if e.answers or e.is_impossible
-      },
-    )
+    scores = qa_metrics.evaluate(gold_answers(self.examples), answers)
+    results = {"em": scores["em"], "f1": scores["f1"]}
     results["loss"] = float(np.mean(outputs["loss"]))
     self.files = {"predictions": answers, "nbest": nbest}
     return results

@@ -61,6 +61,19 @@ def read_delimited(path, delimiter):
   return rows
 
 
+def read_tsv_columns(path):
+  """[(line number, [fields])] of a tab-separated file without quoting
+  (quotes are text, as the official readers take them); blank lines are
+  skipped."""
+  rows = []
+  lines = read_text(path).split("\n")
+  reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
+  for number, fields in enumerate(reader, 1):
+    if any(f.strip() for f in fields):
+      rows.append((number, [f.rstrip("\r") for f in fields]))
+  return rows
+
+
 def read_rows(path, file_format):
   """Rows of ``path`` in ``file_format`` ("jsonl", "tsv" or "csv")."""
   if file_format == "jsonl":
@@ -77,3 +90,18 @@ def field(row, name, path, line):
   if name not in row or row[name] is None:
     raise DataFileError(f"{path} line {line}: missing field {name!r}")
   return row[name]
+
+
+def read_predictions(path):
+  """{str(id): row} of a submission file of {"id": ..., ...} JSON lines."""
+  predictions = {}
+  for line, row in read_jsonl(path):
+    if "id" not in row:
+      raise DataFileError(f"{path} line {line}: missing field 'id'")
+    predictions[str(row["id"])] = row
+  return predictions
+
+
+def read_json_object(path):
+  """The JSON object (dict) a file holds, or an error naming the file."""
+  return files_lib.parse_json_object(read_text(path), path, DataFileError)

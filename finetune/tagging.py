@@ -1,9 +1,12 @@
-"""Sequence tagging (NER): CLUENER 2020 JSON lines and CoNLL-style BIO files.
+"""Sequence tagging (NER): CLUENER 2020 JSON lines and CoNLL-style files.
 
 Text is tokenized character by character (as CLUENER's baselines do), so
 every entity span maps onto whole tokens and predictions map back to the
-characters exactly. A character that yields several word pieces is labelled
-on its first piece; the others, [CLS], [SEP] and padding carry no loss.
+characters exactly. As in the official tagging task: a character that
+yields several word pieces is labelled on its first piece (the others,
+[CLS], [SEP] and padding carry no loss), every real token has segment id 1,
+the token outputs get no dropout, and tags are BIOES by default (BIO is
+``tagging_scheme: "BIO"``).
 """
 
 import collections
@@ -58,6 +61,34 @@ def tags_to_spans(tags):
   return spans
 
 
+def entity_metrics(gold, predicted):
+  """Entity precision, recall and F1 (exact span and type) in %, overall
+  and ``<type>_f1`` per type.
+
+  Args:
+    gold, predicted: per example, a set of (start, end, type) spans.
+  """
+  counts = collections.defaultdict(lambda: [0, 0, 0])  # tp, pred, gold
+  for gold_spans, pred_spans in zip(gold, predicted):
+    for span in pred_spans:
+      counts[span[2]][1] += 1
+      counts[span[2]][0] += span in gold_spans
+    for span in gold_spans:
+      counts[span[2]][2] += 1
+
+  def prf(tp, npred, ngold):
+    p = 100.0 * tp / npred if npred else 0.0
+    r = 100.0 * tp / ngold if ngold else 0.0
+    return p, r, (2 * p * r / (p + r) if tp else 0.0)
+
+  total = [sum(c[i] for c in counts.values()) for i in range(3)]
+  p, r, f1 = prf(*total)
+  results = {"f1": f1, "precision": p, "recall": r}
+  for kind in sorted(counts):
+    results[f"{kind}_f1"] = prf(*counts[kind])[2]
+  return results
+
+
 class EntityScorer(task.Scorer):
   """Entity-level precision, recall and F1 (exact span and type), in %,
   overall and per type."""
@@ -75,31 +106,13 @@ class EntityScorer(task.Scorer):
       self.pred.append(set(tags_to_spans(self.task.decode(preds[keep]))))
 
   def get_results(self):
-    counts = collections.defaultdict(lambda: [0, 0, 0])  # tp, pred, gold
-    for gold, pred in zip(self.gold, self.pred):
-      for span in pred:
-        counts[span[2]][1] += 1
-        counts[span[2]][0] += span in gold
-      for span in gold:
-        counts[span[2]][2] += 1
-
-    def prf(tp, npred, ngold):
-      p = 100.0 * tp / npred if npred else 0.0
-      r = 100.0 * tp / ngold if ngold else 0.0
-      return p, r, (2 * p * r / (p + r) if tp else 0.0)
-
-    total = [sum(c[i] for c in counts.values()) for i in range(3)]
-    p, r, f1 = prf(*total)
-    results = {"f1": f1, "precision": p, "recall": r}
-    for kind in sorted(counts):
-      results[f"{kind}_f1"] = prf(*counts[kind])[2]
-    return results
+    return entity_metrics(self.gold, self.pred)
 
 
 class TaggingTask(task.Task):
   """Token classification over characters; variables task_specific/<name>/."""
 
-  def __init__(self, config, name, entity_types, scheme="BIO"):
+  def __init__(self, config, name, entity_types, scheme="BIOES"):
     super().__init__(config, name)
     if scheme not in SCHEMES:
       raise ValueError(f"tagging scheme {scheme!r} is not one of {SCHEMES}")
@@ -139,6 +152,8 @@ class TaggingTask(task.Task):
           labels.append(self.tag_ids[example.label[index]] if first else 0)
           positions.append(index if k == 0 else -1)
       feature = packing.pack(ids, None, cls_id, sep_id, length)
+      # as the official tagging task: segment 1 on every real token
+      feature["segment_ids"] = list(feature["input_mask"])
       positions = packing.pad(positions, length, -1)
       feature.update(
         {
@@ -177,6 +192,31 @@ class TaggingTask(task.Task):
 
   def get_scorer(self, examples, tokenizer):
     return EntityScorer(self)
+
+  def get_examples(self, split):
+    path = os.path.join(self.data_dir, split + self.file_suffix)
+    return self.read_examples(path, split != "test")
+
+  def score_file(self, gold_path, predictions_path):
+    """Entity P/R/F1 of a submission file ({"id", "label": {type: {text:
+    [[start, end]]}}} lines) against labelled data."""
+    predicted = readers.read_predictions(predictions_path)
+    gold, pred = [], []
+    for example in self.read_examples(gold_path, True):
+      gold.append(set(tags_to_spans(example.label)))
+      label = predicted.get(str(example.guid), {}).get("label") or {}
+      pred.append(
+        {
+          (start, end, self.canonical_type(kind))
+          for kind, entities in label.items()
+          for positions in entities.values()
+          for start, end in positions
+        }
+      )
+    return entity_metrics(gold, pred)
+
+  def canonical_type(self, kind):
+    return kind
 
   def submission_lines(self, examples, outputs, tokenizer):
     """CLUENER's format: {"id", "label": {type: {entity: [[start, end]]}}}."""
@@ -221,9 +261,17 @@ class CLUENER(TaggingTask):
 
   def __init__(self, config):
     super().__init__(
-      config, "cluener", CLUENER_TYPES, getattr(config, "tagging_scheme", "BIO")
+      config,
+      "cluener",
+      CLUENER_TYPES,
+      getattr(config, "tagging_scheme", "BIOES"),
     )
     self.spelling = {}
+    self.data_dir = os.path.join(config.raw_data_dir, self.name)
+    self.file_suffix = ".json"
+
+  def canonical_type(self, kind):
+    return CLUENER_ALIASES.get(kind, kind)
 
   def submission_lines(self, examples, outputs, tokenizer):
     lines = super().submission_lines(examples, outputs, tokenizer)
@@ -233,13 +281,12 @@ class CLUENER(TaggingTask):
       }
     return lines
 
-  def get_examples(self, split):
-    path = os.path.join(self.config.raw_data_dir, self.name, split + ".json")
+  def read_examples(self, path, labelled):
     examples = []
     for line, row in readers.read_jsonl(path):
       text = readers.field(row, "text", path, line)
       tags = None
-      if split != "test":
+      if labelled:
         spans = []
         for kind, entities in readers.field(row, "label", path, line).items():
           if kind in CLUENER_ALIASES:
@@ -259,7 +306,7 @@ class CLUENER(TaggingTask):
         )
       )
     if not examples:
-      raise readers.DataFileError(f"{path}: the {split} split is empty")
+      raise readers.DataFileError(f"{path}: {self.name} has no examples")
     return examples
 
 
@@ -302,21 +349,27 @@ class ConllTaggingTask(TaggingTask):
         if tag != "O"
       }
       types = sorted(found)
-    super().__init__(config, name, types, spec.get("scheme", "BIO"))
+    super().__init__(
+      config, name, types, spec.get("scheme", config.tagging_scheme)
+    )
+    self.file_suffix = ".txt"
 
-  def get_examples(self, split):
-    path = os.path.join(self.data_dir, split + ".txt")
+  def read_examples(self, path, labelled):
+    """Examples of a CoNLL file; its BIO or BIOES tags are re-encoded in
+    this task's scheme."""
+    kinds = {t.split("-", 1)[1] for t in self.tags if t != "O"}
     examples = []
     for text, tags in read_conll(path):
-      unknown = [t for t in tags if t not in self.tag_ids]
-      if unknown and split != "test":
+      spans = tags_to_spans(tags)
+      unknown = [kind for _, _, kind in spans if kind not in kinds]
+      if unknown and labelled:
         raise readers.DataFileError(
-          f"{path}: tag {unknown[0]!r} is not one of {self.tags}"
+          f"{path}: entity type {unknown[0]!r} is not one of {sorted(kinds)}"
         )
-      label = None if split == "test" else tags
+      label = span_tags(len(text), spans, self.scheme) if labelled else None
       examples.append(
         task.Example(self.name, len(examples), text, None, label=label)
       )
     if not examples:
-      raise readers.DataFileError(f"{path}: the {split} split is empty")
+      raise readers.DataFileError(f"{path}: {self.name} has no examples")
     return examples

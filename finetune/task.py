@@ -5,6 +5,8 @@ import dataclasses
 from typing import Any
 from typing import Optional
 
+DEBUG_EXAMPLES = 100
+
 
 @dataclasses.dataclass
 class Example:
@@ -38,9 +40,10 @@ class Scorer(abc.ABC):
 class Task(abc.ABC):
   """Override this class to add a new fine-tuning task.
 
-  The runner calls exactly these methods: `get_examples`, `feature_specs`,
-  `featurize`, `build_head`, `head_outputs`, `get_scorer` and, for tasks
-  with a ``submission_file``, `submission_lines`.
+  The runner calls exactly these methods: `split_examples` (which calls
+  `get_examples`), `feature_specs`, `featurize`, `build_head`,
+  `head_outputs`, `get_scorer` and, for tasks with a ``submission_file``,
+  `submission_lines`; ``score_predictions.py`` calls `score_file`.
   """
 
   submission_file: Optional[str] = None  # test predictions file, if any
@@ -76,6 +79,19 @@ class Task(abc.ABC):
   def submission_lines(self, examples, outputs, tokenizer):
     """JSON-able lines of the test predictions file, in example order."""
     raise NotImplementedError(f"task {self.name} writes no test predictions")
+
+  def score_file(self, gold_path, predictions_path):
+    """The task's metrics of a predictions file against labelled data (the
+    functions the dev scorer uses)."""
+    raise NotImplementedError(f"task {self.name} cannot score files")
+
+  def split_examples(self, split):
+    """`get_examples`, capped at `DEBUG_EXAMPLES` in debug mode (as the
+    official code reads 100 lines of each file when debugging)."""
+    examples = self.get_examples(split)
+    if getattr(self.config, "debug", False):
+      examples = examples[:DEBUG_EXAMPLES]
+    return examples
 
   def __repr__(self):
     return f"Task({self.name})"

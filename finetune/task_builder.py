@@ -2,18 +2,33 @@
 
 from finetune import clue_tasks
 from finetune import custom_tasks
+from finetune import hfl_tasks
 from finetune import qa
 from finetune import tagging
 
-TASKS = dict(clue_tasks.CLUE_TASKS, cluener=tagging.CLUENER, cmrc2018=qa.QATask)
+TASKS = dict(
+  clue_tasks.CLUE_TASKS,
+  **hfl_tasks.HFL_TASKS,
+  cluener=tagging.CLUENER,
+  cmrc2018=qa.QATask,
+  drcd=lambda config: qa.QATask(config, "drcd"),
+)
 
 
 def get_task(config, name):
   if name in config.custom_tasks:
     spec = dict(config.custom_tasks[name])
-    if spec.pop("type", "classification") == "tagging":
-      return tagging.ConllTaggingTask(config, name, spec)
-    return custom_tasks.CustomClassificationTask(config, name, spec)
+    kind = spec.pop("type", "classification")
+    builders = {
+      "classification": custom_tasks.CustomClassificationTask,
+      "regression": custom_tasks.CustomRegressionTask,
+      "tagging": tagging.ConllTaggingTask,
+    }
+    if kind not in builders:
+      raise ValueError(
+        f"custom_tasks.{name}: type {kind!r} is not one of {sorted(builders)}"
+      )
+    return builders[kind](config, name, spec)
   if name not in TASKS:
     raise ValueError(
       f"Unknown task {name!r}; known tasks are "

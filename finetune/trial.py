@@ -18,6 +18,12 @@ from util import files as files_lib
 from util import logs
 
 
+def num_train_steps(config, num_examples):
+  """Optimizer steps of a run: whole batches per epoch (the training data
+  is padded to a multiple of the batch, as official) times the epochs."""
+  return int(num_examples // config.train_batch_size * config.num_train_epochs)
+
+
 def init_encoder(config, model):
   """Loads the pretrained encoder (``electra/``); task heads stay fresh."""
   if not config.init_checkpoint:
@@ -40,6 +46,30 @@ def init_encoder(config, model):
   return report
 
 
+def restore_finetuned(config, model):
+  """Loads encoder and task heads from a fine-tuned init_checkpoint (runs
+  without do_train evaluate and predict with it)."""
+  if not config.init_checkpoint:
+    raise ValueError(
+      "hparam 'do_train' is false but 'init_checkpoint' is null: name the "
+      "fine-tuned checkpoint to evaluate"
+    )
+  report = loading.init_from_checkpoint(
+    model.official_variables(), config.init_checkpoint
+  )
+  heads = [
+    n for n in report.missing if n.startswith(finetuning_model.HEAD_SCOPE)
+  ]
+  if heads or not report.loaded:
+    raise ValueError(
+      f"hparam 'do_train' is false, so init_checkpoint {report.path} must be "
+      f"a fine-tuned checkpoint of {config.task_names}, but it lacks "
+      f"{heads[0] if heads else 'the encoder'}"
+    )
+  logs.log(report.summary())
+  return report
+
+
 class Trial:
   """One training run of the tasks with one seed."""
 
@@ -51,14 +81,14 @@ class Trial:
     self.model_dir = f"{config.model_dir}_{trial}"
     tf.random.set_seed(config.seed + trial)
 
-  def build(self, num_train_steps):
+  def build(self, total_steps):
     config = self.config
     with self.strategy.scope():
       self.model = finetuning_model.FinetuningModel(config, self.tasks)
       self.optimizer = optimization.create_optimizer(
         self.model.trainable_variables,
         config.learning_rate,
-        max(1, num_train_steps),
+        max(1, total_steps),
         weight_decay_rate=config.weight_decay_rate,
         warmup_proportion=config.warmup_proportion,
         layerwise_lr_decay_power=config.layerwise_lr_decay,
@@ -68,7 +98,10 @@ class Trial:
     self.checkpoint = checkpoints.make_checkpoint(
       self.model.official_variables(), self.optimizer
     )
-    init_encoder(config, self.model)
+    if config.do_train:
+      init_encoder(config, self.model)
+    else:
+      restore_finetuned(config, self.model)
     self._predict_step = tf.function(
       self._predict_batch, autograph=False, reduce_retracing=True
     )
@@ -81,7 +114,7 @@ class Trial:
     """Trains num_train_epochs; ``on_epoch_end(trial, epoch, last)``."""
     config = self.config
     steps_per_epoch = num_examples // config.train_batch_size
-    total_steps = int(steps_per_epoch * config.num_train_epochs)
+    total_steps = num_train_steps(config, num_examples)
     if total_steps < 1:
       raise ValueError(
         f"the training data ({num_examples} examples) is "
@@ -104,27 +137,34 @@ class Trial:
     replica_step = step_lib.make_replica_step(
       loss_fn, self.model.trainable_variables, self.optimizer
     )
+    # a call of the compiled loop runs at most iterations_per_loop steps;
+    # epochs end, and every save_checkpoints_steps a checkpoint is written
+    events = (
+      steps_per_epoch,
+      config.iterations_per_loop,
+      config.save_checkpoints_steps,
+    )
     train_loop = loop.TrainLoop(
       self.strategy,
       replica_step,
       self.optimizer,
-      loop.LoopSettings(
-        total_steps, config.log_every, (steps_per_epoch,), ["mean_loss"]
-      ),
+      loop.LoopSettings(total_steps, config.log_every, events, ["mean_loss"]),
     )
-    train_loop.run(
-      iterator,
-      progress.ProgressLogger(total_steps, 0),
-      lambda step: on_epoch_end(
-        self, step // steps_per_epoch, step == total_steps
-      ),
-    )
+
+    def on_event(step):
+      last = step == total_steps
+      if step % config.save_checkpoints_steps == 0 and not last:
+        self.save()
+      if step % steps_per_epoch == 0 or last:
+        on_epoch_end(self, round(step / steps_per_epoch, 2), last)
+
+    train_loop.run(iterator, progress.ProgressLogger(total_steps, 0), on_event)
     return total_steps
 
-  def predict(self, record_path):
+  def predict(self, record_path, batch_size=None):
     """{task name: {output name: array}} over a split (one pass)."""
     dataset = self.preprocessor.dataset(
-      record_path, self.config.eval_batch_size, False
+      record_path, batch_size or self.config.eval_batch_size, False
     )
     gathered = {t.name: {} for t in self.tasks}
     for features in dataset:
@@ -162,14 +202,18 @@ class Trial:
     """The examples of a task's split, read once per trial."""
     key = (task.name, split)
     if key not in self._examples:
-      self._examples[key] = task.get_examples(split)
+      self._examples[key] = task.split_examples(split)
     return self._examples[key]
 
   def save(self, subdir=None):
+    """Writes the model and optimizer, with a 'checkpoint' state file so
+    the directory itself names the checkpoint to any loader."""
     directory = (
       os.path.join(self.model_dir, subdir) if subdir else (self.model_dir)
     )
-    return self.checkpoint.write(os.path.join(directory, "model.ckpt"))
+    path = self.checkpoint.write(os.path.join(directory, "model.ckpt"))
+    checkpoints.write_state_file(directory, os.path.basename(path))
+    return path
 
   def write_test_predictions(self):
     """CLUE submission files: one {"id", "label"} JSON object per line."""
@@ -181,7 +225,8 @@ class Trial:
         continue
       examples = self.examples(task, "test")
       record_path, _ = self.preprocessor.prepare([task], "test", False)
-      outputs = self.predict(record_path)[task.name]
+      outputs = self.predict(record_path, self.config.predict_batch_size)
+      outputs = outputs[task.name]
       lines = [
         json.dumps(line, ensure_ascii=False)
         for line in task.submission_lines(

@@ -87,3 +87,13 @@ def checkpoint_slots(path):
       elif key.endswith("/" + slot) and "/.ATTRIBUTES/" not in key:
         slots[(key[: -len(slot) - 1], slot)] = key
   return slots
+
+
+def write_state_file(directory, basename):
+  """The 'checkpoint' file naming ``basename`` as the directory's newest
+  checkpoint (what `tf.train.latest_checkpoint` reads)."""
+  with tf.io.gfile.GFile(os.path.join(directory, "checkpoint"), "w") as f:
+    f.write(
+      f'model_checkpoint_path: "{basename}"\n'
+      f'all_model_checkpoint_paths: "{basename}"\n'
+    )

@@ -8,13 +8,6 @@ from interop import checkpoints
 from interop import sources as sources_lib
 
 
-def _state_file(directory, base):
-  with tf.io.gfile.GFile(os.path.join(directory, "checkpoint"), "w") as f:
-    f.write(
-      f'model_checkpoint_path: "{base}"\nall_model_checkpoint_paths: "{base}"\n'
-    )
-
-
 def write_tf1_checkpoint(spec, prefix):
   """Rewrites a checkpoint in the official TF1 layout (keys = names).
 
@@ -46,7 +39,7 @@ def write_tf1_checkpoint(spec, prefix):
     shape_and_slices=[""] * len(names),
     tensors=[tf.constant(tensors[n]) for n in names],
   )
-  _state_file(directory, os.path.basename(prefix))
+  checkpoints.write_state_file(directory, os.path.basename(prefix))
   return len(names)
 
 
@@ -65,5 +58,5 @@ def write_tf2_checkpoint(spec, prefix):
   directory = os.path.dirname(os.path.abspath(prefix))
   tf.io.gfile.makedirs(directory)
   path = checkpoints.make_checkpoint(variables).write(prefix)
-  _state_file(directory, os.path.basename(path))
+  checkpoints.write_state_file(directory, os.path.basename(path))
   return len(variables)

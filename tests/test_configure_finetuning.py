@@ -28,7 +28,8 @@ def test_official_defaults():
     predict_batch_size=32,
     num_trials=1,
     keep_all_models=True,
-    double_unordered=True,
+    double_unordered=False,  # CLUE's reference AFQMC processor
+    tagging_scheme="BIOES",  # the official LABEL_ENCODING
     write_test_outputs=False,
     n_writes_test=5,
     use_tfrecords_if_existing=True,
@@ -42,6 +43,14 @@ def test_official_defaults():
   )
   for key, value in expected.items():
     assert getattr(config, key) == value, key
+
+
+def test_the_default_task_exists():
+  from finetune import task_builder
+
+  config = configure_finetuning.FinetuningConfig("m", "/data")
+  assert config.task_names == ["tnews"]
+  assert task_builder.get_tasks(config)[0].name == "tnews"
 
 
 def test_large_model_defaults():

@@ -31,7 +31,7 @@ def clue_config(tmp_path_factory):
 
 # (task, split, examples, label count); AFQMC train doubles (both orders)
 REAL_COUNTS = [
-  ("afqmc", "train", 20000, 2),
+  ("afqmc", "train", 10000, 2),  # one sentence order, as CLUE trains
   ("afqmc", "dev", 4316, 2),
   ("afqmc", "test", 3861, None),
   ("tnews", "train", 8000, 15),
@@ -183,10 +183,11 @@ def test_csl_joins_keywords_and_afqmc_doubles(tmp_path):
     tmp_path / "finetuning_data" / "afqmc" / "train.json",
     [{"sentence1": "a", "sentence2": "b", "label": "0"}],
   )
-  examples = clue_tasks.AFQMC(config_for(tmp_path)).get_examples("train")
-  assert [(e.text_a, e.text_b) for e in examples] == [("a", "b"), ("b", "a")]
-  single = clue_tasks.AFQMC(config_for(tmp_path, double_unordered=False))
+  single = clue_tasks.AFQMC(config_for(tmp_path))  # CLUE: one order
   assert len(single.get_examples("train")) == 1
+  doubled = clue_tasks.AFQMC(config_for(tmp_path, double_unordered=True))
+  examples = doubled.get_examples("train")
+  assert [(e.text_a, e.text_b) for e in examples] == [("a", "b"), ("b", "a")]
 
 
 def test_pack_pair_truncates_the_longer_side():

@@ -5,6 +5,7 @@ import json
 import os
 import random
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -193,14 +194,23 @@ def test_cached_tfrecords_are_reused_and_fresh_dirs_are_required(
     "--hparams",
     json.dumps(hparams),
   ]
-  run_finetuning.main(args)
-  assert "Wrote 24 train examples" in capsys.readouterr().out
+  trained = run_finetuning.main(args)
+  assert "Wrote 24 train examples of ['csl'] (+8 padding" in (
+    capsys.readouterr().out
+  )
   with pytest.raises(FileExistsError, match="csl_model_1 already holds"):
     run_finetuning.main(args)
-  hparams["do_train"] = False
+  # predict-only: the fine-tuned trial directory names its checkpoint, and
+  # restoring it (heads included) reproduces its dev results exactly
+  hparams.update(
+    do_train=False,
+    init_checkpoint=str(
+      pretrained / "models" / "debug" / "finetuning_models" / "csl_model_1"
+    ),
+  )
   results = run_finetuning.main(args[:-1] + [json.dumps(hparams)])
   assert "Wrote" not in capsys.readouterr().out.split("Trial 1/1")[1]
-  assert "accuracy" in results[0]["csl"]
+  assert results[0]["csl"] == trained[0]["csl"]
 
 
 @pytest.mark.slow
@@ -268,3 +278,43 @@ def test_checkpoint_without_the_encoder_fails_clearly(tmp_path):
   )
   with pytest.raises(ValueError, match="no variable of the encoder"):
     finetune_main(tmp_path, hparams, "x")
+
+
+@pytest.mark.slow
+def test_custom_regression_task_reports_correlations(tmp_path):
+  """Sentence-pair similarity (0-5) from a TSV, as STS-B is scored."""
+  data = tmp_path / "similarity"
+  data.mkdir()
+  rng = random.Random(2)
+  sentences = demo_sentences()
+  for split, size in (("train", 48), ("dev", 16), ("test", 4)):
+    rows = ["first\tsecond\tscore"]
+    for _ in range(size):
+      a, b = rng.choice(sentences), rng.choice(sentences)
+      if rng.random() < 0.4:
+        b = a  # the same sentence: the most similar
+      overlap = len(set(a) & set(b)) / len(set(a) | set(b))
+      rows.append(f"{a}\t{b}\t{5 * overlap:.2f}")
+    (data / f"{split}.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+  import shutil
+
+  shutil.copy(DEMO_VOCAB, tmp_path / "vocab.txt")
+  spec = {"type": "regression", "format": "tsv", "data_dir": str(data),
+          "text_a": "first", "text_b": "second", "label": "score",
+          "min_value": 0, "max_value": 5}  # fmt: skip
+  hparams = dict(
+    FINETUNE_HPARAMS,
+    task_names=["similarity"],
+    init_checkpoint=None,
+    write_test_outputs=True,
+    num_train_epochs=3.0,
+    learning_rate=1e-3,
+    custom_tasks={"similarity": spec},
+  )
+  results = finetune_main(tmp_path, hparams, "none")[0]["similarity"]
+  assert list(results) == ["pearson", "spearman", "mse", "loss"]
+  assert all(np.isfinite(v) for v in results.values())
+  assert -100 <= results["spearman"] <= 100 and results["mse"] >= 0
+  out = tmp_path / "models" / "none" / "test_predictions" / "trial_1"
+  rows = [json.loads(line) for line in open(out / "similarity_predict.json")]
+  assert len(rows) == 4 and all(isinstance(r["label"], float) for r in rows)

@@ -94,7 +94,7 @@ def test_real_cluener_train_file(tmp_path):
   kinds = {t.split("-", 1)[1] for e in examples for t in e.label if t != "O"}
   assert kinds == set(tagging.CLUENER_TYPES)
   first = examples[0]
-  assert first.label[9:12] == ["B-name", "I-name", "I-name"]
+  assert first.label[9:12] == ["B-name", "I-name", "E-name"]  # BIOES
   assert len(task.get_examples("test")) == 1345
 
 

@@ -36,12 +36,27 @@ def get_strategy(config):
     return tf.distribute.MultiWorkerMirroredStrategy()
   if name == "tpu":
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
-      tpu=config.tpu_name, zone=config.tpu_zone, project=config.gcp_project
+      tpu=config.tpu_name,
+      zone=config.tpu_zone,
+      project=config.gcp_project,
+      job_name=config.tpu_job_name or "worker",
     )
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
-    return tf.distribute.TPUStrategy(resolver)
+    strategy = tf.distribute.TPUStrategy(resolver)
+    check_tpu_cores(config, strategy.num_replicas_in_sync)
+    return strategy
   raise ValueError(f"Unknown distribution_strategy {name!r}")
+
+
+def check_tpu_cores(config, cores):
+  """num_tpu_cores (official: the TPU's shard count) must be the cores the
+  TPU strategy found; TF2 always uses them all."""
+  if config.num_tpu_cores not in (1, cores):
+    raise ValueError(
+      f"hparam 'num_tpu_cores' is {config.num_tpu_cores} but the TPU "
+      f"{config.tpu_name!r} has {cores} cores (TF2 uses all of them)"
+    )
 
 
 def is_chief(strategy):
