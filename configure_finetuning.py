@@ -18,6 +18,7 @@ class FinetuningConfig(hparams_lib.HParams):
   DECLARED_TYPES = {
     "task_names": list,
     "custom_tasks": dict,
+    "max_examples": dict,
     "num_train_epochs": float,
   }
 
@@ -105,6 +106,9 @@ class FinetuningConfig(hparams_lib.HParams):
     self.seed = 0  # trial t uses seed + t
     self.log_every = 50  # steps between progress lines
     self.eval_every_epoch = True  # evaluate on dev after each epoch
+    # cap the examples read per split, e.g. {"train": 3000, "dev": 1000}
+    # (the first ones of each file; for budget runs)
+    self.max_examples = {}
     self.keep_best_checkpoint = False  # keep the checkpoint of the best dev
     # score (first metric) of each trial
 

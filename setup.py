@@ -12,7 +12,15 @@ setup(
   long_description=open("README.md", encoding="utf-8").read(),
   long_description_content_type="text/markdown",
   python_requires=">=3.9,<3.14",
-  packages=["model", "pretrain", "finetune", "util", "training", "interop"],
+  packages=[
+    "model",
+    "pretrain",
+    "finetune",
+    "util",
+    "training",
+    "interop",
+    "recipes",
+  ],
   py_modules=[
     "configure_pretraining",
     "run_pretraining",
@@ -23,6 +31,7 @@ setup(
     "convert_checkpoint",
     "export_savedmodel",
     "score_predictions",
+    "reproduce_clue",
   ],
   install_requires=[
     "tensorflow>=2.16,<2.22",
@@ -33,6 +42,8 @@ setup(
     "sentencepiece>=0.1.99,<0.3",
   ],
   extras_require={
+    # plots in reproduce_clue.py's report (the tables need nothing)
+    "report": ["matplotlib>=3.7,<4"],
     # safetensors and nltk: the tests check our safetensors reader and
     # writer, and our copy of NLTK's word tokenizer, against them
     "test": [
@@ -40,6 +51,6 @@ setup(
       "ruff>=0.17,<0.18",
       "safetensors>=0.4,<1",
       "nltk>=3.8,<4",
-    ]
+    ],
   },
 )

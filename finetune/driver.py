@@ -48,7 +48,8 @@ def write_results(config, trial_results, best_results=None):
   Args:
     trial_results: per trial, {task: dev metrics} after the last epoch.
     best_results: per trial, {"epoch": e, "results": {task: metrics}} of
-      its best dev epoch (what CLUE reports), when known.
+      its best dev epoch (what CLUE reports), when known, and optionally
+      the "history" of every epoch's results.
   """
   lines = []
   best_results = best_results or []
@@ -89,6 +90,7 @@ class EpochTracker:
   def __init__(self, config):
     self.config = config
     self.score, self.best, self.last = None, None, None
+    self.history = []  # {"epoch", "results"} of every evaluation
 
   def on_epoch_end(self, run, epoch, last):
     config = self.config
@@ -97,6 +99,7 @@ class EpochTracker:
     self.add(run, epoch, run.evaluate("dev"))
 
   def add(self, run, epoch, results):
+    self.history.append({"epoch": epoch, "results": results})
     score = np.mean([next(iter(r.values())) for r in results.values()])
     if self.score is None or score > self.score:
       self.score, self.best = score, {"epoch": epoch, "results": results}
@@ -128,7 +131,8 @@ def run_trial(config, tasks, preprocessor, strategy, trial):
     tracker.add(trial_run, 0, trial_run.evaluate("dev"))
   if config.write_test_outputs and trial <= config.n_writes_test:
     trial_run.write_test_predictions()
-  return tracker.last, tracker.best
+  best = dict(tracker.best, history=tracker.history) if tracker.best else None
+  return tracker.last, best
 
 
 def run_finetuning(config):

@@ -50,6 +50,7 @@ class Preprocessor:
       "double_unordered": self.config.double_unordered,
       "custom_tasks": self.config.custom_tasks,
       "debug": self.config.debug,
+      "max_examples": self.config.max_examples.get(split),
       "padded_to": self.config.train_batch_size if split == "train" else 1,
     }
     return hashlib.sha1(

@@ -87,11 +87,13 @@ class Task(abc.ABC):
 
   def split_examples(self, split):
     """`get_examples`, capped at `DEBUG_EXAMPLES` in debug mode (as the
-    official code reads 100 lines of each file when debugging)."""
+    official code reads 100 lines of each file when debugging) and at the
+    ``max_examples`` of the split."""
     examples = self.get_examples(split)
     if getattr(self.config, "debug", False):
       examples = examples[:DEBUG_EXAMPLES]
-    return examples
+    cap = getattr(self.config, "max_examples", {}).get(split)
+    return examples[:cap] if cap else examples
 
   def __repr__(self):
     return f"Task({self.name})"

@@ -103,8 +103,9 @@ def train(session, files):
     writer.flush()
 
 
-def evaluate(session, files):
-  """Evaluates num_eval_steps batches; writes and returns the metrics."""
+def evaluate(session, files, write=True):
+  """Evaluates num_eval_steps batches; writes (when ``write``) and returns
+  the metrics."""
   config = session.config
   dataset = pretrain_data.distributed_dataset(
     session.strategy,
@@ -123,7 +124,7 @@ def evaluate(session, files):
     accumulator.update({k: v.numpy() for k, v in eval_step(iterator).items()})
   results = accumulator.result()
   results["global_step"] = session.step
-  if session.chief:
+  if session.chief and write:
     write_results(config, results)
   return results
 
@@ -153,6 +154,40 @@ def train_or_eval(config):
     raise ValueError(
       "At least one of hparams 'do_train' and 'do_eval' must be true"
     )
+  session, files = open_session(config)
+  restored = session.restore()
+  if restored:
+    logs.log(f"Restored {restored} (step {session.step})")
+  if config.do_train:
+    logs.heading("Running training")
+    train(session, files)
+  if config.do_eval:
+    logs.heading("Running evaluation")
+    return evaluate(session, files)
+  return None
+
+
+def evaluate_checkpoints(config, prefixes):
+  """The eval metrics of each checkpoint in turn (a learning curve).
+
+  Args:
+    config: the run's `PretrainingConfig` (its eval settings are used).
+    prefixes: checkpoint prefixes of this model, e.g. model.ckpt-1000.
+  Returns:
+    [metrics dict with "global_step"] in the order given.
+  """
+  session, files = open_session(config)
+  curve = []
+  for prefix in prefixes:
+    status = session.checkpointer.checkpoint.restore(prefix)
+    status.assert_existing_objects_matched()
+    curve.append(evaluate(session, files, write=False))
+  return curve
+
+
+def open_session(config):
+  """The session of ``config`` (strategy, model, optimizer) and its data
+  files, checked."""
   # the strategy first: multi-worker collectives must be configured before
   # TensorFlow runs any op
   strategy = distribution.get_strategy(config)
@@ -172,13 +207,4 @@ def train_or_eval(config):
     files_lib.atomic_write_json(
       config.to_dict(), os.path.join(config.model_dir, "config.json")
     )
-  restored = session.restore()
-  if restored:
-    logs.log(f"Restored {restored} (step {session.step})")
-  if config.do_train:
-    logs.heading("Running training")
-    train(session, files)
-  if config.do_eval:
-    logs.heading("Running evaluation")
-    return evaluate(session, files)
-  return None
+  return session, files

@@ -81,6 +81,19 @@ def test_clue_tiny_preset():
   ) == ("tiny", 1e-4, 10.0, 0.8)
 
 
+@pytest.mark.parametrize(
+  "size, learning_rate", [("small", 3e-4), ("base", 1e-4)]
+)
+def test_cmrc_presets_give_qa_its_own_settings(size, learning_rate):
+  """HFL's published CMRC 2018 recipe for ELECTRA at each size."""
+  path = os.path.join(ROOT, "configs", f"finetune_cmrc2018_{size}.json")
+  config = make(**hparams_lib.load_hparams(path))
+  assert config.task_names == ["cmrc2018"]
+  assert (config.max_seq_length, config.doc_stride) == (512, 128)
+  assert (config.learning_rate, config.train_batch_size) == (learning_rate, 32)
+  assert config.num_train_epochs == 2.0
+
+
 def test_hparams_layer_in_order():
   merged = hparams_lib.merge_hparams(
     [

@@ -1,0 +1,190 @@
+"""CLUE's ELECTRA-tiny recipe as resumable stages (``reproduce_clue.py``).
+
+Raw text -> TFRecords -> pretraining -> its learning curve -> fine-tuning
+of each CLUE task from the pretrained checkpoint and, as the control, from
+random initialisation -> the report. Each stage leaves a record in
+``<work-dir>/stages/``; a rerun skips recorded stages and resumes the one
+that was interrupted (pretraining from its newest checkpoint; an
+interrupted fine-tuning is set aside, never deleted, and run again).
+"""
+
+import dataclasses
+import os
+import shutil
+import time
+from typing import Optional
+
+import tensorflow as tf
+
+import configure_finetuning
+import configure_pretraining
+from finetune import driver
+from finetune import task_builder
+from pretrain import dataset_builder
+from pretrain import run as pretrain_run
+from recipes import budgets
+from recipes import report
+from util import files as files_lib
+from util import logs
+
+CONFIGS = os.path.join(configure_pretraining.PROJECT_DIR, "configs")
+STARTS = ("pretrained", "random")
+
+
+@dataclasses.dataclass
+class RecipeOptions:
+  corpus_dir: str
+  clue_dir: str
+  work_dir: str
+  vocab_file: str
+  budget: str = "cpu"
+  tasks: tuple = budgets.CLUE_TASKS
+  hparams: dict = dataclasses.field(default_factory=dict)
+  finetune_hparams: dict = dataclasses.field(default_factory=dict)
+  command: Optional[str] = None
+
+
+class Stages:
+  """Stage records: {"seconds", "result"} JSON files, written at the end."""
+
+  def __init__(self, work_dir):
+    self.directory = os.path.join(work_dir, "stages")
+
+  def path(self, name):
+    return os.path.join(self.directory, name + ".json")
+
+  def run(self, name, work):
+    if os.path.exists(self.path(name)):
+      logs.log(f"Stage {name}: done earlier, skipped")
+      return files_lib.load_json(self.path(name))
+    logs.heading(f"Stage {name}")
+    start = time.time()
+    result = work()
+    record = {"seconds": round(time.time() - start, 1), "result": result}
+    files_lib.atomic_write_json(record, self.path(name))
+    return record
+
+
+def check_inputs(options):
+  """Clear errors for a missing corpus, vocabulary, task or split."""
+  if options.budget not in budgets.BUDGETS:
+    raise ValueError(
+      f"--budget {options.budget!r} is not one of {sorted(budgets.BUDGETS)}"
+    )
+  for flag, path in (
+    ("--corpus-dir", options.corpus_dir),
+    ("--clue-dir", options.clue_dir),
+  ):
+    if not os.path.isdir(path):
+      raise FileNotFoundError(f"{flag} {path} is not a directory")
+  if not os.path.isfile(options.vocab_file):
+    raise FileNotFoundError(f"--vocab-file {options.vocab_file} does not exist")
+  for task in options.tasks:
+    for split in ("train", "dev"):
+      path = os.path.join(options.clue_dir, task, split + ".json")
+      if not os.path.isfile(path):
+        raise FileNotFoundError(
+          f"--clue-dir: {path} does not exist (task {task}, split {split})"
+        )
+
+
+def pretraining_config(options):
+  hparams = files_lib.load_json(os.path.join(CONFIGS, "electra_tiny_zh.json"))
+  hparams.update(budgets.BUDGETS[options.budget].pretrain)
+  hparams.update(do_eval=True, keep_checkpoint_max=0, seed=0)
+  hparams.update(options.hparams)
+  data_dir = os.path.join(options.work_dir, "pretrain_data")
+  config = configure_pretraining.PretrainingConfig(
+    "electra_tiny", data_dir, **hparams
+  )
+  return config, hparams
+
+
+def build_tfrecords(options, config):
+  os.makedirs(os.path.dirname(config.vocab_file), exist_ok=True)
+  shutil.copyfile(options.vocab_file, config.vocab_file)
+  output = os.path.dirname(config.pretrain_tfrecords)
+  if os.path.isdir(output):  # an interrupted build: set aside, rebuild
+    os.rename(output, f"{output}.interrupted-{int(time.time())}")
+  manifest = dataset_builder.build(
+    dataset_builder.BuildOptions(
+      corpus_dir=options.corpus_dir,
+      vocab_file=config.vocab_file,
+      output_dir=output,
+      max_seq_length=config.max_seq_length,
+    )
+  )
+  return {k: manifest[k] for k in ("examples", "tokens", "files")}
+
+
+def learning_curve(config):
+  state = tf.train.get_checkpoint_state(config.model_dir)
+  prefixes = list(state.all_model_checkpoint_paths) if state else []
+  return pretrain_run.evaluate_checkpoints(config, prefixes)
+
+
+def finetuning_config(options, start, task, pretrained_dir):
+  hparams = files_lib.load_json(
+    os.path.join(CONFIGS, "finetune_clue_tiny.json")
+  )
+  hparams.update(budgets.BUDGETS[options.budget].finetune)
+  hparams.update(options.finetune_hparams)
+  hparams.update(
+    task_names=[task],
+    raw_data_dir=options.clue_dir,
+    vocab_file=options.vocab_file,
+    init_checkpoint=pretrained_dir if start == "pretrained" else None,
+  )
+  root = os.path.join(options.work_dir, "finetune")
+  return configure_finetuning.FinetuningConfig(start, root, **hparams), hparams
+
+
+def set_aside_interrupted(config):
+  """Moves trial directories of an interrupted run out of the way."""
+  parent = os.path.dirname(config.model_dir)
+  base = os.path.basename(config.model_dir) + "_"
+  if not os.path.isdir(parent):
+    return
+  for name in os.listdir(parent):
+    if name.startswith(base) and ".interrupted-" not in name:
+      old = os.path.join(parent, name)
+      os.rename(old, f"{old}.interrupted-{int(time.time())}")
+
+
+def finetune(config):
+  set_aside_interrupted(config)
+  driver.run_finetuning(config)
+  results = files_lib.load_json(config.results_json)
+  task = task_builder.get_task(config, config.task_names[0])
+  results["examples"] = {
+    split: len(task.split_examples(split)) for split in ("train", "dev")
+  }
+  return results
+
+
+def run_recipe(options):
+  """Runs (or resumes) every stage and writes the report; returns its path."""
+  check_inputs(options)
+  stages = Stages(options.work_dir)
+  config, pretrain_hparams = pretraining_config(options)
+  records = {
+    "tfrecords": stages.run(
+      "tfrecords", lambda: build_tfrecords(options, config)
+    ),
+    "pretraining": stages.run(
+      "pretraining", lambda: pretrain_run.train_or_eval(config)
+    ),
+    "curve": stages.run("curve", lambda: learning_curve(config)),
+  }
+  finetune_hparams = {}
+  for start in STARTS:
+    for task in options.tasks:
+      ft_config, finetune_hparams = finetuning_config(
+        options, start, task, config.model_dir
+      )
+      records[f"{start}/{task}"] = stages.run(
+        f"finetune_{start}_{task}", lambda c=ft_config: finetune(c)
+      )
+  hparams = {"pretraining": pretrain_hparams, "finetuning": finetune_hparams}
+  published = files_lib.load_json(os.path.join(CONFIGS, "clue_published.json"))
+  return report.write_report(options, records, hparams, published)

@@ -1,0 +1,112 @@
+"""reproduce_clue.py end to end on a shrunken recipe, its resumption, and
+its errors."""
+
+import json
+import os
+
+import pytest
+from test_run_finetuning import clue_row
+from test_run_finetuning import demo_sentences
+
+import reproduce_clue
+from conftest import ROOT
+from conftest import write_vocab
+
+# the tiny shape shrunk further, so the whole recipe runs in a minute
+SHRINK = {
+  "model_hparam_overrides": {
+    "hidden_size": 36,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 3,
+    "intermediate_size": 52,
+  },
+  "embedding_size": 36,
+  "vocab_size": 2244,
+  "num_train_steps": 6,
+  "save_checkpoints_steps": 3,
+  "num_eval_steps": 2,
+}
+
+
+def write_inputs(root):
+  """A corpus, a vocab and two CLUE tasks of demo sentences."""
+  import random
+
+  rng = random.Random(0)
+  sentences = demo_sentences()
+  corpus = root / "corpus"
+  corpus.mkdir()
+  (corpus / "a.txt").write_text("\n".join(sentences) + "\n", encoding="utf-8")
+  for task, labels in (("tnews", ["100", "101"]), ("afqmc", ["0", "1"])):
+    for split, size in (("train", 40), ("dev", 12)):
+      path = root / "clue" / task / f"{split}.json"
+      path.parent.mkdir(parents=True, exist_ok=True)
+      rows = [
+        clue_row(task, sentences, rng, labels[i % 2], i) for i in range(size)
+      ]
+      path.write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in rows),
+        encoding="utf-8",
+      )
+  import shutil
+
+  vocab = root / "vocab.txt"
+  shutil.copy(os.path.join(ROOT, "demo", "vocab.txt"), vocab)
+  return str(corpus), str(root / "clue"), str(vocab)
+
+
+def args_for(root, corpus, clue, vocab):
+  return [
+    "--corpus-dir", corpus, "--clue-dir", clue, "--work-dir", str(root / "w"),
+    "--vocab-file", vocab, "--budget", "smoke", "--tasks", "tnews,afqmc",
+    "--hparams", json.dumps(SHRINK),
+    "--finetune-hparams", json.dumps(
+      {k: SHRINK[k] for k in ("model_hparam_overrides", "embedding_size",
+                              "vocab_size")}
+      | {"max_examples": {"train": 32, "dev": 12}, "num_train_epochs": 2.0}
+    ),
+  ]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_recipe_runs_reports_and_resumes(tmp_path, capsys):
+  args = args_for(tmp_path, *write_inputs(tmp_path))
+  path = reproduce_clue.main(args)
+  report = json.load(open(os.path.join(os.path.dirname(path), "report.json")))
+  rows = report["finetuning"]
+  assert sorted(rows) == ["afqmc", "tnews"]
+  assert rows["tnews"]["published"]["ELECTRA-tiny"] == 54.28
+  assert rows["tnews"]["examples"] == {"train": 32, "dev": 12}
+  curve = report["stages"]["curve"]["result"]
+  assert [p["global_step"] for p in curve] == [3, 6]
+  text = open(path).read()
+  assert "| tnews | 54.28 | 54.15 |" in text and "## Verdict" in text
+  plots = report["plots"]
+  if isinstance(plots, list):  # matplotlib installed
+    for name in plots:
+      assert os.path.getsize(os.path.join(os.path.dirname(path), name)) > 0
+  else:
+    assert "matplotlib is not installed" in text
+  # a rerun after an interruption in fine-tuning: finished stages are
+  # skipped, the interrupted trial directory is set aside, not deleted
+  os.remove(tmp_path / "w" / "stages" / "finetune_random_afqmc.json")
+  models = (
+    tmp_path / "w" / "finetune" / "models" / "random" / "finetuning_models"
+  )
+  capsys.readouterr()
+  reproduce_clue.main(args)
+  out = capsys.readouterr().out
+  assert "Stage pretraining: done earlier, skipped" in out
+  assert "Stage finetune_pretrained_tnews: done earlier, skipped" in out
+  assert "Stage finetune_random_afqmc\n" in out
+  assert any(".interrupted-" in name for name in os.listdir(models))
+
+
+def test_missing_inputs_are_named(tmp_path):
+  corpus, clue, vocab = str(tmp_path), str(tmp_path), str(tmp_path / "v.txt")
+  write_vocab(vocab)
+  with pytest.raises(FileNotFoundError, match=r"tnews/train.json does not"):
+    reproduce_clue.main(
+      ["--corpus-dir", corpus, "--clue-dir", clue, "--work-dir",
+       str(tmp_path / "w"), "--vocab-file", vocab, "--tasks", "tnews"]
+    )  # fmt: skip
