@@ -8,6 +8,7 @@ import numpy as np
 from finetune import preprocessing
 from finetune import task_builder
 from finetune import trial as trial_lib
+from finetune import trial_state
 from model import tokenizers
 from training import distribution
 from util import files as files_lib
@@ -75,64 +76,73 @@ def write_results(config, trial_results, best_results=None):
   logs.log(f"Wrote results to {config.results_txt}")
 
 
-def _check_fresh(directory):
-  if os.path.isdir(directory) and os.listdir(directory):
+def _fresh_or_resumable(model_dir):
+  """The saved state of a trial directory; an error when the directory
+  holds files of something else."""
+  state = trial_state.load(model_dir)
+  if state is None and os.path.isdir(model_dir) and os.listdir(model_dir):
     raise FileExistsError(
-      f"fine-tuning model_dir {directory} already holds files; move or "
+      f"fine-tuning model_dir {model_dir} already holds files; move or "
       f"delete it (nothing is deleted for you), or pick another model_dir"
     )
+  return state
 
 
-class EpochTracker:
-  """Dev results after each epoch: the last, and the best with its epoch
-  (by the mean over tasks of each task's first metric)."""
-
-  def __init__(self, config):
-    self.config = config
-    self.score, self.best, self.last = None, None, None
-    self.history = []  # {"epoch", "results"} of every evaluation
-
-  def on_epoch_end(self, run, epoch, last):
-    config = self.config
-    if not config.do_eval or not (config.eval_every_epoch or last):
-      return
-    self.add(run, epoch, run.evaluate("dev"))
-
-  def add(self, run, epoch, results):
-    self.history.append({"epoch": epoch, "results": results})
-    score = np.mean([next(iter(r.values())) for r in results.values()])
-    if self.score is None or score > self.score:
-      self.score, self.best = score, {"epoch": epoch, "results": results}
-      if self.config.keep_best_checkpoint and self.config.do_train:
-        run.save("best")
-    self.last = results
+def train_trial(trial_run, tracker, preprocessor, state):
+  """Trains a trial, resuming from its newest readable checkpoint."""
+  config = trial_run.config
+  record_path, count = preprocessor.prepare(trial_run.tasks, "train", True)
+  trial_run.build(trial_lib.num_train_steps(config, count))
+  if state is not None:
+    step = trial_run.resume()
+    steps_per_epoch = count // config.train_batch_size
+    tracker.replay(state["history"], step / steps_per_epoch)
+    logs.log(f"Resuming trial {trial_run.trial} at step {step}")
+  trial_run.train(record_path, count, tracker)
+  trial_run.save()
 
 
 def run_trial(config, tasks, preprocessor, strategy, trial):
   """Trains (if do_train) and evaluates one trial.
 
   Without do_train, the trial restores the fine-tuned model (task heads
-  included) from init_checkpoint and only evaluates and predicts.
+  included) from init_checkpoint and only evaluates and predicts. With
+  do_train, a trial interrupted earlier resumes from its newest checkpoint
+  and a finished one is not run again.
   Returns:
-    (dev results after the last epoch, {"epoch", "results"} of the best
-    epoch), both None without do_eval.
+    (dev results after the last epoch, {"epoch", "results", "history"} of
+    the best epoch), both None without do_eval.
   """
   trial_run = trial_lib.Trial(config, tasks, preprocessor, strategy, trial)
-  tracker = EpochTracker(config)
+  tracker = trial_state.EpochTracker(config)
   if config.do_train:
-    _check_fresh(trial_run.model_dir)
-    record_path, count = preprocessor.prepare(tasks, "train", True)
-    trial_run.build(trial_lib.num_train_steps(config, count))
-    trial_run.train(record_path, count, tracker.on_epoch_end)
-    trial_run.save()
+    state = _fresh_or_resumable(trial_run.model_dir)
+    if state is not None and state["done"]:
+      logs.log(f"Trial {trial} finished earlier; its results are reused")
+      return state["last"], state["best"]
+    train_trial(trial_run, tracker, preprocessor, state)
   else:
     trial_run.build(1)
   if config.do_eval and tracker.last is None:
     tracker.add(trial_run, 0, trial_run.evaluate("dev"))
   if config.write_test_outputs and trial <= config.n_writes_test:
     trial_run.write_test_predictions()
-  best = dict(tracker.best, history=tracker.history) if tracker.best else None
-  return tracker.last, best
+  if config.do_train:
+    trial_state.save(trial_run.model_dir, tracker, trial_run.step, done=True)
+  return tracker.outcome()
+
+
+def _drop_checkpoints(model_dir):
+  """keep_all_models false (official): the trial's checkpoints go, its
+  state file (results) stays so a rerun does not train it again."""
+  for name in os.listdir(model_dir):
+    if name == trial_state.STATE_FILE:
+      continue
+    target = os.path.join(model_dir, name)
+    if os.path.isdir(target):
+      shutil.rmtree(target)
+    else:
+      os.remove(target)
 
 
 def run_finetuning(config):
@@ -166,5 +176,5 @@ def run_finetuning(config):
     ):
       # asked for by keep_all_models=false (official): only the checkpoints
       # this trial wrote are removed
-      shutil.rmtree(f"{config.model_dir}_{trial}")
+      _drop_checkpoints(f"{config.model_dir}_{trial}")
   return trial_results

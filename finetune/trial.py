@@ -8,9 +8,11 @@ import numpy as np
 import tensorflow as tf
 
 from finetune import finetuning_model
+from finetune import trial_state
 from interop import checkpoints
 from interop import loading
 from model import optimization
+from training import checkpointing
 from training import loop
 from training import progress
 from training import step as step_lib
@@ -79,6 +81,8 @@ class Trial:
     self.trial = trial
     self._examples = {}
     self.model_dir = f"{config.model_dir}_{trial}"
+    # periodic and end-of-epoch checkpoints, to resume an interrupted trial
+    self.steps_dir = os.path.join(self.model_dir, "steps")
     tf.random.set_seed(config.seed + trial)
 
   def build(self, total_steps):
@@ -98,6 +102,12 @@ class Trial:
     self.checkpoint = checkpoints.make_checkpoint(
       self.model.official_variables(), self.optimizer
     )
+    self.manager = tf.train.CheckpointManager(
+      self.checkpoint,
+      self.steps_dir,
+      max_to_keep=2,
+      checkpoint_name="model.ckpt",
+    )
     if config.do_train:
       init_encoder(config, self.model)
     else:
@@ -110,8 +120,26 @@ class Trial:
     _, outputs = self.model(features, training=False)
     return outputs, features["task_id"]
 
-  def train(self, record_path, num_examples, on_epoch_end):
-    """Trains num_train_epochs; ``on_epoch_end(trial, epoch, last)``."""
+  @property
+  def step(self):
+    return int(self.optimizer.global_step.numpy())
+
+  def resume(self):
+    """Restores the newest readable step checkpoint; returns its step."""
+    checkpointing.restore_newest_readable(
+      self.checkpoint, self.manager.checkpoints, self.steps_dir
+    )
+    return self.step
+
+  def save_progress(self, tracker):
+    """The trial's state, then its checkpoint (so a resumed trial never
+    lacks the evaluations its checkpoint has passed)."""
+    trial_state.save(self.model_dir, tracker, self.step)
+    self.manager.save(checkpoint_number=self.step)
+
+  def train(self, record_path, num_examples, tracker):
+    """Trains num_train_epochs from the current step, evaluating through
+    ``tracker.on_epoch_end(trial, epoch, last)``."""
     config = self.config
     steps_per_epoch = num_examples // config.train_batch_size
     total_steps = num_train_steps(config, num_examples)
@@ -121,12 +149,12 @@ class Trial:
         f"smaller than train_batch_size "
         f"({config.train_batch_size})"
       )
+    dataset = self.preprocessor.dataset(
+      record_path, config.train_batch_size, True, config.seed + self.trial
+    )
+    # a resumed trial skips the batches its steps consumed: the same order
     iterator = iter(
-      self.strategy.experimental_distribute_dataset(
-        self.preprocessor.dataset(
-          record_path, config.train_batch_size, True, config.seed + self.trial
-        )
-      )
+      self.strategy.experimental_distribute_dataset(dataset.skip(self.step))
     )
     batch = float(config.train_batch_size)
 
@@ -153,10 +181,11 @@ class Trial:
 
     def on_event(step):
       last = step == total_steps
-      if step % config.save_checkpoints_steps == 0 and not last:
-        self.save()
-      if step % steps_per_epoch == 0 or last:
-        on_epoch_end(self, round(step / steps_per_epoch, 2), last)
+      epoch_end = step % steps_per_epoch == 0 or last
+      if epoch_end:
+        tracker.on_epoch_end(self, round(step / steps_per_epoch, 2), last)
+      if epoch_end or step % config.save_checkpoints_steps == 0:
+        self.save_progress(tracker)
 
     train_loop.run(iterator, progress.ProgressLogger(total_steps, 0), on_event)
     return total_steps

@@ -78,3 +78,130 @@ def test_kill_minus_nine_then_resume(tmp_path):
   if steps_seen[-1]:
     assert f"(step {steps_seen[-1]})" in done.stdout
   assert "400/400 = 100.0%" in done.stdout
+
+
+def truncate(path):
+  data = open(path, "rb").read()
+  open(path, "wb").write(data[: len(data) // 2])
+
+
+@pytest.mark.slow
+def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path):
+  import glob
+
+  import run_pretraining
+
+  data_dir = make_data_dir(tmp_path)
+  model_dir = os.path.join(data_dir, "models", "crash")
+  hparams = dict(HPARAMS, num_train_steps=10, keep_checkpoint_max=3)
+  args = ["--data-dir", data_dir, "--model-name", "crash", "--hparams"]
+  run_pretraining.main(args + [json.dumps(hparams)])
+  newest = glob.glob(os.path.join(model_dir, "model.ckpt-10.data-*"))[0]
+  truncate(newest)
+  hparams["num_train_steps"] = 15
+  done = subprocess.run(
+    command(data_dir)[:-1] + [json.dumps(hparams)],
+    capture_output=True, text=True, timeout=600,
+  )  # fmt: skip
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert "model.ckpt-10 cannot be read" in done.stdout
+  assert "(step 5)" in done.stdout and "15/15 = 100.0%" in done.stdout
+  # every checkpoint damaged: a clear stop, and nothing is deleted
+  for path in glob.glob(os.path.join(model_dir, "model.ckpt-*.index")):
+    truncate(path)
+  before = sorted(os.listdir(model_dir))
+  failed = subprocess.run(
+    command(data_dir)[:-1] + [json.dumps(dict(hparams, num_train_steps=20))],
+    capture_output=True, text=True, timeout=600,
+  )  # fmt: skip
+  assert failed.returncode == 2
+  assert "no checkpoint in" in failed.stderr and "nothing was deleted" in (
+    failed.stderr
+  )
+  assert sorted(os.listdir(model_dir)) == before
+
+
+def write_reviews(root):
+  """A small custom TSV task (train 96, dev 16, test 8)."""
+  import random
+
+  from test_run_finetuning import demo_sentences
+
+  rng = random.Random(3)
+  sentences = demo_sentences()
+  data = root / "reviews"
+  data.mkdir()
+  for split, size in (("train", 96), ("dev", 16), ("test", 8)):
+    rows = ["text\tlabel\tuid"] + [
+      f"{rng.choice(sentences)}\t{['good', 'bad'][i % 2]}\tu{i}"
+      for i in range(size)
+    ]
+    (data / f"{split}.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+  import shutil
+
+  shutil.copy(os.path.join(ROOT, "demo", "vocab.txt"), root / "vocab.txt")
+  return {
+    "task_names": ["reviews"], "init_checkpoint": None, "vocab_size": 2244,
+    "model_size": "small", "model_hparam_overrides": {
+      "hidden_size": 36, "num_hidden_layers": 2, "num_attention_heads": 3,
+      "intermediate_size": 52},
+    "embedding_size": 20, "max_seq_length": 24, "train_batch_size": 8,
+    "num_train_epochs": 3.0, "save_checkpoints_steps": 4, "log_every": 4,
+    "write_test_outputs": True, "num_trials": 2,
+    "custom_tasks": {"reviews": {
+      "format": "tsv", "data_dir": str(data), "text_a": "text",
+      "label": "label", "labels": ["bad", "good"], "id": "uid"}},
+  }  # fmt: skip
+
+
+def run_until(command_line, markers, env):
+  """Starts the command; returns it once stdout printed the markers (in
+  order)."""
+  proc = subprocess.Popen(
+    command_line, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    text=True, env=env,
+  )  # fmt: skip
+  waiting = list(markers)
+  for line in proc.stdout:
+    if waiting[0] in line:
+      waiting.pop(0)
+      if not waiting:
+        return proc
+  proc.wait()
+  raise AssertionError(f"the run ended before printing {waiting[0]!r}")
+
+
+@pytest.mark.slow
+def test_finetuning_resumes_after_kill_minus_nine(tmp_path):
+  hparams = write_reviews(tmp_path)
+  command_line = [
+    sys.executable, os.path.join(ROOT, "run_finetuning.py"),
+    "--data-dir", str(tmp_path), "--model-name", "m",
+    "--hparams", json.dumps(hparams),
+  ]  # fmt: skip
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  # kill 1: right after the first epoch's last step, during its dev eval
+  proc = run_until(command_line, ["12/36 = "], env)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  # kill 2: at a random moment of the second trial's second epoch
+  proc = run_until(command_line, ["Trial 2/2", "16/36 = "], env)
+  time.sleep(random.Random(1).uniform(0.0, 0.5))
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  done = subprocess.run(
+    command_line, capture_output=True, text=True, env=env, timeout=900
+  )
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert "Trial 1 finished earlier" in done.stdout
+  assert "Resuming trial 2 at step" in done.stdout
+  assert "36/36 = 100.0%" in done.stdout
+  results = json.load(
+    open(tmp_path / "models" / "m" / "results" / "reviews_results.json")
+  )
+  assert len(results["trials"]) == 2 and len(results["best"]) == 2
+  assert [len(b["history"]) for b in results["best"]] == [3, 3]
+  for trial in (1, 2):
+    path = tmp_path / "models" / "m" / "test_predictions" / f"trial_{trial}"
+    lines = open(path / "reviews_predict.json").read().splitlines()
+    assert len(lines) == 8

@@ -14,6 +14,7 @@ from finetune import preprocessing
 from finetune import qa
 from finetune import task as task_lib
 from finetune import task_builder
+from finetune import trial_state
 from model import modeling
 from model import tokenizers
 
@@ -175,7 +176,7 @@ def test_debug_mode_reads_at_most_100_examples(tmp_path):
 
 def test_results_report_the_best_epoch_and_the_last(tmp_path):
   config = config_for(tmp_path)
-  tracker = driver.EpochTracker(config)
+  tracker = trial_state.EpochTracker(config)
   for epoch, accuracy in [(1, 50.0), (2, 70.0), (3, 60.0)]:
     tracker.add(None, epoch, {"tnews": {"accuracy": accuracy}})
   assert tracker.last == {"tnews": {"accuracy": 60.0}}

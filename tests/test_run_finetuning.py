@@ -198,8 +198,16 @@ def test_cached_tfrecords_are_reused_and_fresh_dirs_are_required(
   assert "Wrote 24 train examples of ['csl'] (+8 padding" in (
     capsys.readouterr().out
   )
-  with pytest.raises(FileExistsError, match="csl_model_1 already holds"):
-    run_finetuning.main(args)
+  # the same command again: the finished trial is not trained again
+  assert run_finetuning.main(args) == trained
+  assert "Trial 1 finished earlier" in capsys.readouterr().out
+  # a model_dir holding something else is refused, and left alone
+  other = hparams | {"model_dir": str(pretrained / "elsewhere")}
+  os.makedirs(pretrained / "elsewhere_1")
+  (pretrained / "elsewhere_1" / "notes.txt").write_text("mine")
+  with pytest.raises(FileExistsError, match="elsewhere_1 already holds"):
+    run_finetuning.main(args[:-1] + [json.dumps(other)])
+  assert (pretrained / "elsewhere_1" / "notes.txt").read_text() == "mine"
   # predict-only: the fine-tuned trial directory names its checkpoint, and
   # restoring it (heads included) reproduces its dev results exactly
   hparams.update(
@@ -252,8 +260,10 @@ def test_custom_tsv_task_without_code(tmp_path):
   right = results[0]["reviews"]["accuracy"] * 10 / 100  # 10 dev rows
   assert right == pytest.approx(round(right), abs=1e-6)
   models = tmp_path / "models" / "none" / "finetuning_models"
-  # trial 1 removed (keep_all_models false); trial 2 keeps final and best
-  assert sorted(os.listdir(models)) == ["reviews_model_2"]
+  # trial 1's checkpoints removed (keep_all_models false) but not its
+  # results; trial 2 keeps final and best
+  assert sorted(os.listdir(models)) == ["reviews_model_1", "reviews_model_2"]
+  assert os.listdir(models / "reviews_model_1") == ["trial_state.json"]
   assert os.path.exists(
     models / "reviews_model_2" / "best" / "model.ckpt.index"
   )

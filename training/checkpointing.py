@@ -12,6 +12,42 @@ import tempfile
 import tensorflow as tf
 
 from training import distribution
+from util import logs
+
+# what reading a truncated or corrupted checkpoint raises
+_DAMAGE = (tf.errors.OpError, ValueError, IndexError)
+
+
+class NoReadableCheckpointError(OSError):
+  """Every checkpoint of a directory is damaged (nothing was deleted)."""
+
+
+def restore_newest_readable(checkpoint, prefixes, directory):
+  """Restores the newest of ``prefixes`` that can be read.
+
+  A damaged one (truncated or corrupted ``.index``/``.data``) is reported,
+  naming it, and the one before it is tried; nothing is deleted.
+  Returns:
+    The restored prefix, or None when ``prefixes`` is empty.
+  Raises:
+    NoReadableCheckpointError when none can be read.
+  """
+  for prefix in reversed(list(prefixes)):
+    try:
+      checkpoint.restore(prefix).assert_existing_objects_matched()
+      return prefix
+    except _DAMAGE as e:
+      first = str(e).strip().splitlines()[0] if str(e).strip() else type(e)
+      logs.log(
+        f"Checkpoint {prefix} cannot be read ({first}); "
+        f"falling back to the one before it"
+      )
+  if prefixes:
+    raise NoReadableCheckpointError(
+      f"no checkpoint in {directory} can be read (tried {len(prefixes)}); "
+      f"nothing was deleted: move the damaged files away or restore them"
+    )
+  return None
 
 
 class Checkpointer:
@@ -45,11 +81,17 @@ class Checkpointer:
     return self.manager.latest_checkpoint if self.chief else None
 
   def restore_latest(self):
-    """Restores the newest checkpoint of model_dir; returns it or None."""
-    latest = tf.train.latest_checkpoint(self.model_dir)
-    if latest:
-      self.checkpoint.restore(latest).assert_existing_objects_matched()
-    return latest
+    """Restores the newest readable checkpoint of model_dir (an older one
+    when the newest is damaged); returns it or None."""
+    state = tf.train.get_checkpoint_state(self.model_dir)
+    prefixes = list(state.all_model_checkpoint_paths) if state else []
+    if state and state.model_checkpoint_path not in prefixes:
+      prefixes.append(state.model_checkpoint_path)
+    prefixes = [
+      p if os.path.isabs(p) else os.path.join(self.model_dir, p)
+      for p in prefixes
+    ]
+    return restore_newest_readable(self.checkpoint, prefixes, self.model_dir)
 
   def save(self, step):
     """Saves as ``model.ckpt-<step>``; returns the path (chief) or None."""

@@ -1,0 +1,77 @@
+"""What a fine-tuning trial has done so far, kept so that a rerun of the
+same command resumes it: dev results per epoch (and the best), the step of
+the newest checkpoint, and whether the trial is finished."""
+
+import os
+
+import numpy as np
+
+from util import files as files_lib
+
+STATE_FILE = "trial_state.json"
+
+
+class EpochTracker:
+  """Dev results after each epoch: the last, and the best with its epoch
+  (by the mean over tasks of each task's first metric)."""
+
+  def __init__(self, config):
+    self.config = config
+    self.score, self.best, self.last = None, None, None
+    self.history = []  # {"epoch", "results"} of every evaluation
+
+  def on_epoch_end(self, run, epoch, last):
+    config = self.config
+    if not config.do_eval or not (config.eval_every_epoch or last):
+      return
+    self.add(run, epoch, run.evaluate("dev"))
+
+  def add(self, run, epoch, results):
+    self.history.append({"epoch": epoch, "results": results})
+    score = np.mean([next(iter(r.values())) for r in results.values()])
+    if self.score is None or score > self.score:
+      self.score, self.best = score, {"epoch": epoch, "results": results}
+      if self.config.keep_best_checkpoint and self.config.do_train:
+        run.save("best")
+    self.last = results
+
+  def replay(self, history, up_to_epoch):
+    """Restores the evaluations of a resumed trial up to an epoch (later
+    ones belong to steps that will be trained again)."""
+    for entry in history:
+      if entry["epoch"] <= up_to_epoch + 0.006:  # epochs are rounded to .01
+        self.history.append(entry)
+        score = np.mean(
+          [next(iter(r.values())) for r in entry["results"].values()]
+        )
+        if self.score is None or score > self.score:
+          self.score = score
+          self.best = {"epoch": entry["epoch"], "results": entry["results"]}
+        self.last = entry["results"]
+
+  def outcome(self):
+    """(last results, best {"epoch", "results", "history"} or None)."""
+    if self.best is None:
+      return self.last, None
+    return self.last, dict(self.best, history=self.history)
+
+
+def path(model_dir):
+  return os.path.join(model_dir, STATE_FILE)
+
+
+def load(model_dir):
+  """The saved state of a trial directory, or None."""
+  if not os.path.exists(path(model_dir)):
+    return None
+  return files_lib.load_json(path(model_dir))
+
+
+def save(model_dir, tracker, step, done=False):
+  """Writes the state (atomically) before the checkpoint of ``step``."""
+  last, best = tracker.outcome()
+  files_lib.atomic_write_json(
+    {"step": step, "done": done, "history": tracker.history,
+     "last": last, "best": best},
+    path(model_dir),
+  )  # fmt: skip
