@@ -167,8 +167,8 @@ class ClassificationTask(task.Task):
     """A labelled row's label must be one of the task's labels."""
     if label not in self.label_ids:
       raise readers.DataFileError(
-        f"{path} line {line}: field 'label' is {label!r}, not one of "
-        f"the {len(self.label_list)} labels of {self.name} "
+        f"{path} line {line}: field 'label' is {readers.shown(label)}, not "
+        f"one of the {len(self.label_list)} labels of {self.name} "
         f"({', '.join(self.label_list[:8])}...)"
       )
 
@@ -240,7 +240,8 @@ class ClassificationTask(task.Task):
       label = predicted.get(str(example.guid), {}).get("label")
       if label is not None and str(label) not in self.label_ids:
         raise readers.DataFileError(
-          f"{predictions_path}: id {example.guid} has label {label!r}, not "
+          f"{predictions_path}: id {readers.shown(example.guid)} has label "
+          f"{readers.shown(label)}, not "
           f"one of the labels of {self.name}"
         )
       preds.append(self.label_ids.get(str(label), -1))

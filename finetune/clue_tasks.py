@@ -111,8 +111,8 @@ class CLUEWSC2020(classification.ClassificationTask):
       start, span = spans[which + "_index"], spans[which + "_text"]
       if text[start : start + len(span)] != span:
         raise readers.DataFileError(
-          f"{path} line {line}: field 'target.{which}_text' {span!r} is not "
-          f"at character {start} of the text"
+          f"{path} line {line}: field 'target.{which}_text' "
+          f"{readers.shown(span)} is not at character {start} of the text"
         )
     return mark_wsc_spans(
       text,

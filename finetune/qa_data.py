@@ -64,42 +64,49 @@ def locate_answer(context, text, start):
 
 
 def read_squad(path, task_name, training):
-  with tf.io.gfile.GFile(path) as f:
-    try:
-      data = json.load(f)["data"]
-    except (ValueError, KeyError) as e:
-      raise readers.DataFileError(
-        f"{path}: not SQuAD-format JSON ({e})"
-      ) from None
+  """The questions of a SQuAD-format file; a malformed one is an error
+  naming the file (and the question, when the problem is in one)."""
+  with tf.io.gfile.GFile(path, "rb") as f:
+    raw = f.read()
+  try:
+    data = json.loads(raw.decode("utf-8-sig"))["data"]
+    return _squad_examples(data, path, task_name, training)
+  except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
+    if isinstance(e, readers.DataFileError):
+      raise
+    raise readers.DataFileError(
+      f"{path}: not SQuAD-format JSON ({type(e).__name__}: {e})"
+    ) from None
+
+
+def _squad_examples(data, path, task_name, training):
   examples = []
   for article in data:
     for paragraph in article["paragraphs"]:
       for qa in paragraph["qas"]:
-        answers = [a["text"] for a in qa.get("answers", [])]
-        start = qa["answers"][0]["answer_start"] if answers else None
-        if training and answers and not qa.get("is_impossible", False):
-          start = locate_answer(paragraph["context"], answers[0], start)
-          if start is None:
-            raise readers.DataFileError(
-              f"{path}: question {qa['id']}: answer {answers[0]!r} does "
-              f"not occur in its context"
-            )
-        impossible = bool(qa.get("is_impossible", False))
-        examples.append(
-          QAExample(
-            task_name,
-            len(examples),
-            qa["id"],
-            qa["question"],
-            paragraph["context"],
-            answers,
-            start,
-            impossible,
-          )
-        )
+        examples.append(_question(qa, paragraph, path, task_name, training))
+        examples[-1].eid = len(examples) - 1
   if not examples:
     raise readers.DataFileError(f"{path} holds no questions")
   return examples
+
+
+def _question(qa, paragraph, path, task_name, training):
+  answers = [a["text"] for a in qa.get("answers", [])]
+  start = qa["answers"][0]["answer_start"] if answers else None
+  impossible = bool(qa.get("is_impossible", False))
+  if training and answers and not impossible:
+    start = locate_answer(paragraph["context"], answers[0], start)
+    if start is None:
+      raise readers.DataFileError(
+        f"{path}: question {readers.shown(qa['id'])}: answer "
+        f"{readers.shown(answers[0])} does "
+        f"not occur in its context"
+      )
+  return QAExample(
+    task_name, 0, qa["id"], qa["question"], paragraph["context"], answers,
+    start, impossible,
+  )  # fmt: skip
 
 
 def window_starts(doc_length, room, stride):

@@ -12,6 +12,12 @@ class DataFileError(ValueError):
   """A problem in a data file; the message names the file and line."""
 
 
+def shown(value, limit=60):
+  """``repr(value)`` cut to ``limit`` characters, for one-line messages."""
+  text = repr(value)
+  return text if len(text) <= limit else text[:limit] + "..."
+
+
 def read_text(path):
   if not tf.io.gfile.exists(path):
     raise FileNotFoundError(f"data file {path} does not exist")
@@ -49,7 +55,7 @@ def read_delimited(path, delimiter):
     io.StringIO(read_text(path), newline=""), delimiter=delimiter
   )
   rows = []
-  for row in reader:
+  for row in _csv_rows(reader, path):
     if None in row:
       raise DataFileError(
         f"{path} line {reader.line_num}: more fields than "
@@ -68,10 +74,19 @@ def read_tsv_columns(path):
   rows = []
   lines = read_text(path).split("\n")
   reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
-  for number, fields in enumerate(reader, 1):
+  for number, fields in enumerate(_csv_rows(reader, path), 1):
     if any(f.strip() for f in fields):
       rows.append((number, [f.rstrip("\r") for f in fields]))
   return rows
+
+
+def _csv_rows(reader, path):
+  """The rows of a csv reader; its errors (a field over the csv module's
+  limit, a stray quote) name the file and line."""
+  try:
+    yield from reader
+  except csv.Error as e:
+    raise DataFileError(f"{path} line {reader.line_num}: {e}") from None
 
 
 def read_rows(path, file_format):

@@ -79,7 +79,8 @@ class RegressionTask(classification.ClassificationTask):
       value = None
     if value is None or not self.min_value <= value <= self.max_value:
       raise readers.DataFileError(
-        f"{path} line {line}: field 'label' is {label!r}, not a number in "
+        f"{path} line {line}: field 'label' is {readers.shown(label)}, not a "
+        f"number in "
         f"[{self.min_value}, {self.max_value}]"
       )
 

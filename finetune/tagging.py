@@ -294,7 +294,7 @@ class CLUENER(TaggingTask):
             kind = CLUENER_ALIASES[kind]
           if kind not in CLUENER_TYPES:
             raise readers.DataFileError(
-              f"{path} line {line}: unknown entity type {kind!r}"
+              f"{path} line {line}: unknown entity type {readers.shown(kind)}"
             )
           for positions in entities.values():
             spans += [(s, e, kind) for s, e in positions]
@@ -364,7 +364,8 @@ class ConllTaggingTask(TaggingTask):
       unknown = [kind for _, _, kind in spans if kind not in kinds]
       if unknown and labelled:
         raise readers.DataFileError(
-          f"{path}: entity type {unknown[0]!r} is not one of {sorted(kinds)}"
+          f"{path}: entity type {readers.shown(unknown[0])} is not one of "
+          f"{sorted(kinds)}"
         )
       label = span_tags(len(text), spans, self.scheme) if labelled else None
       examples.append(

@@ -8,6 +8,7 @@ the model (`shape_hparams`); writing one (`hf_config`) describes ours.
 import json
 import os
 
+from model import modeling
 from util import training_utils
 
 # BertConfig fields that an ElectraConfig spells the same way
@@ -36,6 +37,19 @@ class HFConfigError(ValueError):
   """A config.json we cannot use; the message names the file."""
 
 
+def _check_sizes(config, path):
+  """Each size a positive integer within modeling.SIZE_LIMITS."""
+  limits = dict(modeling.SIZE_LIMITS, embedding_size=65_536)
+  for field, limit in limits.items():
+    if field == "embedding_size" and field not in config:
+      continue
+    value = config.get(field)
+    if isinstance(value, bool) or not isinstance(value, int):
+      raise HFConfigError(f"{path}: {field} must be an integer, got {value!r}")
+    if not 1 <= value <= limit:
+      raise HFConfigError(f"{path}: {field} is {value}; expected 1 to {limit}")
+
+
 def read_config(directory):
   """The checked ``config.json`` of a transformers ELECTRA directory."""
   path = os.path.join(directory, "config.json")
@@ -48,6 +62,7 @@ def read_config(directory):
     raise HFConfigError(
       f"{path} has model_type {config.get('model_type')!r}; expected 'electra'"
     )
+  _check_sizes(config, path)
   if config.get("hidden_act", "gelu") not in _ACTIVATIONS:
     raise HFConfigError(
       f"{path}: hidden_act {config['hidden_act']!r} is not supported "

@@ -13,6 +13,17 @@ import tensorflow as tf
 
 from model import layers
 
+# the largest value each size may take (well above any released model)
+SIZE_LIMITS = {
+  "vocab_size": 10_000_000,
+  "hidden_size": 65_536,
+  "num_hidden_layers": 1_000,
+  "num_attention_heads": 4_096,
+  "intermediate_size": 1_000_000,
+  "max_position_embeddings": 1_000_000,
+  "type_vocab_size": 1_000,
+}
+
 
 class BertConfig:
   """Transformer hyperparameters, with the official fields and defaults."""
@@ -72,6 +83,15 @@ class BertConfig:
       writer.write(self.to_json_string())
 
   def validate(self):
+    """Sizes must be positive integers within `SIZE_LIMITS`, and the
+    embedding table must fit in memory: absurd values are named errors
+    here, not an out-of-memory kill later."""
+    for field, limit in SIZE_LIMITS.items():
+      value = getattr(self, field)
+      if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{field} must be an integer, got {value!r}")
+      if not 1 <= value <= limit:
+        raise ValueError(f"{field} is {value}; expected 1 to {limit}")
     if self.hidden_size % self.num_attention_heads:
       raise ValueError(
         f"hidden_size ({self.hidden_size}) is not a multiple of "

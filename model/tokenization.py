@@ -40,7 +40,13 @@ def load_vocab(vocab_file):
     raise FileNotFoundError(f"vocab_file {vocab_file} does not exist")
   vocab = collections.OrderedDict()
   with tf.io.gfile.GFile(vocab_file, "rb") as reader:
-    lines = reader.read().decode("utf-8-sig").split("\n")
+    data = reader.read()
+  try:
+    lines = data.decode("utf-8-sig").split("\n")
+  except UnicodeDecodeError as e:
+    raise ValueError(
+      f"vocab_file {vocab_file}: invalid UTF-8 at byte offset {e.start}"
+    ) from None
   if lines and lines[-1] == "":
     lines.pop()  # the final newline
   for index, raw in enumerate(lines):

@@ -65,6 +65,8 @@ def parse_json_object(text, where, error=ValueError):
     raise error(
       f"{where}: not valid JSON ({e.msg} at column {e.colno})"
     ) from None
+  except RecursionError:
+    raise error(f"{where}: JSON nested too deeply") from None
   if not isinstance(loaded, dict):
     raise error(f"{where}: expected a JSON object, got {type(loaded).__name__}")
   return loaded

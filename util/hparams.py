@@ -21,8 +21,15 @@ def load_hparams(hparams):
   if text.endswith(".json") and not text.startswith("{"):
     if not os.path.exists(text):
       raise FileNotFoundError(f"--hparams file {text} does not exist")
-    with open(text, encoding="utf-8") as f:
-      loaded = files.parse_json_object(f.read(), f"--hparams file {text}")
+    with open(text, "rb") as f:
+      data = f.read()
+    try:
+      decoded = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+      raise ValueError(
+        f"--hparams file {text}: invalid UTF-8 at byte offset {e.start}"
+      ) from None
+    loaded = files.parse_json_object(decoded, f"--hparams file {text}")
   else:
     loaded = files.parse_json_object(
       text or "{}", "--hparams (neither a .json path nor a JSON dict)"
@@ -62,9 +69,10 @@ def check_and_update(obj, kwargs, types):
   """
   for key, value in kwargs.items():
     if key not in obj.__dict__:
-      close = difflib.get_close_matches(key, list(obj.__dict__), n=1)
+      close = difflib.get_close_matches(key[:100], list(obj.__dict__), n=1)
       hint = f"; did you mean {close[0]!r}?" if close else ""
-      raise ValueError(f"Unknown hparam {key!r}{hint}")
+      shown = key if len(key) <= 60 else key[:60] + "..."
+      raise ValueError(f"Unknown hparam {shown!r}{hint}")
     expected = types.get(key)
     if expected is not None and not _type_ok(value, expected):
       names = (
