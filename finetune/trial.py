@@ -135,7 +135,9 @@ class Trial:
     """The trial's state, then its checkpoint (so a resumed trial never
     lacks the evaluations its checkpoint has passed)."""
     trial_state.save(self.model_dir, tracker, self.step)
-    self.manager.save(checkpoint_number=self.step)
+    checkpointing.save_or_explain(
+      lambda: self.manager.save(checkpoint_number=self.step), self.steps_dir
+    )
 
   def train(self, record_path, num_examples, tracker):
     """Trains num_train_epochs from the current step, evaluating through

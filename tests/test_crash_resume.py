@@ -205,3 +205,48 @@ def test_finetuning_resumes_after_kill_minus_nine(tmp_path):
     path = tmp_path / "models" / "m" / "test_predictions" / f"trial_{trial}"
     lines = open(path / "reviews_predict.json").read().splitlines()
     assert len(lines) == 8
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+  """A 64 MB tmpfs (needs root to mount; skipped otherwise)."""
+  mount = tmp_path / "disk"
+  mount.mkdir()
+  made = subprocess.run(
+    ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)],
+    capture_output=True,
+  )
+  if made.returncode:
+    pytest.skip("cannot mount a small tmpfs here (needs root)")
+  yield mount
+  subprocess.run(["umount", str(mount)], check=False)
+
+
+@pytest.mark.slow
+def test_a_full_disk_fails_loudly_and_keeps_the_last_checkpoint(
+  tmp_path, small_disk
+):
+  import shutil
+
+  data_dir = make_data_dir(tmp_path)
+  model_dir = small_disk / "model"
+  hparams = dict(HPARAMS, num_train_steps=5, model_dir=str(model_dir))
+  args = command(data_dir)[:-1]
+  first = subprocess.run(args + [json.dumps(hparams)], capture_output=True)
+  assert first.returncode == 0 and latest_step(str(model_dir)) == 5
+  free = shutil.disk_usage(small_disk).free
+  (small_disk / "filler").write_bytes(b"\0" * (free - 4096))
+  hparams["num_train_steps"] = 10
+  full = subprocess.run(
+    args + [json.dumps(hparams)], capture_output=True, text=True, timeout=600
+  )
+  assert full.returncode != 0
+  assert "could not write a checkpoint" in full.stderr
+  assert "earlier checkpoints are intact" in full.stderr
+  assert latest_step(str(model_dir)) == 5  # still listed and readable
+  os.remove(small_disk / "filler")
+  done = subprocess.run(
+    args + [json.dumps(hparams)], capture_output=True, text=True, timeout=600
+  )
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert "(step 5)" in done.stdout and latest_step(str(model_dir)) == 10

@@ -22,6 +22,25 @@ class NoReadableCheckpointError(OSError):
   """Every checkpoint of a directory is damaged (nothing was deleted)."""
 
 
+class CheckpointWriteError(OSError):
+  """A checkpoint could not be written (a full disk, say); the earlier ones
+  are intact."""
+
+
+def save_or_explain(save, directory):
+  """Runs ``save()``; a failed write becomes a `CheckpointWriteError`."""
+  try:
+    return save()
+  except (tf.errors.OpError, OSError) as e:
+    first = (getattr(e, "message", None) or str(e)).strip().splitlines()
+    raise CheckpointWriteError(
+      f"could not write a checkpoint in {directory} "
+      f"({first[0] if first else type(e).__name__}); the earlier "
+      f"checkpoints are intact: free some space and run the same command "
+      f"again to resume"
+    ) from e
+
+
 def restore_newest_readable(checkpoint, prefixes, directory):
   """Restores the newest of ``prefixes`` that can be read.
 
@@ -95,7 +114,9 @@ class Checkpointer:
 
   def save(self, step):
     """Saves as ``model.ckpt-<step>``; returns the path (chief) or None."""
-    path = self.manager.save(checkpoint_number=step)
+    path = save_or_explain(
+      lambda: self.manager.save(checkpoint_number=step), self._directory
+    )
     if not self.chief:
       shutil.rmtree(self._directory, ignore_errors=True)
       os.makedirs(self._directory, exist_ok=True)
