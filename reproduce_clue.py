@@ -13,6 +13,7 @@ to resume: finished stages are skipped.
 """
 
 import argparse
+import os
 import shlex
 import sys
 
@@ -28,7 +29,7 @@ def parse_args(argv=None):
   cli.add_required(
     parser,
     {
-      "--corpus-dir": "Raw text for pretraining.",
+      "--corpus-dir": "Raw text for pretraining (see --corpus-from-task).",
       "--clue-dir": "CLUE task splits: <task>/{train,dev}.json.",
       "--work-dir": "Where every stage writes (resumable).",
       "--vocab-file": "WordPiece vocabulary (CLUE used bert-base-chinese's).",
@@ -38,6 +39,12 @@ def parse_args(argv=None):
     "--budget", default="cpu", choices=sorted(budgets.BUDGETS)
   )
   parser.add_argument("--tasks", default=",".join(budgets.CLUE_TASKS))
+  parser.add_argument(
+    "--corpus-from-task",
+    default=None,
+    help="Domain-adaptive pretraining: pretrain on this task's training "
+    "texts (labels unused) instead of --corpus-dir's files.",
+  )
   cli.add_hparams_flag(parser, "Pretraining hparams on top of the budget")
   parser.add_argument("--finetune-hparams", action="append", default=None)
   return parser.parse_args(argv)
@@ -45,8 +52,15 @@ def parse_args(argv=None):
 
 def main(argv=None):
   args = parse_args(argv)
+  corpus_dir = args.corpus_dir
+  if args.corpus_from_task:
+    corpus_dir = clue.task_corpus(
+      args.clue_dir,
+      args.corpus_from_task,
+      os.path.join(args.work_dir, "task_corpus"),
+    )
   options = clue.RecipeOptions(
-    corpus_dir=args.corpus_dir,
+    corpus_dir=corpus_dir,
     clue_dir=args.clue_dir,
     work_dir=args.work_dir,
     vocab_file=args.vocab_file,

@@ -162,6 +162,25 @@ def finetune(config):
   return results
 
 
+def task_corpus(clue_dir, task, output_dir):
+  """Domain-adaptive pretraining text: a task's training texts without
+  their labels, one document per example (text_a and text_b as its
+  sentences). Returns the corpus directory."""
+  config = configure_finetuning.FinetuningConfig(
+    "corpus", "", task_names=[task], raw_data_dir=clue_dir
+  )
+  examples = task_builder.get_task(config, task).get_examples("train")
+  os.makedirs(output_dir, exist_ok=True)
+  lines = []
+  for example in examples:
+    lines += [example.text_a] + ([example.text_b] if example.text_b else [])
+    lines.append("")
+  files_lib.atomic_write_text(
+    "\n".join(lines), os.path.join(output_dir, f"{task}_train_text.txt")
+  )
+  return output_dir
+
+
 def run_recipe(options):
   """Runs (or resumes) every stage and writes the report; returns its path."""
   check_inputs(options)

@@ -110,3 +110,15 @@ def test_missing_inputs_are_named(tmp_path):
       ["--corpus-dir", corpus, "--clue-dir", clue, "--work-dir",
        str(tmp_path / "w"), "--vocab-file", vocab, "--tasks", "tnews"]
     )  # fmt: skip
+
+
+def test_domain_adaptive_corpus_is_the_tasks_text_without_labels(tmp_path):
+  from recipes import clue
+
+  _, clue_dir, _ = write_inputs(tmp_path)
+  directory = clue.task_corpus(clue_dir, "afqmc", str(tmp_path / "dapt"))
+  text = open(os.path.join(directory, "afqmc_train_text.txt")).read()
+  documents = [d for d in text.split("\n\n") if d.strip()]
+  assert len(documents) == 40  # one per training pair, two sentences each
+  assert all(len(d.strip().split("\n")) == 2 for d in documents)
+  assert '"label"' not in text and "sentence1" not in text
