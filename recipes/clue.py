@@ -4,8 +4,8 @@ Raw text -> TFRecords -> pretraining -> its learning curve -> fine-tuning
 of each CLUE task from the pretrained checkpoint and, as the control, from
 random initialisation -> the report. Each stage leaves a record in
 ``<work-dir>/stages/``; a rerun skips recorded stages and resumes the one
-that was interrupted (pretraining from its newest checkpoint; an
-interrupted fine-tuning is set aside, never deleted, and run again).
+that was interrupted (pretraining from its newest checkpoint, fine-tuning
+from each trial's newest checkpoint).
 """
 
 import dataclasses
@@ -139,20 +139,9 @@ def finetuning_config(options, start, task, pretrained_dir):
   return configure_finetuning.FinetuningConfig(start, root, **hparams), hparams
 
 
-def set_aside_interrupted(config):
-  """Moves trial directories of an interrupted run out of the way."""
-  parent = os.path.dirname(config.model_dir)
-  base = os.path.basename(config.model_dir) + "_"
-  if not os.path.isdir(parent):
-    return
-  for name in os.listdir(parent):
-    if name.startswith(base) and ".interrupted-" not in name:
-      old = os.path.join(parent, name)
-      os.rename(old, f"{old}.interrupted-{int(time.time())}")
-
-
 def finetune(config):
-  set_aside_interrupted(config)
+  # an interrupted run resumes: finished trials are reused, the interrupted
+  # one continues from its newest checkpoint
   driver.run_finetuning(config)
   results = files_lib.load_json(config.results_json)
   task = task_builder.get_task(config, config.task_names[0])
