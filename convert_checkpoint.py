@@ -23,6 +23,7 @@ import os
 import configure_finetuning
 import configure_pretraining
 from finetune import task_builder
+from interop import checkpoints
 from interop import hf_config
 from interop import hf_export
 from interop import loading
@@ -68,14 +69,9 @@ def model_hparams(checkpoint, hparams):
 
 def task_heads(source, hparams):
   """{task: (kind, labels)} of the fine-tuned heads in the checkpoint."""
-  tasks = sorted(
-    name[len("task_specific/") : -len(_HEAD_SUFFIX)]
-    for name in source.shapes
-    if name.startswith("task_specific/") and name.endswith(_HEAD_SUFFIX)
-  )
   heads = {}
-  for task in tasks:
-    num_outputs = source.shapes[f"task_specific/{task}{_HEAD_SUFFIX}"][1]
+  for task, kernel in checkpoints.dense_heads(source.shapes).items():
+    num_outputs = source.shapes[kernel][1]
     config = configure_finetuning.FinetuningConfig(
       "export",
       "",

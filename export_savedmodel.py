@@ -13,10 +13,10 @@ signature that takes raw text and tokenizes inside the graph.
 
 import argparse
 import os
-import re
 
 import configure_pretraining
 from finetune import heads as task_heads
+from interop import checkpoints
 from interop import export
 from interop import loading
 from interop import sources
@@ -25,8 +25,6 @@ from model import modeling
 from pretrain import pretraining_model
 from util import cli
 from util import logs
-
-_HEAD = re.compile(r"^task_specific/([^/]+)/dense/kernel$")
 
 
 def build_module(hparams, checkpoint, vocab_file=None, max_seq_length=128):
@@ -43,12 +41,11 @@ def build_module(hparams, checkpoint, vocab_file=None, max_seq_length=128):
   model = pretraining_model.PretrainingModel(config)
   available = source.shapes
   heads = {}
-  for name, shape in sorted(available.items()):
-    match = _HEAD.match(name)
-    if match:
-      heads[match.group(1)] = task_heads.classification_head(
-        f"task_specific/{match.group(1)}", shape[0], shape[1]
-      )
+  for task, kernel in checkpoints.dense_heads(available).items():
+    hidden, outputs = available[kernel]
+    heads[task] = task_heads.classification_head(
+      f"task_specific/{task}", hidden, outputs
+    )
   variables = dict(model.official_variables())
   for head in heads.values():
     variables.update(modeling.variables_by_name(head))

@@ -97,3 +97,19 @@ def write_state_file(directory, basename):
       f'model_checkpoint_path: "{basename}"\n'
       f'all_model_checkpoint_paths: "{basename}"\n'
     )
+
+
+def dense_heads(names):
+  """Tasks whose head is one dense layer (classification or tagging):
+  {task: [in, out] kernel name}. QA heads (``dense``, ``dense_1``,
+  ``qa_hidden``, ...) are not among them."""
+  scopes = {}
+  for name in names:
+    parts = name.split("/")
+    if len(parts) >= 3 and parts[0] == "task_specific":
+      scopes.setdefault(parts[1], set()).add("/".join(parts[2:]))
+  return {
+    task: f"task_specific/{task}/dense/kernel"
+    for task, members in sorted(scopes.items())
+    if members == {"dense/kernel", "dense/bias"}
+  }

@@ -84,3 +84,18 @@ def test_our_checkpoints_and_path_forms(tmp_path):
 
 def test_unescape():
   assert checkpoints.unescape("a.Sb..c.Sd") == "a/b.c/d"
+
+
+def test_dense_heads_are_told_from_qa_heads():
+  names = [
+    "electra/embeddings/word_embeddings",
+    "task_specific/tnews/dense/kernel",
+    "task_specific/tnews/dense/bias",
+    "task_specific/cmrc2018/dense/kernel",  # a QA head: dense, dense_1, ...
+    "task_specific/cmrc2018/dense/bias",
+    "task_specific/cmrc2018/dense_1/kernel",
+    "task_specific/cmrc2018/qa_hidden/kernel",
+  ]
+  assert checkpoints.dense_heads(names) == {
+    "tnews": "task_specific/tnews/dense/kernel"
+  }
