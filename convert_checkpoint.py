@@ -35,7 +35,6 @@ from util import logs
 from util import training_utils
 
 FORMATS = ("tf1", "tf2", "hf")
-_HEAD_SUFFIX = "/dense/kernel"
 
 
 def saved_hparams(checkpoint):
@@ -106,12 +105,14 @@ def load_tensors(source, config):
   variables = model.official_variables()
   tensors = {name: variables[name].numpy() for name in report.loaded}
   hidden = training_utils.get_bert_config(config).hidden_size
-  for name, shape in source.shapes.items():
+  for kernel in checkpoints.dense_heads(source.shapes).values():
+    if source.shapes[kernel][0] != hidden:
+      raise ValueError(
+        f"{source.path}: {kernel} has shape {source.shapes[kernel]}, not "
+        f"[{hidden}, n]"
+      )
+  for name in source.shapes:
     if name.startswith("task_specific/"):
-      if name.endswith(_HEAD_SUFFIX) and shape[0] != hidden:
-        raise ValueError(
-          f"{source.path}: {name} has shape {shape}, not [{hidden}, n]"
-        )
       tensors[name] = source.read(name)
   return tensors
 

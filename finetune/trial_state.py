@@ -26,28 +26,27 @@ class EpochTracker:
       return
     self.add(run, epoch, run.evaluate("dev"))
 
-  def add(self, run, epoch, results):
+  def _record(self, epoch, results):
+    """Adds one evaluation; True when it is the new best."""
     self.history.append({"epoch": epoch, "results": results})
+    self.last = results
     score = np.mean([next(iter(r.values())) for r in results.values()])
     if self.score is None or score > self.score:
       self.score, self.best = score, {"epoch": epoch, "results": results}
-      if self.config.keep_best_checkpoint and self.config.do_train:
-        run.save("best")
-    self.last = results
+      return True
+    return False
+
+  def add(self, run, epoch, results):
+    best = self._record(epoch, results)
+    if best and self.config.keep_best_checkpoint and self.config.do_train:
+      run.save("best")
 
   def replay(self, history, up_to_epoch):
     """Restores the evaluations of a resumed trial up to an epoch (later
     ones belong to steps that will be trained again)."""
     for entry in history:
       if entry["epoch"] <= up_to_epoch + 0.006:  # epochs are rounded to .01
-        self.history.append(entry)
-        score = np.mean(
-          [next(iter(r.values())) for r in entry["results"].values()]
-        )
-        if self.score is None or score > self.score:
-          self.score = score
-          self.best = {"epoch": entry["epoch"], "results": entry["results"]}
-        self.last = entry["results"]
+        self._record(entry["epoch"], entry["results"])
 
   def outcome(self):
     """(last results, best {"epoch", "results", "history"} or None)."""

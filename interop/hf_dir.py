@@ -156,8 +156,10 @@ class HFModel:
 
   @staticmethod
   def _tied(state, array):
-    table = state.get("electra.embeddings.word_embeddings.weight")
-    return table is not None and np.array_equal(table[0], array)
+    entry = state.get("electra.embeddings.word_embeddings.weight")
+    return entry is not None and np.array_equal(
+      entry[0], array
+    )  # (array, dtype)
 
 
 def directory_hparams(directories):

@@ -2,6 +2,7 @@
 the optional ``[report]`` extra) PNG plots, under ``<work-dir>/report``."""
 
 import datetime
+import json
 import os
 import platform
 
@@ -277,8 +278,6 @@ def markdown(options, records, hparams, published, rows, plots):
 
 
 def json_text(obj):
-  import json  # noqa: PLC0415
-
   return json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True)
 
 
