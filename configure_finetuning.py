@@ -20,6 +20,7 @@ class FinetuningConfig(hparams_lib.HParams):
     "custom_tasks": dict,
     "max_examples": dict,
     "num_train_epochs": float,
+    "mixed_precision": str,
   }
 
   def __init__(self, model_name, data_dir, **kwargs):
@@ -111,6 +112,16 @@ class FinetuningConfig(hparams_lib.HParams):
     self.max_examples = {}
     self.keep_best_checkpoint = False  # keep the checkpoint of the best dev
     # score (first metric) of each trial
+    # batches of similar length, each cut to its longest row rounded up to
+    # bucket_multiple: same results, far less padding (off on TPUs, which
+    # need one shape)
+    self.bucket_by_length = True
+    self.bucket_multiple = 8
+    # None, "mixed_bfloat16" or "mixed_float16" (with dynamic loss scaling)
+    self.mixed_precision = None
+    # compile each training step with XLA: once per batch shape, so at most
+    # max_seq_length / bucket_multiple times with bucket_by_length
+    self.jit_compile = False
 
   def _locations(self, data_dir, model_name, task_names):
     """Default locations of data files."""
@@ -171,7 +182,11 @@ class FinetuningConfig(hparams_lib.HParams):
         "max_seq_length",
         "num_trials",
         "log_every",
+        "bucket_multiple",
       ),
+    )
+    hparams_lib.check_choice(
+      self, "mixed_precision", hparams_lib.MIXED_PRECISION_POLICIES
     )
     if self.num_train_epochs <= 0:
       raise ValueError(

@@ -23,7 +23,6 @@ DISTRIBUTION_STRATEGIES = (
   "multi_worker_mirrored",
   "tpu",
 )
-MIXED_PRECISION_POLICIES = (None, "mixed_bfloat16", "mixed_float16")
 
 
 class PretrainingConfig(hparams_lib.HParams):
@@ -175,12 +174,9 @@ class PretrainingConfig(hparams_lib.HParams):
         f"{DISTRIBUTION_STRATEGIES}, got "
         f"{self.distribution_strategy!r}"
       )
-    if self.mixed_precision not in MIXED_PRECISION_POLICIES:
-      raise ValueError(
-        f"hparam 'mixed_precision' must be one of "
-        f"{MIXED_PRECISION_POLICIES}, got "
-        f"{self.mixed_precision!r}"
-      )
+    hparams_lib.check_choice(
+      self, "mixed_precision", hparams_lib.MIXED_PRECISION_POLICIES
+    )
     hparams_lib.check_at_least_one(
       self,
       (

@@ -13,6 +13,7 @@ sequences/s, and peak resident memory.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -26,6 +27,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import configure_pretraining  # noqa: E402
+from benchmarks import op_profile  # noqa: E402
 from model import optimization  # noqa: E402
 from pretrain import pretrain_data  # noqa: E402
 from pretrain import pretraining_model  # noqa: E402
@@ -85,7 +87,21 @@ def input_pipeline_rate(batch, seq, vocab, batches=50):
   return batches * batch / (time.perf_counter() - start)
 
 
-def measure(hparams, batch, seq, steps, warmup):
+def timed_steps(train_steps, iterator, steps, profile_dir):
+  """Seconds for ``steps`` steps (traced by the profiler into profile_dir
+  when given: slower, for the op breakdown only)."""
+  context = (
+    op_profile.traced(profile_dir) if profile_dir else contextlib.nullcontext()
+  )
+  with context:
+    start = time.perf_counter()
+    for _ in range(steps):
+      loss = train_steps(iterator, tf.constant(1))["loss"]
+    float(loss)
+    return time.perf_counter() - start
+
+
+def measure(hparams, batch, seq, steps, warmup, profile_dir=None):
   hparams = dict(
     hparams,
     train_batch_size=batch,
@@ -115,11 +131,7 @@ def measure(hparams, batch, seq, steps, warmup):
   # the production loop, one step per call as a progress line every step
   for _ in range(warmup):
     float(train_steps(iterator, tf.constant(1))["loss"])
-  start = time.perf_counter()
-  for _ in range(steps):
-    loss = train_steps(iterator, tf.constant(1))["loss"]
-  float(loss)
-  elapsed = time.perf_counter() - start
+  elapsed = timed_steps(train_steps, iterator, steps, profile_dir)
   disc = model.bert_config
   gen = training_utils.get_generator_config(config, disc)
   emb = config.embedding_size or disc.hidden_size
@@ -136,7 +148,7 @@ def measure(hparams, batch, seq, steps, warmup):
 
 def run(args, hparams, batch, seq, peak):
   config, steps_per_s, (official, executed) = measure(
-    hparams, batch, seq, args.steps, args.warmup
+    hparams, batch, seq, args.steps, args.warmup, args.profile
   )
   achieved = executed * steps_per_s / 1e9
   return {
@@ -177,6 +189,12 @@ def main():
   )
   parser.add_argument("--jit", action="store_true")
   parser.add_argument(
+    "--profile",
+    default=None,
+    help="trace the timed steps into this directory and print the top ops "
+    "(the rate is then the traced one)",
+  )
+  parser.add_argument(
     "--sweep",
     action="store_true",
     help="seq 128/256/512 at --batch, and batch /2, x2",
@@ -193,6 +211,8 @@ def main():
     ]
   for batch, seq in shapes:
     print(json.dumps(run(args, hparams, batch, seq, peak)), flush=True)
+    if args.profile:
+      print(json.dumps({"top_ops": op_profile.top_ops(args.profile)}))
 
 
 if __name__ == "__main__":

@@ -161,6 +161,9 @@ def run_finetuning(config):
     )
   preprocessor = preprocessing.Preprocessor(config, tasks, tokenizer)
   strategy = distribution.get_strategy(config)
+  if config.bucket_by_length and distribution.is_tpu(strategy):
+    logs.log("bucket_by_length is off on TPUs (they need one batch shape)")
+    config.bucket_by_length = False
   trial_results, best_results = [], []
   for trial in range(1, config.num_trials + 1):
     logs.heading(f"Trial {trial}/{config.num_trials}")

@@ -24,6 +24,7 @@ class FinetuningModel(tf.Module):
       self.bert_config,
       "electra",
       config.embedding_size or self.bert_config.hidden_size,
+      compute_dtype=modeling.COMPUTE_DTYPES[config.mixed_precision],
     )
     self.heads = {t.name: t.build_head(self.bert_config) for t in tasks}
 
@@ -33,11 +34,15 @@ class FinetuningModel(tf.Module):
     As official, the loss is summed (not averaged) over the batch; the
     published fine-tuning results were obtained this way.
     """
-    sequence = self.electra(
-      features["input_ids"],
-      features["input_mask"],
-      features["segment_ids"],
-      training,
+    # the heads and losses run in float32 under mixed precision
+    sequence = tf.cast(
+      self.electra(
+        features["input_ids"],
+        features["input_mask"],
+        features["segment_ids"],
+        training,
+      ),
+      tf.float32,
     )
     total, outputs = 0.0, {}
     for task_id, task in enumerate(self.tasks):

@@ -149,11 +149,61 @@ class Preprocessor:
       for k, v in example.items()
     }
 
+  def _seq_features(self):
+    return [
+      n
+      for n, (shape, _) in self.specs.items()
+      if shape and len(shape) == 1 and shape[0] == self.config.max_seq_length
+    ]
+
+  def _bucketed(self, dataset, batch_size, drop_remainder):
+    """Batches of similar length, each cut to its longest row rounded up to
+    ``bucket_multiple`` (padding is masked, so the outputs are the same up
+    to float rounding; at most max_seq_length / bucket_multiple shapes)."""
+    multiple = self.config.bucket_multiple
+    seq_features = self._seq_features()
+
+    def bucket(example):
+      length = tf.maximum(tf.reduce_sum(example["input_mask"]), 1)
+      return tf.cast((length + multiple - 1) // multiple, tf.int64)
+
+    def cut(batch):
+      longest = tf.reduce_max(tf.reduce_sum(batch["input_mask"], 1))
+      length = tf.minimum(
+        (tf.maximum(longest, 1) + multiple - 1) // multiple * multiple,
+        self.config.max_seq_length,
+      )
+      return {
+        name: value[:, :length] if name in seq_features else value
+        for name, value in batch.items()
+      }
+
+    dataset = dataset.group_by_window(
+      bucket,
+      lambda _, window: window.batch(batch_size, drop_remainder),
+      window_size=batch_size,
+    )
+    return dataset.map(cut, num_parallel_calls=tf.data.AUTOTUNE)
+
   def dataset(self, record_path, batch_size, is_training, seed=None):
-    """Training: shuffled, repeated, fixed-size batches; else one pass."""
+    """Training: shuffled, repeated, fixed-size batches; else one pass, each
+    example with its ``example_index`` (its position in the file, so
+    outputs of bucketed batches can be put back in order).
+
+    With ``bucket_by_length`` batches hold examples of similar length and
+    are cut to the longest (see `_bucketed`); training batches still mix
+    buckets in the shuffled order in which they fill.
+    """
     dataset = tf.data.TFRecordDataset(record_path)
     if is_training:
       dataset = dataset.shuffle(10000, seed=seed).repeat()
     dataset = dataset.map(self._decode, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.batch(batch_size, drop_remainder=is_training)
+    if not is_training:
+      dataset = dataset.enumerate().map(
+        lambda index, example: dict(example, example_index=index)
+      )
+    if self.config.bucket_by_length:
+      dataset = self._bucketed(dataset, batch_size, is_training)
+    else:
+      dataset = dataset.batch(batch_size, drop_remainder=is_training)
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -108,6 +108,9 @@ class QAHead(tf.Module):
 class QATask(task.Task):
   """SQuAD-format span extraction (``cmrc2018``)."""
 
+  # non-joint heads only; padding lies outside every context (as -1000 does)
+  token_outputs = {"start_logits": -1e4, "end_logits": -1e4}
+
   def __init__(self, config, name="cmrc2018"):
     super().__init__(config, name)
     self.submission_file = f"{name}_predict.json"

@@ -112,6 +112,9 @@ class EntityScorer(task.Scorer):
 class TaggingTask(task.Task):
   """Token classification over characters; variables task_specific/<name>/."""
 
+  # padded as featurize pads; weight 0 marks what is never scored
+  token_outputs = {"label_ids": 0, "predictions": 0, "weights": 0, "chars": -1}
+
   def __init__(self, config, name, entity_types, scheme="BIOES"):
     super().__init__(config, name)
     if scheme not in SCHEMES:

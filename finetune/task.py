@@ -47,6 +47,9 @@ class Task(abc.ABC):
   """
 
   submission_file: Optional[str] = None  # test predictions file, if any
+  # outputs shaped [batch, seq_len, ...], with the value that pads them
+  # back to max_seq_length when a batch was cut shorter (bucket_by_length)
+  token_outputs: dict = {}
 
   def __init__(self, config, name):
     self.config = config

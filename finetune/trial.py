@@ -72,6 +72,35 @@ def restore_finetuned(config, model):
   return report
 
 
+def pad_tokens(values, length, fill):
+  """Pads axis 1 of ``values`` [batch, seq_len, ...] to ``length``."""
+  missing = length - values.shape[1]
+  if missing <= 0:
+    return values
+  widths = [(0, 0), (0, missing)] + [(0, 0)] * (values.ndim - 2)
+  return np.pad(values, widths, constant_values=fill)
+
+
+def _joined(name, parts):
+  try:
+    return np.concatenate(parts)
+  except ValueError as error:
+    raise ValueError(
+      f"output {name!r} changes shape between batches ({error}); a task "
+      "output shaped [batch, seq_len, ...] must be named in the task's "
+      "token_outputs"
+    ) from None
+
+
+def _in_example_order(outputs):
+  """Concatenates per-batch outputs and sorts them by example_index."""
+  if not outputs:
+    return {}
+  joined = {k: _joined(k, v) for k, v in outputs.items()}
+  order = np.argsort(joined.pop("example_index"), kind="stable")
+  return {k: v[order] for k, v in joined.items()}
+
+
 class Trial:
   """One training run of the tasks with one seed."""
 
@@ -98,6 +127,7 @@ class Trial:
         layerwise_lr_decay_power=config.layerwise_lr_decay,
         n_transformer_layers=self.model.bert_config.num_hidden_layers,
         head_scope=finetuning_model.HEAD_SCOPE,
+        dynamic_loss_scale=config.mixed_precision == "mixed_float16",
       )
     self.checkpoint = checkpoints.make_checkpoint(
       self.model.official_variables(), self.optimizer
@@ -139,9 +169,10 @@ class Trial:
       lambda: self.manager.save(checkpoint_number=self.step), self.steps_dir
     )
 
-  def train(self, record_path, num_examples, tracker):
+  def train(self, record_path, num_examples, tracker, progress_logger=None):
     """Trains num_train_epochs from the current step, evaluating through
-    ``tracker.on_epoch_end(trial, epoch, last)``."""
+    ``tracker.on_epoch_end(trial, epoch, last)``; progress lines go to
+    ``progress_logger`` (a `progress.ProgressLogger` by default)."""
     config = self.config
     steps_per_epoch = num_examples // config.train_batch_size
     total_steps = num_train_steps(config, num_examples)
@@ -165,7 +196,10 @@ class Trial:
       return total, {"mean_loss": total / batch}
 
     replica_step = step_lib.make_replica_step(
-      loss_fn, self.model.trainable_variables, self.optimizer
+      loss_fn,
+      self.model.trainable_variables,
+      self.optimizer,
+      jit_compile=config.jit_compile,
     )
     # a call of the compiled loop runs at most iterations_per_loop steps;
     # epochs end, and every save_checkpoints_steps a checkpoint is written
@@ -189,25 +223,35 @@ class Trial:
       if epoch_end or step % config.save_checkpoints_steps == 0:
         self.save_progress(tracker)
 
-    train_loop.run(iterator, progress.ProgressLogger(total_steps, 0), on_event)
+    train_loop.run(
+      iterator,
+      progress_logger or progress.ProgressLogger(total_steps, 0),
+      on_event,
+    )
     return total_steps
 
   def predict(self, record_path, batch_size=None):
-    """{task name: {output name: array}} over a split (one pass)."""
+    """{task name: {output name: array}} over a split (one pass), in the
+    order of the examples; per-token outputs padded back to max_seq_length
+    (batches may be cut shorter, see ``bucket_by_length``)."""
     dataset = self.preprocessor.dataset(
       record_path, batch_size or self.config.eval_batch_size, False
     )
     gathered = {t.name: {} for t in self.tasks}
     for features in dataset:
       outputs, task_ids = self._predict_step(features)
+      order = features["example_index"].numpy()
       for task_id, task in enumerate(self.tasks):
         rows = task_ids.numpy() == task_id
-        for key, value in outputs[task.name].items():
-          gathered[task.name].setdefault(key, []).append(value.numpy()[rows])
-    return {
-      task: {k: np.concatenate(v) for k, v in outs.items()}
-      for task, outs in gathered.items()
-    }
+        batch_outputs = dict(outputs[task.name], example_index=order)
+        for key, value in batch_outputs.items():
+          value = np.asarray(value)[rows]
+          if key in task.token_outputs:
+            value = pad_tokens(
+              value, self.config.max_seq_length, task.token_outputs[key]
+            )
+          gathered[task.name].setdefault(key, []).append(value)
+    return {task: _in_example_order(outs) for task, outs in gathered.items()}
 
   def evaluate(self, split="dev"):
     results = {}

@@ -12,6 +12,15 @@ import json
 import tensorflow as tf
 
 from model import layers
+from util import hparams as hparams_lib
+
+# compute dtype of each mixed_precision hparam value (variables stay float32)
+COMPUTE_DTYPES = dict(
+  zip(
+    hparams_lib.MIXED_PRECISION_POLICIES,
+    (tf.float32, tf.bfloat16, tf.float16),
+  )
+)
 
 # the largest value each size may take (well above any released model)
 SIZE_LIMITS = {

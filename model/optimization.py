@@ -228,15 +228,22 @@ class AdamWeightDecay(tf.Module):
     )
 
   def _update_variable(self, var, grad, m, v, lr, use_decay, finite):
+    """The official update, or nothing when ``finite`` is false (a branch,
+    not a select over every weight: three fewer passes per step)."""
     grad = tf.convert_to_tensor(grad, tf.float32)
-    next_m = self.beta_1 * m + (1.0 - self.beta_1) * grad
-    next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad)
-    update = next_m / (tf.sqrt(next_v) + self.epsilon)
-    if use_decay:
-      update += self.weight_decay_rate * var
-    m.assign(tf.where(finite, next_m, m))
-    v.assign(tf.where(finite, next_v, v))
-    return var.assign(tf.where(finite, var - lr * update, var))
+
+    def update():
+      next_m = self.beta_1 * m + (1.0 - self.beta_1) * grad
+      next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad)
+      update = next_m / (tf.sqrt(next_v) + self.epsilon)
+      if use_decay:
+        update += self.weight_decay_rate * var
+      m.assign(next_m)
+      v.assign(next_v)
+      var.assign_sub(lr * update)
+      return tf.constant(True)
+
+    return tf.cond(finite, update, lambda: tf.constant(False))
 
 
 def create_optimizer(

@@ -20,11 +20,7 @@ from pretrain import pretrain_data
 from pretrain import pretrain_helpers
 from util import training_utils
 
-COMPUTE_DTYPES = {
-  None: tf.float32,
-  "mixed_bfloat16": tf.bfloat16,
-  "mixed_float16": tf.float16,
-}
+COMPUTE_DTYPES = modeling.COMPUTE_DTYPES
 
 PretrainingOutputs = collections.namedtuple(
   "PretrainingOutputs",

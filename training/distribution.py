@@ -87,3 +87,8 @@ def check_batch_divisible(config, strategy):
       f"hparam 'train_batch_size' ({config.train_batch_size}) is not "
       f"divisible by gradient_accumulation_steps x replicas ({parts})"
     )
+
+
+def is_tpu(strategy):
+  """Whether ``strategy`` runs on TPUs."""
+  return isinstance(strategy, tf.distribute.TPUStrategy)

@@ -97,6 +97,17 @@ def check_at_least_one(obj, names):
       )
 
 
+MIXED_PRECISION_POLICIES = (None, "mixed_bfloat16", "mixed_float16")
+
+
+def check_choice(obj, name, choices):
+  """The named hparam of ``obj`` must be one of ``choices``."""
+  if getattr(obj, name) not in choices:
+    raise ValueError(
+      f"hparam {name!r} must be one of {choices}, got {getattr(obj, name)!r}"
+    )
+
+
 def infer_types(defaults, declared):
   """Types from default values, with ``declared`` for None defaults."""
   types = {}
