@@ -20,6 +20,8 @@ import time
 
 import shims
 
+WARMUP_STEPS = 5  # steps before the steady rate is timed
+
 
 def parse_args(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -138,8 +140,13 @@ def main(argv=None):
     sess.run(tf.global_variables_initializer())
     for step in range(1, config.num_train_steps + 1):
       _, loss = sess.run([train_op, model.total_loss])
+      if step == WARMUP_STEPS:
+        steady = time.time()
       if step % 100 == 0 or step == config.num_train_steps:
         print(f"official step {step}: loss {loss:.4f}", flush=True)
+    if config.num_train_steps > WARMUP_STEPS:
+      rate = (config.num_train_steps - WARMUP_STEPS) / (time.time() - steady)
+      print(f"official steps/s after {WARMUP_STEPS} steps: {rate:.3f}")
     path = saver.save(
       sess, os.path.join(args.output, "model.ckpt"), config.num_train_steps
     )
