@@ -99,14 +99,8 @@ def predict(model, loader):
   return 100.0 * correct / total
 
 
-def main():
-  parser = finetune_args.add_workload_flags(
-    argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  )
-  args = parser.parse_args()
-  figures = {"import_s": time.perf_counter() - START}
-  torch.manual_seed(0)
-  clock = time.perf_counter()
+def loaders(args):
+  """(train loader, dev loader, label count, vocab size) of the task."""
   task_dir = os.path.join(args.data_dir, "finetuning_data", args.task)
   tokenizer = BertTokenizerFast(os.path.join(args.data_dir, "vocab.txt"))
   train_rows = read_rows(
@@ -127,11 +121,23 @@ def main():
   dev_loader = torch.utils.data.DataLoader(
     dev_set, args.batch, collate_fn=collate
   )
+  return train_loader, dev_loader, len(labels), len(tokenizer.vocab)
+
+
+def main():
+  parser = finetune_args.add_workload_flags(
+    argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  )
+  args = parser.parse_args()
+  figures = {"import_s": time.perf_counter() - START}
+  torch.manual_seed(0)
+  clock = time.perf_counter()
+  train_loader, dev_loader, num_labels, vocab_size = loaders(args)
   figures["preprocess_s"], clock = (
     time.perf_counter() - clock,
     time.perf_counter(),
   )
-  model = build(len(labels), len(tokenizer.vocab))
+  model = build(num_labels, vocab_size)
   figures["build_s"] = time.perf_counter() - clock
   steps = len(train_loader)
   train(model, train_loader, steps, figures)
@@ -142,14 +148,15 @@ def main():
     time.perf_counter(),
   )
   predict(model, dev_loader)
-  figures["eval_examples_per_s"] = len(dev_set) / (time.perf_counter() - clock)
+  n_dev = len(dev_loader.dataset)
+  figures["eval_examples_per_s"] = n_dev / (time.perf_counter() - clock)
   real = total = 0
   for batch in train_loader:
     real += int(batch["attention_mask"].sum())
     total += batch["attention_mask"].numel()
   figures["total_s"] = sum(figures[k] for k in PHASES)
   figures.update(
-    train_steps=steps, dev_examples=len(dev_set),
+    train_steps=steps, dev_examples=n_dev,
     dev_results={args.task: {"accuracy": accuracy}},
     padding_fraction=1.0 - real / total,
     task=args.task, batch=args.batch, seq=args.seq,

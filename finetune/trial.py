@@ -240,9 +240,9 @@ class Trial:
     gathered = {t.name: {} for t in self.tasks}
     for features in dataset:
       outputs, task_ids = self._predict_step(features)
-      order = features["example_index"].numpy()
+      order, task_ids = features["example_index"].numpy(), task_ids.numpy()
       for task_id, task in enumerate(self.tasks):
-        rows = task_ids.numpy() == task_id
+        rows = task_ids == task_id
         batch_outputs = dict(outputs[task.name], example_index=order)
         for key, value in batch_outputs.items():
           value = np.asarray(value)[rows]
