@@ -168,12 +168,9 @@ class PretrainingConfig(hparams_lib.HParams):
       raise ValueError(
         f"hparam 'mask_prob' must be in (0, 1), got {self.mask_prob}"
       )
-    if self.distribution_strategy not in DISTRIBUTION_STRATEGIES:
-      raise ValueError(
-        f"hparam 'distribution_strategy' must be one of "
-        f"{DISTRIBUTION_STRATEGIES}, got "
-        f"{self.distribution_strategy!r}"
-      )
+    hparams_lib.check_choice(
+      self, "distribution_strategy", DISTRIBUTION_STRATEGIES
+    )
     hparams_lib.check_choice(
       self, "mixed_precision", hparams_lib.MIXED_PRECISION_POLICIES
     )

@@ -19,7 +19,6 @@ import time
 START = time.perf_counter()
 
 import argparse  # noqa: E402
-import contextlib  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import subprocess  # noqa: E402
@@ -114,10 +113,7 @@ def train_and_eval(config, figures, profile_dir=None):
   figures["build_s"], clock = time.perf_counter() - clock, time.perf_counter()
   timed = TimedProgress(steps)
   config.do_eval = False  # dev is timed on its own below
-  context = (
-    op_profile.traced(profile_dir) if profile_dir else contextlib.nullcontext()
-  )
-  with context:
+  with op_profile.traced(profile_dir):
     trial.train(train_path, n_train, trial_state.EpochTracker(config), timed)
   figures["train_s"] = time.perf_counter() - clock
   (first_step, first_time), (last_step, last_time) = (

@@ -20,6 +20,10 @@ from tensorflow.python.profiler.internal import _pywrap_profiler_plugin
 
 @contextlib.contextmanager
 def traced(log_dir):
+  """Profiles the block into ``log_dir``; does nothing when it is None."""
+  if log_dir is None:
+    yield
+    return
   tf.profiler.experimental.start(log_dir)
   try:
     yield

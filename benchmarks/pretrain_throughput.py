@@ -13,7 +13,6 @@ sequences/s, and peak resident memory.
 """
 
 import argparse
-import contextlib
 import json
 import os
 import resource
@@ -90,10 +89,7 @@ def input_pipeline_rate(batch, seq, vocab, batches=50):
 def timed_steps(train_steps, iterator, steps, profile_dir):
   """Seconds for ``steps`` steps (traced by the profiler into profile_dir
   when given: slower, for the op breakdown only)."""
-  context = (
-    op_profile.traced(profile_dir) if profile_dir else contextlib.nullcontext()
-  )
-  with context:
+  with op_profile.traced(profile_dir):
     start = time.perf_counter()
     for _ in range(steps):
       loss = train_steps(iterator, tf.constant(1))["loss"]

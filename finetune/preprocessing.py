@@ -39,6 +39,10 @@ class Preprocessor:
     }
     for task in tasks:
       self.specs.update(task.feature_specs())
+    # the per-token features, which bucketed batches cut short
+    self.seq_features = {
+      name for name, (shape, _) in self.specs.items() if list(shape) == seq
+    }
 
   def _fingerprint(self, tasks, split):
     settings = {
@@ -149,32 +153,24 @@ class Preprocessor:
       for k, v in example.items()
     }
 
-  def _seq_features(self):
-    return [
-      n
-      for n, (shape, _) in self.specs.items()
-      if shape and len(shape) == 1 and shape[0] == self.config.max_seq_length
-    ]
-
   def _bucketed(self, dataset, batch_size, drop_remainder):
     """Batches of similar length, each cut to its longest row rounded up to
     ``bucket_multiple`` (padding is masked, so the outputs are the same up
     to float rounding; at most max_seq_length / bucket_multiple shapes)."""
     multiple = self.config.bucket_multiple
-    seq_features = self._seq_features()
+
+    def rounded(length):
+      """``length`` (at least 1) rounded up to the multiple."""
+      return (tf.maximum(length, 1) + multiple - 1) // multiple * multiple
 
     def bucket(example):
-      length = tf.maximum(tf.reduce_sum(example["input_mask"]), 1)
-      return tf.cast((length + multiple - 1) // multiple, tf.int64)
+      return tf.cast(rounded(tf.reduce_sum(example["input_mask"])), tf.int64)
 
     def cut(batch):
       longest = tf.reduce_max(tf.reduce_sum(batch["input_mask"], 1))
-      length = tf.minimum(
-        (tf.maximum(longest, 1) + multiple - 1) // multiple * multiple,
-        self.config.max_seq_length,
-      )
+      length = tf.minimum(rounded(longest), self.config.max_seq_length)
       return {
-        name: value[:, :length] if name in seq_features else value
+        name: value[:, :length] if name in self.seq_features else value
         for name, value in batch.items()
       }
 

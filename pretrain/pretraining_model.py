@@ -20,8 +20,6 @@ from pretrain import pretrain_data
 from pretrain import pretrain_helpers
 from util import training_utils
 
-COMPUTE_DTYPES = modeling.COMPUTE_DTYPES
-
 PretrainingOutputs = collections.namedtuple(
   "PretrainingOutputs",
   ["inputs", "mlm", "cloze", "disc", "sampled_ids", "fake_inputs"],
@@ -50,7 +48,7 @@ class PretrainingModel(tf.Module):
     self.has_discriminator = (
       config.electra_objective or config.electric_objective
     )
-    self.compute_dtype = COMPUTE_DTYPES[config.mixed_precision]
+    self.compute_dtype = modeling.COMPUTE_DTYPES[config.mixed_precision]
     # The "electra" encoder owns electra/embeddings; it is the discriminator,
     # and also the generator when generator and discriminator are tied.
     self.electra = modeling.BertModel(
