@@ -13,6 +13,7 @@ from interop import checkpoints
 from interop import loading
 from model import optimization
 from training import checkpointing
+from training import distribution
 from training import loop
 from training import progress
 from training import step as step_lib
@@ -142,13 +143,21 @@ class Trial:
       init_encoder(config, self.model)
     else:
       restore_finetuned(config, self.model)
-    self._predict_step = tf.function(
-      self._predict_batch, autograph=False, reduce_retracing=True
-    )
+    self._predict_steps = {}
 
   def _predict_batch(self, features):
     _, outputs = self.model(features, training=False)
     return outputs, features["task_id"]
+
+  def _predict_step(self, element_spec):
+    """The prediction of a batch, traced once for batches of
+    ``element_spec`` (whatever their batch size and length)."""
+    key = tuple(sorted(element_spec.items()))
+    if key not in self._predict_steps:
+      self._predict_steps[key] = tf.function(
+        self._predict_batch, autograph=False, input_signature=[element_spec]
+      )
+    return self._predict_steps[key]
 
   @property
   def step(self):
@@ -187,7 +196,7 @@ class Trial:
     )
     # a resumed trial skips the batches its steps consumed: the same order
     iterator = iter(
-      self.strategy.experimental_distribute_dataset(dataset.skip(self.step))
+      distribution.distribute_dataset(self.strategy, dataset.skip(self.step))
     )
     batch = float(config.train_batch_size)
 
@@ -238,8 +247,9 @@ class Trial:
       record_path, batch_size or self.config.eval_batch_size, False
     )
     gathered = {t.name: {} for t in self.tasks}
+    predict_step = self._predict_step(dataset.element_spec)
     for features in dataset:
-      outputs, task_ids = self._predict_step(features)
+      outputs, task_ids = predict_step(features)
       order, task_ids = features["example_index"].numpy(), task_ids.numpy()
       for task_id, task in enumerate(self.tasks):
         rows = task_ids == task_id

@@ -4,6 +4,8 @@ import collections
 
 import tensorflow as tf
 
+from training import distribution
+
 Inputs = collections.namedtuple(
   "Inputs",
   [
@@ -147,7 +149,7 @@ def distributed_dataset(
       skip_examples=steps_done * per_step,
     )
 
-  return strategy.distribute_datasets_from_function(dataset_fn)
+  return distribution.distribute_datasets_from_function(strategy, dataset_fn)
 
 
 class InputDataError(ValueError):

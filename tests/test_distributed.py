@@ -65,7 +65,7 @@ def one_step(strategy, features):
     .batch(GLOBAL_BATCH)
     .repeat()
   )
-  iterator = iter(strategy.experimental_distribute_dataset(dataset))
+  iterator = iter(distribution.distribute_dataset(strategy, dataset))
   loss, grads = strategy.run(replica_grads, args=(next(iterator),))
   loss = strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
   grads = [strategy.experimental_local_results(g)[0] for g in grads]
@@ -161,6 +161,18 @@ def test_auto_strategy_on_cpu_is_one_device():
   )
 
 
+def test_one_cpu_reads_the_dataset_itself():
+  dataset = tf.data.Dataset.range(6).batch(2)
+  one_cpu = tf.distribute.OneDeviceStrategy("/cpu:0")
+  assert distribution.distribute_dataset(one_cpu, dataset) is dataset
+  two_cpus = distribution.distribute_dataset(mirrored(), dataset)
+  assert isinstance(two_cpus, tf.distribute.DistributedDataset)
+  pipelines = distribution.distribute_datasets_from_function(
+    one_cpu, lambda context: dataset.take(context.num_input_pipelines)
+  )
+  assert [b.tolist() for b in pipelines.as_numpy_iterator()] == [[0, 1]]
+
+
 def evaluate_once(strategy, features):
   """Eval metrics of one global batch under ``strategy`` (seeded model)."""
   from pretrain import metrics
@@ -172,7 +184,7 @@ def evaluate_once(strategy, features):
     )
 
   dataset = tf.data.Dataset.from_tensors(features).unbatch().batch(GLOBAL_BATCH)
-  iterator = iter(strategy.experimental_distribute_dataset(dataset))
+  iterator = iter(distribution.distribute_dataset(strategy, dataset))
   stats = steps.make_eval_step(model, strategy)(iterator)
   accumulator = metrics.MetricsAccumulator()
   accumulator.update({k: v.numpy() for k, v in stats.items()})

@@ -92,3 +92,32 @@ def check_batch_divisible(config, strategy):
 def is_tpu(strategy):
   """Whether ``strategy`` runs on TPUs."""
   return isinstance(strategy, tf.distribute.TPUStrategy)
+
+
+def _on_one_cpu(strategy):
+  """Whether ``strategy`` places everything on this machine's CPU."""
+  if not isinstance(strategy, tf.distribute.OneDeviceStrategy):
+    return False
+  device = strategy.extended.worker_devices[0]
+  return tf.DeviceSpec.from_string(device).device_type == "CPU"
+
+
+def distribute_dataset(strategy, dataset):
+  """``dataset`` ready for ``strategy.run``.
+
+  A one-device strategy on the CPU takes the dataset as it is: its
+  distributed iterator copies every batch through a multi-device buffer
+  (short fine-tuning steps ran 4-8% slower) and could take 6-7 seconds to
+  delete after training.
+  """
+  if _on_one_cpu(strategy):
+    return dataset
+  return strategy.experimental_distribute_dataset(dataset)
+
+
+def distribute_datasets_from_function(strategy, dataset_fn):
+  """``dataset_fn(input_context)`` for each input pipeline of ``strategy``
+  (the one pipeline's dataset itself on one CPU, as `distribute_dataset`)."""
+  if _on_one_cpu(strategy):
+    return dataset_fn(tf.distribute.InputContext())
+  return strategy.distribute_datasets_from_function(dataset_fn)

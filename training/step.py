@@ -11,7 +11,8 @@
      float16;
   3. the gradients made dense, summed over micro-batches and replicas,
      unscaled;
-  4. the non-finite guard, global-norm clipping at 1.0 and the update.
+  4. global-norm clipping at 1.0 and the update, skipped when the norm is
+     not finite.
 
 Because every loss is normalised by global quantities (the context, or a
 fixed batch size) and gradients are summed, a step on R replicas with k
@@ -78,6 +79,14 @@ def _norm_of_slices(grads, slices, ctx, optimizer):
     else:
       total += next(sparse) / scale_sq
   return tf.sqrt(total)
+
+
+def _clipping_norm(grads, slices, ctx, optimizer, of_slices):
+  """The global norm of the (summed, unscaled) ``grads``, or with
+  ``of_slices`` the official GPU/CPU norm (see `_norm_of_slices`)."""
+  if of_slices:
+    return _norm_of_slices(grads, slices, ctx, optimizer)
+  return tf.linalg.global_norm(grads)
 
 
 def _global_context(prepare_fn, features, ctx):
@@ -161,10 +170,11 @@ def make_replica_step(
       total += micro_total
       report = _add_reports(report, micro_report)
     grads = optimizer.unscale(ctx.all_reduce(SUM, grads))
-    finite = optimization.all_finite(grads)
-    norm = None
-    if clip_norm_of_slices:
-      norm = _norm_of_slices(grads, slices, ctx, optimizer)
+    norm = _clipping_norm(grads, slices, ctx, optimizer, clip_norm_of_slices)
+    # any non-finite gradient makes the norm non-finite (one scalar test
+    # instead of a pass over every gradient); so does a norm that overflows,
+    # where clipping would turn every gradient into NaN
+    finite = tf.math.is_finite(norm)
     grads = optimization.clip_by_global_norm(grads, clip_norm, norm)
     optimizer.apply_gradients(zip(grads, variables), finite=finite)
     return dict(report, loss=total)

@@ -1,0 +1,67 @@
+"""Dropout's keep-masks from 16-bit random numbers (model/random_masks.py)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from model import layers
+from model import random_masks
+
+
+def test_threshold_is_the_rate_in_sixteenths_of_a_bit_range():
+  assert random_masks.drop_threshold(0.1) == 6554  # 6553.6 rounded
+  assert random_masks.drop_threshold(0.5) == 32768
+  assert random_masks.drop_threshold(0.0) == 0
+  with pytest.raises(ValueError, match=r"dropout rate must be in \[0, 1\)"):
+    random_masks.drop_threshold(1.0)
+
+
+def test_keep_from_halves_by_hand():
+  halves = tf.constant([0, 6553, 6554, 6555, 65535], tf.uint16)
+  keep = random_masks.keep_from_halves(halves, 0.1).numpy()
+  assert keep.tolist() == [False, False, True, True, True]
+  assert random_masks.keep_from_halves(halves, 0.0).numpy().all()
+
+
+def test_random_halves_count_and_spread():
+  tf.random.set_seed(4)
+  halves = random_masks.random_halves(tf.constant(200_001)).numpy()
+  assert halves.shape == (200_001,) and halves.dtype == np.uint16
+  # uniform over 16 bits: each eighth of the range holds an eighth
+  eighths = np.bincount(halves // 8192, minlength=8) / halves.size
+  np.testing.assert_allclose(eighths, 1 / 8, atol=0.005)
+
+
+def test_random_halves_repeat_under_the_global_seed():
+  tf.random.set_seed(9)
+  first = random_masks.random_halves(tf.constant(11)).numpy()
+  tf.random.set_seed(9)
+  np.testing.assert_array_equal(
+    random_masks.random_halves(tf.constant(11)).numpy(), first
+  )
+
+
+def test_dropout_rate_scale_and_shape():
+  tf.random.set_seed(5)
+  x = tf.ones([3, 7, 4001])  # odd sizes: the halves do not pair up evenly
+  y = layers.dropout(x, 0.1, training=True).numpy()
+  assert y.shape == (3, 7, 4001)
+  dropped = (y == 0).mean()
+  assert dropped == pytest.approx(0.1, abs=0.003)
+  kept = y[y != 0]
+  np.testing.assert_allclose(kept, 1 / 0.9, rtol=1e-6)
+  assert y.mean() == pytest.approx(1.0, abs=0.004)
+
+
+def test_dropout_keeps_bfloat16_and_passes_gradients_of_kept_values():
+  tf.random.set_seed(6)
+  x = tf.ones([5, 33], tf.bfloat16)
+  assert layers.dropout(x, 0.25, training=True).dtype == tf.bfloat16
+  w = tf.Variable(tf.ones([5, 33]))
+  with tf.GradientTape() as tape:
+    y = layers.dropout(w * 2.0, 0.25, training=True)
+    total = tf.reduce_sum(y)
+  grad = tape.gradient(total, w).numpy()
+  np.testing.assert_allclose(grad[y.numpy() != 0], 2.0 / 0.75, rtol=1e-6)
+  assert (grad[y.numpy() == 0] == 0).all()
+  assert layers.dropout(w, 0.25, training=False) is w
