@@ -65,3 +65,19 @@ def test_dropout_keeps_bfloat16_and_passes_gradients_of_kept_values():
   np.testing.assert_allclose(grad[y.numpy() != 0], 2.0 / 0.75, rtol=1e-6)
   assert (grad[y.numpy() == 0] == 0).all()
   assert layers.dropout(w, 0.25, training=False) is w
+
+
+def test_masks_differ_between_dropouts_and_between_calls_of_a_function():
+  tf.random.set_seed(7)
+  x = tf.ones([4, 50])
+
+  @tf.function
+  def two_dropouts(x):
+    return (
+      layers.dropout(x, 0.5, training=True),
+      layers.dropout(x, 0.5, training=True),
+    )
+
+  first, second = (m.numpy() != 0 for m in two_dropouts(x))
+  again, _ = (m.numpy() != 0 for m in two_dropouts(x))
+  assert (first != second).any() and (first != again).any()

@@ -1,5 +1,9 @@
 """The official tokenizer behaviour, and parity of the tensorflow-text path."""
 
+import re
+import sys
+import unicodedata
+
 import pytest
 
 from conftest import shared_path
@@ -115,6 +119,31 @@ def test_fast_path_batches(tokenizer_pair):
   python, fast = tokenizer_pair
   assert fast.tokenize_to_ids(HAND_CASES) == python.tokenize_to_ids(HAND_CASES)
   assert fast.tokenize_to_ids([]) == []
+
+
+def _class_members(re2_class):
+  """The code points of an RE2 class written by `character_classes`."""
+  members = set()
+  for low, high in re.findall(r"\\x\{(\w+)\}(?:-\\x\{(\w+)\})?", re2_class):
+    members.update(range(int(low, 16), int(high or low, 16) + 1))
+  return members
+
+
+def test_character_classes_hold_exactly_the_official_predicates():
+  classes = fast_tokenization.character_classes()
+  chars = [chr(cp) for cp in range(sys.maxunicode + 1)]
+  # cleaning drops NUL and U+FFFD too; str.split() splits on U+2028/9
+  whitespace = {ord(c) for c in chars if tokenization.is_whitespace(c)}
+  whitespace |= {0x2028, 0x2029}
+  control = {ord(c) for c in chars if tokenization.is_control(c)}
+  expected = {
+    "whitespace": whitespace,
+    "control": (control | {0, 0xFFFD}) - whitespace,
+    "punctuation": {ord(c) for c in chars if tokenization.is_punctuation(c)},
+    "mark": {ord(c) for c in chars if unicodedata.category(c) == "Mn"},
+  }
+  for name, members in expected.items():
+    assert _class_members(classes[name]) == members, name
 
 
 def test_fast_path_equals_python_on_zhwiki_sample():
