@@ -199,3 +199,13 @@ def test_max_predictions_per_seq_rule(mask_prob, seq_len, expected):
     mask_prob=mask_prob, max_seq_length=seq_len, model_hparam_overrides={}
   )
   assert config.max_predictions_per_seq == expected
+
+
+def test_sample_from_softmax_keeps_leading_dims():
+  tf.random.set_seed(4)
+  # [2, 3, 5]: each row certain of a different token
+  ids = np.array([[0, 4, 2], [3, 1, 0]])
+  logits = tf.one_hot(ids, 5, on_value=50.0, off_value=0.0)
+  samples = ph.sample_from_softmax(logits).numpy()
+  assert samples.shape == (2, 3) and samples.dtype == np.int32
+  np.testing.assert_array_equal(samples, ids)
