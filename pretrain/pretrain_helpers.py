@@ -222,8 +222,12 @@ def sample_from_softmax(logits, temperature=1.0, disallow=None):
   logits = tf.cast(logits, tf.float32) / temperature
   if disallow is not None:
     logits -= 1000.0 * tf.cast(disallow, tf.float32)
-  rows = tf.reshape(logits, [-1, tf.shape(logits)[-1]])
+  vocab_size = tf.shape(logits)[-1]
+  rows = tf.reshape(logits, [-1, vocab_size])
   samples = tf.random.categorical(rows, 1, dtype=tf.int32)
+  # a row of NaN logits (a diverging run) draws vocab_size; keep the ids
+  # in range so that the non-finite loss is what stops training
+  samples = tf.minimum(samples, vocab_size - 1)
   return tf.reshape(samples, tf.shape(logits)[:-1])
 
 

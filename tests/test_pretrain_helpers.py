@@ -209,3 +209,9 @@ def test_sample_from_softmax_keeps_leading_dims():
   samples = ph.sample_from_softmax(logits).numpy()
   assert samples.shape == (2, 3) and samples.dtype == np.int32
   np.testing.assert_array_equal(samples, ids)
+
+
+def test_sample_from_softmax_stays_in_the_vocabulary_on_nan_logits():
+  logits = tf.constant([[np.nan] * 7, [0.0] * 6 + [50.0]])
+  samples = ph.sample_from_softmax(logits).numpy()
+  assert ((samples >= 0) & (samples < 7)).all() and samples[1] == 6
