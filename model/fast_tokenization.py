@@ -33,18 +33,10 @@ def _class(members):
   return "[" + "".join(parts) + "]"
 
 
-def _ascii_punctuation():
-  return [
-    cp
-    for cp in range(128)
-    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126
-  ]
-
-
 @functools.cache
 def character_classes():
   """RE2 classes for the official character predicates (built once, from
-  every code point's Unicode category: 0.1 s)."""
+  every code point's Unicode category: about 0.2 s)."""
   categories = list(
     map(unicodedata.category, map(chr, range(sys.maxunicode + 1)))
   )
@@ -65,7 +57,10 @@ def character_classes():
   control[[0, 0xFFFD]] = True
   control &= ~whitespace
   punctuation = any_of(lambda cat: cat.startswith("P"))
-  punctuation[_ascii_punctuation()] = True
+  # the official predicate adds ASCII symbols of other categories ($, +, ...)
+  punctuation[
+    [cp for cp in range(128) if tokenization.is_punctuation(chr(cp))]
+  ] = True
   classes = {
     "whitespace": _class(whitespace),
     "control": _class(control),

@@ -297,17 +297,6 @@ def create_optimizer(
   return optimizer
 
 
-def all_finite(grads):
-  """True when every gradient value is finite."""
-  return tf.reduce_all(
-    [
-      tf.reduce_all(tf.math.is_finite(tf.convert_to_tensor(g)))
-      for g in grads
-      if g is not None
-    ]
-  )
-
-
 def clip_by_global_norm(grads, clip_norm=1.0, use_norm=None):
   """Global-norm clipping as official (None gradients pass through);
   ``use_norm`` replaces the norm of ``grads`` when given."""

@@ -243,3 +243,23 @@ def test_official_clip_norm_in_the_step_concatenates_micro_batches(
   # slices: four rows of [3, 4] (100); bias: 4 * [1, 2] (80). The dense
   # norm would be sqrt(2 * 100 + 80).
   assert norms == [pytest.approx(180**0.5)]
+
+
+@pytest.mark.parametrize("of_slices", [False, True])
+def test_step_skips_the_update_when_a_gradient_is_not_finite(of_slices):
+  from training import step as step_lib
+
+  var = tf.Variable([1.0, 2.0], name="electra/x/kernel")
+  optimizer = optimization.create_optimizer([var], 0.1, 10)
+
+  def loss_fn(features, _):
+    return tf.reduce_sum(var * features["scale"]), {}
+
+  step = step_lib.make_replica_step(
+    loss_fn, [var], optimizer, clip_norm_of_slices=of_slices
+  )
+  step({"scale": tf.constant([np.inf, 1.0])})
+  assert var.numpy().tolist() == [1.0, 2.0] and int(optimizer.global_step) == 0
+  assert not optimizer.adam_v["electra/x/kernel"].numpy().any()
+  step({"scale": tf.constant([1.0, 1.0])})
+  assert int(optimizer.global_step) == 1 and var.numpy()[0] < 1.0
