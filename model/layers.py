@@ -66,7 +66,7 @@ def dropout(x, rate, training):
     return x
   keep = random_masks.random_keep_mask(tf.shape(x), rate)
   scale = tf.cast(1.0 / (1.0 - rate), x.dtype)
-  return tf.where(keep, x * scale, tf.zeros_like(x))
+  return tf.where(keep, x * scale, tf.zeros([], x.dtype))
 
 
 def new_variable(scope, name, shape, initializer):
