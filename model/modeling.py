@@ -101,6 +101,10 @@ class BertConfig:
         raise ValueError(f"{field} must be an integer, got {value!r}")
       if not 1 <= value <= limit:
         raise ValueError(f"{field} is {value}; expected 1 to {limit}")
+    for field in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+      value = getattr(self, field)
+      if not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"{field} is {value!r}; expected 0 <= p < 1")
     if self.hidden_size % self.num_attention_heads:
       raise ValueError(
         f"hidden_size ({self.hidden_size}) is not a multiple of "

@@ -172,3 +172,12 @@ def test_shared_embeddings_are_one_variable():
   assert "generator/embeddings_project/kernel" in modeling.variables_by_name(
     gen
   )
+
+
+@pytest.mark.parametrize(
+  "field", ["hidden_dropout_prob", "attention_probs_dropout_prob"]
+)
+def test_dropout_probabilities_are_named_errors(field):
+  config = odd_config(**{field: 1.0})
+  with pytest.raises(ValueError, match=f"{field} is 1.0; expected 0 <= p < 1"):
+    config.validate()
