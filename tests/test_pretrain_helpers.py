@@ -215,3 +215,36 @@ def test_sample_from_softmax_stays_in_the_vocabulary_on_nan_logits():
   logits = tf.constant([[np.nan] * 7, [0.0] * 6 + [50.0]])
   samples = ph.sample_from_softmax(logits).numpy()
   assert ((samples >= 0) & (samples < 7)).all() and samples[1] == 6
+
+
+@pytest.mark.parametrize(
+  "vocab_size,expected",
+  [(21128, 152), (24, 6), (7, 3), (30522, 175), (1, 1), (2, 2)],
+)
+def test_block_size(vocab_size, expected):
+  # the divisor nearest the square root from above, else ceil(sqrt) padded
+  assert ph.block_size(vocab_size) == expected
+
+
+@pytest.mark.parametrize("vocab_size", [24, 7])  # blocks exact, then padded
+def test_sample_in_blocks_follows_the_softmax(vocab_size):
+  tf.random.set_seed(6)
+  probs = np.arange(1, vocab_size + 1, dtype=np.float64)
+  probs /= probs.sum()
+  rows = 60000
+  logits = tf.constant(np.tile(np.log(probs), [rows, 1]), tf.float32)
+  samples = ph.sample_in_blocks(logits).numpy()
+  assert samples.shape == (rows,) and samples.dtype == np.int32
+  counts = np.bincount(samples, minlength=vocab_size)
+  assert len(counts) == vocab_size  # never a padded id
+  # chi-square, vocab_size - 1 degrees of freedom: far below its 0.1% tail
+  chi2 = ((counts - rows * probs) ** 2 / (rows * probs)).sum()
+  assert chi2 < {24: 49.7, 7: 22.5}[vocab_size]
+
+
+def test_sample_in_blocks_never_draws_an_impossible_id():
+  # ids with -inf logits in every block but one, and in a padded block
+  logits = np.full([500, 7], -np.inf, np.float32)
+  logits[:, [1, 6]] = [0.0, 1.0]
+  samples = ph.sample_in_blocks(tf.constant(logits)).numpy()
+  assert set(samples.tolist()) == {1, 6}
