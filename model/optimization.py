@@ -200,9 +200,7 @@ class AdamWeightDecay(tf.Module):
         if self.layer_multipliers is not None:
           multiplier = multiplier_for(name, self.layer_multipliers)
         if multiplier not in rates:
-          rates[multiplier] = (
-            base_lr if multiplier == 1.0 else (base_lr * multiplier)
-          )
+          rates[multiplier] = base_lr * multiplier
         strategy.extended.update(
           var,
           self._update_variable,

@@ -253,3 +253,12 @@ def test_sample_in_blocks_never_draws_an_impossible_id():
   logits[:, [1, 6]] = [0.0, 1.0]
   samples = sample_in_blocks(tf.constant(logits)).numpy()
   assert set(samples.tolist()) == {1, 6}
+
+
+def test_sample_in_blocks_with_an_unknown_vocabulary_size():
+  # traced without a static vocabulary size: one categorical draw instead
+  spec = tf.TensorSpec([None, None], tf.float32)
+  sample = tf.function(sample_in_blocks, input_signature=[spec])
+  logits = np.full([500, 7], -np.inf, np.float32)
+  logits[:, [1, 6]] = [0.0, 1.0]
+  assert set(sample(tf.constant(logits)).numpy().tolist()) == {1, 6}
