@@ -57,7 +57,6 @@ class TimedProgress(progress.ProgressLogger):
 
   def __init__(self, total_steps):
     super().__init__(total_steps, 0)
-    self.total_steps = total_steps
     self.marks = []
 
   def log(self, step, report):
@@ -121,9 +120,11 @@ def train_and_eval(config, figures, profile_dir=None):
   figures["build_s"], clock = time.perf_counter() - clock, time.perf_counter()
   timed = TimedProgress(steps)
   config.do_eval = False  # dev is timed on its own below
-  with op_profile.traced(profile_dir):
-    trial.train(train_path, n_train, trial_state.EpochTracker(config), timed)
-  faulthandler.cancel_dump_traceback_later()
+  try:
+    with op_profile.traced(profile_dir):
+      trial.train(train_path, n_train, trial_state.EpochTracker(config), timed)
+  finally:
+    faulthandler.cancel_dump_traceback_later()
   figures["train_s"] = time.perf_counter() - clock
   # after the last step: the final checkpoint and the iterator's deletion
   figures["after_last_step_s"] = time.perf_counter() - timed.marks[-1][1]
