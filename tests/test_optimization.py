@@ -263,3 +263,72 @@ def test_step_skips_the_update_when_a_gradient_is_not_finite(of_slices):
   assert not optimizer.adam_v["electra/x/kernel"].numpy().any()
   step({"scale": tf.constant([1.0, 1.0])})
   assert int(optimizer.global_step) == 1 and var.numpy()[0] < 1.0
+
+
+def _embedding_run(sparse, steps=3):
+  """A word-embedding table [7, 5] updated from IndexedSlices with repeated
+  rows, given to the optimizer as they are or densified."""
+  name = "electra/embeddings/word_embeddings"
+  init = np.random.default_rng(0).normal(size=(7, 5)).astype(np.float32)
+  var = tf.Variable(init, name=name)
+  opt = optimization.create_optimizer([var], 0.1, 10, weight_decay_rate=0.01)
+  rng = np.random.default_rng(1)
+  for _ in range(steps):
+    values = tf.constant(rng.normal(size=(6, 5)).astype(np.float32))
+    grad = tf.IndexedSlices(values, tf.constant([3, 1, 3, 6, 3, 1]), [7, 5])
+    opt.apply_gradients([(grad if sparse else tf.convert_to_tensor(grad), var)])
+  return [var.numpy(), opt.adam_m[name].numpy(), opt.adam_v[name].numpy()]
+
+
+def test_sparse_gradient_updates_rows_as_the_dense_update_bit_for_bit():
+  sparse, dense = _embedding_run(True), _embedding_run(False)
+  for ours, reference in zip(sparse, dense):
+    assert np.array_equal(ours, reference)
+  # untouched rows (0, 2, 4, 5) moved too: the official update is dense
+  assert not np.array_equal(sparse[0][0], _embedding_run(True, steps=0)[0][0])
+
+
+def test_summed_rows_sums_repeats_in_order():
+  grad = tf.IndexedSlices(
+    tf.constant([[1.0], [2.0], [4.0], [8.0]]), tf.constant([5, 2, 5, 5]), [6, 1]
+  )
+  rows = optimization.summed_rows(grad)
+  assert rows.indices.numpy().tolist() == [5, 2]
+  assert rows.values.numpy().ravel().tolist() == [13.0, 2.0]
+
+
+@pytest.mark.parametrize("float16_scale", [False, True])
+def test_step_keeps_embedding_rows_and_updates_as_dense(
+  monkeypatch, float16_scale
+):
+  from training import step as step_lib
+
+  def run(keep_rows):
+    if not keep_rows:
+      monkeypatch.setattr(step_lib, "with_rows_summed", step_lib.dense)
+    table = tf.Variable(
+      np.random.default_rng(2).normal(size=(7, 3)).astype(np.float32),
+      name="electra/embeddings/word_embeddings",
+    )
+    optimizer = optimization.create_optimizer(
+      [table], 0.1, 10, weight_decay_rate=0.01, dynamic_loss_scale=float16_scale
+    )
+
+    def loss_fn(features, _):
+      rows = tf.gather(table, features["ids"]) * [[0.01, -0.02, 0.03]]
+      return tf.reduce_sum(rows**2), {}
+
+    step = step_lib.make_replica_step(loss_fn, [table], optimizer)
+    for ids in ([1, 4, 1, 6], [4, 4, 0, 2]):
+      step({"ids": tf.constant(ids)})
+    return table.numpy(), int(optimizer.global_step)
+
+  spy = []
+  real = optimization.summed_rows
+  monkeypatch.setattr(
+    optimization, "summed_rows", lambda g: spy.append(1) or real(g)
+  )
+  kept, steps = run(keep_rows=True)
+  assert spy and steps == 2
+  densified, _ = run(keep_rows=False)
+  assert np.array_equal(kept, densified)

@@ -32,34 +32,49 @@ def make_train_steps(strategy, replica_step, optimizer, names):
   step (``bad_<name>``, and ``bad_index``, its 0-based position).
   """
 
-  @tf.function
-  def train_steps(iterator, n):
-    report = {name: tf.constant(0.0) for name in names}
-    bad = {name: tf.constant(0.0) for name in names}
-    learning_rate = tf.constant(0.0)
-    skipped = tf.constant(0)
-    bad_index = tf.constant(-1)
-    for i in tf.range(n):
-      learning_rate = optimizer.learning_rate()
-      before = optimizer.global_step.read_value()
-      per_replica = strategy.run(replica_step, args=(next(iterator),))
-      report = {
-        k: strategy.reduce(SUM, per_replica[k], axis=None) for k in names
-      }
-      finite = tf.logical_and(
-        tf.reduce_all([tf.math.is_finite(v) for v in report.values()]),
-        optimizer.global_step > before,
-      )
-      first = tf.logical_and(tf.logical_not(finite), bad_index < 0)
-      bad = {k: tf.where(first, report[k], bad[k]) for k in names}
-      bad_index = tf.where(first, i, bad_index)
-      skipped += tf.cast(tf.logical_not(finite), tf.int32)
-    return dict(
-      report,
+  def one_step(iterator, i, state):
+    learning_rate = optimizer.learning_rate()
+    before = optimizer.global_step.read_value()
+    per_replica = strategy.run(replica_step, args=(next(iterator),))
+    report = {k: strategy.reduce(SUM, per_replica[k], axis=None) for k in names}
+    finite = tf.logical_and(
+      tf.reduce_all([tf.math.is_finite(v) for v in report.values()]),
+      optimizer.global_step > before,
+    )
+    first = tf.logical_and(tf.logical_not(finite), state["bad_index"] < 0)
+    return i + 1, dict(
+      state,
+      report=report,
       learning_rate=learning_rate,
-      skipped=skipped,
-      bad_index=bad_index,
-      **{f"bad_{k}": v for k, v in bad.items()},
+      bad={k: tf.where(first, report[k], state["bad"][k]) for k in names},
+      bad_index=tf.where(first, i, state["bad_index"]),
+      skipped=state["skipped"] + tf.cast(tf.logical_not(finite), tf.int32),
+    )
+
+  # an explicit loop, without AutoGraph: converting this function and the
+  # ones it calls took a quarter of a second of every run's first call
+  @tf.function(autograph=False)
+  def train_steps(iterator, n):
+    zeros = {name: tf.constant(0.0) for name in names}
+    state = dict(
+      report=zeros,
+      bad=zeros,
+      learning_rate=tf.constant(0.0),
+      skipped=tf.constant(0),
+      bad_index=tf.constant(-1),
+    )
+    _, state = tf.while_loop(
+      lambda i, _: i < n,
+      lambda i, state: one_step(iterator, i, state),
+      (tf.constant(0), state),
+    )
+    bad = {f"bad_{k}": v for k, v in state["bad"].items()}
+    return dict(
+      state["report"],
+      learning_rate=state["learning_rate"],
+      skipped=state["skipped"],
+      bad_index=state["bad_index"],
+      **bad,
     )
 
   return train_steps

@@ -9,8 +9,9 @@
   2. the batch as ``accumulation_steps`` micro-batches, each a forward and
      backward pass (optionally compiled with XLA), the loss scaled for
      float16;
-  3. the gradients made dense, summed over micro-batches and replicas,
-     unscaled;
+  3. the gradients summed over micro-batches and replicas, unscaled: dense,
+     except that on one replica without micro-batches a sparse (embedding)
+     gradient keeps only its rows, which the optimizer updates as if dense;
   4. global-norm clipping at 1.0 and the update, skipped when the norm is
      not finite.
 
@@ -35,6 +36,16 @@ def dense(grads):
   this artefact; on TPU, with one-hot lookups, it did not.)
   """
   return [None if g is None else tf.convert_to_tensor(g) for g in grads]
+
+
+def with_rows_summed(grads):
+  """Gradients with each IndexedSlices' repeated rows summed (see
+  `optimization.summed_rows`); dense ones unchanged. The optimizer updates
+  such a gradient's rows without densifying it, bit for bit as densified."""
+  return [
+    optimization.summed_rows(g) if isinstance(g, tf.IndexedSlices) else g
+    for g in grads
+  ]
 
 
 def slice_norms(grads):
@@ -104,21 +115,40 @@ def _add_reports(total, report):
 
 
 def _micro_step_fn(loss_fn, variables, optimizer, jit_compile, norms):
-  """(features, context) -> (dense gradients, loss, report, `slice_norms`
+  """(features, context, whole) -> (gradients, loss, report, `slice_norms`
   when ``norms`` else Nones) of a micro-batch, the loss scaled for float16
-  (the gradients and norms stay scaled)."""
+  (the gradients and norms stay scaled). The gradients are dense unless
+  ``whole`` (the micro-batch is the step's whole batch on one replica) and
+  the pass is not compiled: then sparse ones keep their rows, summed."""
 
-  def micro_step(features, context):
+  def micro_step(features, context, whole):
     with tf.GradientTape() as tape:
       total, report = loss_fn(features, context)
       scaled = optimizer.scale_loss(total)
     raw = tape.gradient(scaled, variables)
     sparse = slice_norms(raw) if norms else [None] * len(raw)
-    return dense(raw), total, report, sparse
+    keep_rows = whole and not jit_compile
+    grads = with_rows_summed(raw) if keep_rows else dense(raw)
+    return grads, total, report, sparse
 
   if jit_compile:
     return tf.function(micro_step, jit_compile=True, autograph=False)
   return micro_step
+
+
+def _summed_micro_steps(micro_step, features, context, parts, whole):
+  """The sums of ``micro_step``'s gradients, loss, report and slice norms
+  over the ``parts`` micro-batches of ``features``."""
+  grads, total, report, slices = None, 0.0, {}, None
+  for micro in split_batch(features, parts):
+    micro_grads, micro_total, micro_report, norms = micro_step(
+      micro, context, whole
+    )
+    grads = _add(grads, micro_grads)
+    slices = _add(slices, norms)
+    total += micro_total
+    report = _add_reports(report, micro_report)
+  return grads, total, report, slices
 
 
 def make_replica_step(
@@ -162,13 +192,10 @@ def make_replica_step(
   def step(features):
     ctx = tf.distribute.get_replica_context()
     context = _global_context(prepare_fn, features, ctx)
-    grads, total, report, slices = None, 0.0, {}, None
-    for micro in split_batch(features, accumulation_steps):
-      micro_grads, micro_total, micro_report, norms = micro_step(micro, context)
-      grads = _add(grads, micro_grads)
-      slices = _add(slices, norms)
-      total += micro_total
-      report = _add_reports(report, micro_report)
+    whole = accumulation_steps == 1 and ctx.num_replicas_in_sync == 1
+    grads, total, report, slices = _summed_micro_steps(
+      micro_step, features, context, accumulation_steps, whole
+    )
     grads = optimizer.unscale(ctx.all_reduce(SUM, grads))
     norm = _clipping_norm(grads, slices, ctx, optimizer, clip_norm_of_slices)
     # any non-finite gradient makes the norm non-finite (one scalar test
