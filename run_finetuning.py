@@ -7,11 +7,17 @@ reads <data-dir>/finetuning_data/<task>/{train,dev,test}.json and the
 pretrained checkpoint in <data-dir>/models/<model-name>.
 """
 
-import argparse
+import gc
 
-import configure_finetuning
-from finetune import driver
-from util import cli
+if __name__ == "__main__":
+  gc.disable()  # while importing: see util/startup.py
+
+import argparse  # noqa: E402
+
+import configure_finetuning  # noqa: E402
+from finetune import driver  # noqa: E402
+from util import cli  # noqa: E402
+from util import startup  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -30,4 +36,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+  startup.imports_done()
   cli.run(main)

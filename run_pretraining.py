@@ -6,12 +6,18 @@ Usage:
 Run it again with the same arguments to continue from the last checkpoint.
 """
 
-import argparse
+import gc
 
-import configure_pretraining
-from pretrain import demo
-from pretrain import run
-from util import cli
+if __name__ == "__main__":
+  gc.disable()  # while importing: see util/startup.py
+
+import argparse  # noqa: E402
+
+import configure_pretraining  # noqa: E402
+from pretrain import demo  # noqa: E402
+from pretrain import run  # noqa: E402
+from util import cli  # noqa: E402
+from util import startup  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -41,4 +47,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+  startup.imports_done()
   cli.run(main)

@@ -18,6 +18,11 @@ import time
 
 START = time.perf_counter()
 
+import gc  # noqa: E402
+
+if __name__ == "__main__":
+  gc.disable()  # while importing, as run_finetuning.py does
+
 import argparse  # noqa: E402
 import faulthandler  # noqa: E402
 import json  # noqa: E402
@@ -41,6 +46,7 @@ from finetune import trial_state  # noqa: E402
 from model import tokenizers  # noqa: E402
 from training import distribution  # noqa: E402
 from training import progress  # noqa: E402
+from util import startup  # noqa: E402
 
 # the phases of a run as a user sees it (the second dev pass only times the
 # steady rate)
@@ -212,4 +218,5 @@ def _rounded(value):
 
 
 if __name__ == "__main__":
+  startup.imports_done()
   main()

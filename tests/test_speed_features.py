@@ -218,3 +218,35 @@ def test_xla_eval_gives_the_same_metrics(deterministic, tmp_path):
     assert results[1][name] == pytest.approx(
       results[0][name], rel=1e-4, abs=1e-6
     ), name
+
+
+@pytest.mark.parametrize("script", ["run_finetuning.py", "run_pretraining.py"])
+def test_scripts_import_without_the_cycle_collector(script):
+  """Run as a script, the collector is paused while importing and then back
+  on with the imported objects frozen; imported, nothing changes."""
+  import gc
+  import os
+  import subprocess
+  import sys
+
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  probe = (
+    "import gc, runpy, sys\n"
+    "from util import startup\n"
+    "def done():\n"
+    "  print('collector during imports:', gc.isenabled())\n"
+    "  gc.freeze(); gc.enable()\n"
+    "  print('frozen:', gc.get_freeze_count() > 0)\n"
+    "  raise SystemExit(0)\n"
+    "startup.imports_done = done\n"
+    f"sys.argv = [{script!r}, '--help']\n"
+    f"runpy.run_path({script!r}, run_name='__main__')\n"
+  )
+  out = subprocess.run(
+    [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True
+  )
+  assert "collector during imports: False" in out.stdout, out.stderr[-2000:]
+  assert "frozen: True" in out.stdout
+  enabled = gc.isenabled()
+  __import__(script[:-3])
+  assert gc.isenabled() == enabled

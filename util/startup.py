@@ -1,0 +1,32 @@
+"""Start-up of the scripts: imports without Python's cycle collector.
+
+Importing TensorFlow creates millions of long-lived objects and hardly any
+garbage, yet the cycle collector walks them again and again while they are
+made: on a 2-core CPU 0.6 s of a 2.4 s import, and another 0.2 s later in a
+fine-tuning run (tracing makes many objects too). A script therefore pauses
+the collector while it imports:
+
+  import gc
+
+  if __name__ == "__main__":
+    gc.disable()  # until startup.imports_done()
+
+  ...  # imports
+
+  if __name__ == "__main__":
+    startup.imports_done()
+    ...
+
+`imports_done` moves every object alive into the permanent generation (they
+live as long as the process), so later collections skip them, and turns the
+collector back on. Only the scripts do this: importing their modules from
+other code (the tests, a notebook) leaves the collector as it was.
+"""
+
+import gc
+
+
+def imports_done():
+  """Freezes the objects made so far and re-enables the cycle collector."""
+  gc.freeze()
+  gc.enable()
