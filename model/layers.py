@@ -11,6 +11,7 @@ import math
 
 import tensorflow as tf
 
+from model import fused_ops
 from model import random_masks
 
 LAYER_NORM_EPSILON = 1e-12
@@ -33,7 +34,10 @@ def glorot_uniform(shape):
 
 
 def gelu(x):
-  """Exact (erf) GELU, as the official code: x * Phi(x)."""
+  """Exact (erf) GELU, as the official code: x * Phi(x); one compiled
+  kernel where shapes are static (see `fused_ops`)."""
+  if fused_ops.applicable(x):
+    return fused_ops.gelu(x)
   return x * 0.5 * (1.0 + tf.math.erf(x / math.sqrt(2.0)))
 
 
@@ -107,7 +111,8 @@ class Dense(tf.Module):
 
 
 class LayerNorm(tf.Module):
-  """LayerNorm over the last axis, epsilon 1e-12, computed in float32.
+  """LayerNorm over the last axis, epsilon 1e-12, computed in float32 (one
+  compiled kernel where shapes are static, see `fused_ops`).
 
   Variables: ``<scope>/LayerNorm/gamma`` and ``<scope>/LayerNorm/beta``.
   """
@@ -118,6 +123,8 @@ class LayerNorm(tf.Module):
     self.beta = new_variable(scope, "LayerNorm/beta", [dim], tf.zeros)
 
   def __call__(self, x):
+    if fused_ops.applicable(x):
+      return fused_ops.layer_norm(x, self.gamma, self.beta, LAYER_NORM_EPSILON)
     x32 = tf.cast(x, tf.float32)
     mean, variance = tf.nn.moments(x32, axes=[-1], keepdims=True)
     y = tf.nn.batch_normalization(
