@@ -301,11 +301,17 @@ def _moments_of_rows(grad, m, v, c):
   """
   rows = grad.indices[:, None]
   values = tf.convert_to_tensor(grad.values, tf.float32)
-  next_m = tf.tensor_scatter_nd_add(
-    c["beta_1"] * m, rows, c["one_minus_beta_1"] * values
+  # adds in place into the fresh products (`tf.tensor_scatter_nd_add`
+  # copies its input first: a pass over the table for nothing)
+  next_m = tf.raw_ops.ScatterNdNonAliasingAdd(
+    input=c["beta_1"] * m,
+    indices=rows,
+    updates=c["one_minus_beta_1"] * values,
   )
-  next_v = tf.tensor_scatter_nd_add(
-    c["beta_2"] * v, rows, c["one_minus_beta_2"] * tf.square(values)
+  next_v = tf.raw_ops.ScatterNdNonAliasingAdd(
+    input=c["beta_2"] * v,
+    indices=rows,
+    updates=c["one_minus_beta_2"] * tf.square(values),
   )
   return next_m, next_v
 
