@@ -146,8 +146,13 @@ class Embeddings(tf.Module):
   def __call__(self, input_ids, segment_ids, training):
     """Maps ids [batch, seq_len] to embeddings [batch, seq_len, E]."""
     seq_len = tf.shape(input_ids)[1]
-    output = tf.gather(self.word_embeddings, input_ids)
-    output += tf.gather(self.token_type_embeddings, segment_ids)
+    # gathers from the tables' values, not from the variables: a variable
+    # read sparsely switches to copy-on-read, and every dense read (the
+    # update's, the generator's output layer) then copies the whole table
+    output = tf.gather(tf.convert_to_tensor(self.word_embeddings), input_ids)
+    output += tf.gather(
+      tf.convert_to_tensor(self.token_type_embeddings), segment_ids
+    )
     output += self.position_embeddings[tf.newaxis, :seq_len]
     output = self.layer_norm(output)
     return layers.dropout(output, self.dropout_prob, training)

@@ -181,3 +181,22 @@ def test_dropout_probabilities_are_named_errors(field):
   config = odd_config(**{field: 1.0})
   with pytest.raises(ValueError, match=f"{field} is 1.0; expected 0 <= p < 1"):
     config.validate()
+
+
+def test_embedding_tables_are_never_read_sparsely(model_and_batch):
+  """A gather from a variable (ResourceGather) switches it to copy-on-read:
+  every later dense read (the update, a tied output layer) would copy the
+  whole table. The lookups gather from the tables' values instead."""
+  model, batch = model_and_batch
+
+  @tf.function
+  def gradients(input_ids, input_mask, segment_ids):
+    with tf.GradientTape() as tape:
+      output = model(input_ids, input_mask, segment_ids, training=True)
+    return tape.gradient(output, model.trainable_variables)
+
+  graph = gradients.get_concrete_function(
+    batch["input_ids"], batch["input_mask"], batch["segment_ids"]
+  ).graph
+  ops = {op.type for op in graph.get_operations()}
+  assert "GatherV2" in ops and "ResourceGather" not in ops
