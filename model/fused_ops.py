@@ -7,8 +7,8 @@ takes 3.3 instead of 8.9 ms, LayerNorm over [4096, 312] 2.5 instead of
 5.1 ms. XLA compiles once per shape, so the layers use these kernels only
 where shapes cannot vary (`applicable`): inside a traced function, on a
 tensor whose shape is fully known (pretraining; fine-tuning without
-bucketing). Eager calls, bucketed batches and serving signatures keep the
-plain ops.
+bucketing), on CPUs, CUDA or ROCm GPUs and TPUs. Eager calls, bucketed
+batches, serving signatures and plugin devices keep the plain ops.
 
 Both kernels compute in float32 (a bfloat16 or float16 input is cast
 inside the kernel, in the same pass) and equal the plain ops up to float
@@ -17,6 +17,7 @@ TensorFlow's, and the gradients are written out rather than derived op by
 op.
 """
 
+import functools
 import math
 
 import tensorflow as tf
@@ -27,8 +28,24 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 def applicable(x):
   """Whether ``x`` can go through a compiled kernel: in a traced function
-  (not eagerly), with a fully known shape (one compilation per shape)."""
-  return not tf.executing_eagerly() and x.shape.is_fully_defined()
+  (not eagerly), with a fully known shape (one compilation per shape), on
+  a machine whose devices all run XLA."""
+  return (
+    not tf.executing_eagerly()
+    and x.shape.is_fully_defined()
+    and xla_on_every_device()
+  )
+
+
+@functools.cache
+def xla_on_every_device():
+  """CPUs, CUDA or ROCm GPUs and TPUs run XLA-compiled functions; a
+  PluggableDevice (Apple's Metal GPUs, Intel's XPUs) may not, so there the
+  layers keep the plain ops."""
+  kinds = {device.device_type for device in tf.config.list_physical_devices()}
+  if not kinds <= {"CPU", "GPU", "TPU", "TPU_SYSTEM"}:
+    return False
+  return "GPU" not in kinds or tf.test.is_built_with_gpu_support()
 
 
 def _cdf(x):

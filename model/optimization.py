@@ -257,6 +257,8 @@ class AdamWeightDecay(tf.Module):
     """The official update of one weight and its slots."""
     c = coefficients
     if isinstance(grad, tf.IndexedSlices):
+      # the training step sums repeated rows already (summing unique rows
+      # again changes nothing); other callers may pass raw slices
       next_m, next_v = _moments_of_rows(summed_rows(grad), m, v, c)
     else:
       grad = tf.convert_to_tensor(grad, tf.float32)

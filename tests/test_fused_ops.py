@@ -82,3 +82,25 @@ def test_plain_ops_when_eager_or_when_shapes_vary():
 
   variable_rows(tf.ones([2, 7]))
   assert seen == [False]
+
+
+@pytest.mark.parametrize(
+  "kinds, cuda, expected",
+  [
+    (["CPU"], False, True),
+    (["CPU", "GPU"], True, True),
+    (["CPU", "GPU"], False, False),  # a GPU plugin, such as Apple's Metal
+    (["CPU", "XPU"], False, False),
+  ],
+)
+def test_plain_ops_on_devices_without_xla(monkeypatch, kinds, cuda, expected):
+  devices = [
+    tf.config.PhysicalDevice(f"/physical_device:{k}:0", k) for k in kinds
+  ]
+  monkeypatch.setattr(tf.config, "list_physical_devices", lambda: devices)
+  monkeypatch.setattr(tf.test, "is_built_with_gpu_support", lambda: cuda)
+  fused_ops.xla_on_every_device.cache_clear()
+  try:
+    assert fused_ops.xla_on_every_device() == expected
+  finally:
+    fused_ops.xla_on_every_device.cache_clear()
