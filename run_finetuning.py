@@ -7,17 +7,16 @@ reads <data-dir>/finetuning_data/<task>/{train,dev,test}.json and the
 pretrained checkpoint in <data-dir>/models/<model-name>.
 """
 
-import gc
+from util import startup
 
 if __name__ == "__main__":
-  gc.disable()  # while importing: see util/startup.py
+  startup.imports_begin()
 
 import argparse  # noqa: E402
 
 import configure_finetuning  # noqa: E402
 from finetune import driver  # noqa: E402
 from util import cli  # noqa: E402
-from util import startup  # noqa: E402
 
 
 def parse_args(argv=None):

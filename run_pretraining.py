@@ -6,10 +6,10 @@ Usage:
 Run it again with the same arguments to continue from the last checkpoint.
 """
 
-import gc
+from util import startup
 
 if __name__ == "__main__":
-  gc.disable()  # while importing: see util/startup.py
+  startup.imports_begin()
 
 import argparse  # noqa: E402
 
@@ -17,7 +17,6 @@ import configure_pretraining  # noqa: E402
 from pretrain import demo  # noqa: E402
 from pretrain import run  # noqa: E402
 from util import cli  # noqa: E402
-from util import startup  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -18,20 +18,21 @@ import time
 
 START = time.perf_counter()
 
-import gc  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from util import startup  # noqa: E402
 
 if __name__ == "__main__":
-  gc.disable()  # while importing, as run_finetuning.py does
+  startup.imports_begin()  # as run_finetuning.py does
 
 import argparse  # noqa: E402
 import faulthandler  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import subprocess  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -46,7 +47,6 @@ from finetune import trial_state  # noqa: E402
 from model import tokenizers  # noqa: E402
 from training import distribution  # noqa: E402
 from training import progress  # noqa: E402
-from util import startup  # noqa: E402
 
 # the phases of a run as a user sees it (the second dev pass only times the
 # steady rate)
