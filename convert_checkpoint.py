@@ -22,6 +22,7 @@ import os
 
 import configure_finetuning
 import configure_pretraining
+from finetune import head_specs
 from finetune import task_builder
 from interop import checkpoints
 from interop import hf_config
@@ -66,35 +67,49 @@ def model_hparams(checkpoint, hparams):
   return merged
 
 
-def task_heads(source, hparams):
-  """{task: (kind, labels)} of the fine-tuned heads in the checkpoint."""
-  heads = {}
-  for task, kernel in checkpoints.dense_heads(source.shapes).items():
-    num_outputs = source.shapes[kernel][1]
-    config = configure_finetuning.FinetuningConfig(
-      "export",
-      "",
-      task_names=[task],
-      custom_tasks=hparams.get("custom_tasks", {}),
-    )
-    try:
-      found = task_builder.get_task(config, task)
-    except ValueError:
-      found = None
-    labels = getattr(found, "label_list", None) or getattr(found, "tags", None)
-    if labels is None or len(labels) != num_outputs:
+# fine-tuning hparams that describe task heads, not the model's shape
+TASK_HPARAMS = ("custom_tasks", "tagging_scheme")
+
+
+def registry_spec(task, hparams):
+  """The `HeadSpec` the task registry gives a task name (None when the
+  name is unknown or its description cannot be built)."""
+  config = configure_finetuning.FinetuningConfig(
+    "export",
+    "",
+    task_names=[task],
+    **{k: hparams[k] for k in TASK_HPARAMS if k in hparams},
+  )
+  try:
+    return head_specs.describe(task_builder.get_task(config, task))
+  except (ValueError, OSError):
+    return None
+
+
+def task_head_specs(checkpoint, shapes, hparams):
+  """{task: `HeadSpec`} of the dense task heads in a checkpoint.
+
+  The ``tasks.json`` that fine-tuning writes beside its checkpoints says
+  what each head is; without it, the task registry (and ``custom_tasks``,
+  ``tagging_scheme`` in hparams) does. A head neither knows is exported as
+  a classifier with labels LABEL_0, LABEL_1, ...
+  """
+  saved = head_specs.read_descriptions(checkpoint) or {}
+  specs = {}
+  for task, kernel in checkpoints.dense_heads(shapes).items():
+    num_outputs = shapes[kernel][1]
+    spec = saved.get(task) or registry_spec(task, hparams)
+    if spec is None or len(spec.labels) != num_outputs:
       labels = [f"LABEL_{i}" for i in range(num_outputs)]
-      logs.log(f"  {task}: label names unknown; writing {labels[0]}...")
-    kind = "tagging" if hasattr(found, "tags") else "classification"
-    heads[task] = (kind, list(labels))
+      logs.log(f"  {task}: head unknown; a classifier with {labels[0]}...")
+      spec = head_specs.HeadSpec("classification", labels, 1.0, 0.0, None)
+    specs[task] = spec
   others = {
-    name.split("/")[1]
-    for name in source.shapes
-    if name.startswith("task_specific/")
-  } - set(heads)
+    name.split("/")[1] for name in shapes if name.startswith("task_specific/")
+  } - set(specs)
   for task in sorted(others):
     logs.log(f"  {task}: its head has no transformers equivalent; not exported")
-  return heads
+  return specs
 
 
 def load_tensors(source, config):
@@ -127,6 +142,7 @@ def export_hf(checkpoint, output_dir, hparams=None, vocab_file=None):
     raise FileExistsError(f"--output {output_dir} is not empty")
   source = sources.open_source(checkpoint, "--checkpoint")
   hparams = model_hparams(checkpoint, dict(hparams or {}))
+  task_hparams = {k: hparams.pop(k) for k in TASK_HPARAMS if k in hparams}
   vocab_file = vocab_file or hparams.pop("vocab_file", None)
   positions = hparams.get("model_hparam_overrides", {}).get(
     "max_position_embeddings", 512
@@ -144,7 +160,7 @@ def export_hf(checkpoint, output_dir, hparams=None, vocab_file=None):
     tensors,
     output_dir,
     shapes,
-    task_heads(source, hparams),
+    task_head_specs(checkpoint, source.shapes, task_hparams),
     vocab_file,
     config.do_lower_case,
   )

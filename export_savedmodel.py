@@ -7,16 +7,22 @@ Usage:
 --checkpoint may be ours, an official TF1 one or a transformers ELECTRA
 directory. --hparams are the pretraining hyperparameters that describe the
 model's shape (a transformers directory's config.json gives them when they
-are not passed). With --vocab-file, fine-tuned classifiers also get a
-signature that takes raw text and tokenizes inside the graph.
+are not passed). A fine-tuned checkpoint's heads are described by the
+tasks.json fine-tuning writes beside it: classifiers and regressors get
+``classify`` (ids in; a regressor also returns ``score`` on the label's own
+scale), tagging heads ``tag`` (ids and mask in; the task's segment ids are
+set inside). With --vocab-file, classifiers also get ``classify_text``,
+which takes raw text and tokenizes inside the graph. serving.json beside
+the SavedModel names every signature's inputs and outputs and each task's
+label list (output i means label i).
 """
 
 import argparse
 import os
 
 import configure_pretraining
+import convert_checkpoint
 from finetune import heads as task_heads
-from interop import checkpoints
 from interop import export
 from interop import loading
 from interop import sources
@@ -27,6 +33,18 @@ from util import cli
 from util import logs
 
 
+def build_head(task, spec, shapes):
+  """The dense head of a task as the trainer built it (a token head for
+  tagging, a [CLS] head otherwise)."""
+  hidden, outputs = shapes[f"task_specific/{task}/dense/kernel"]
+  make = (
+    task_heads.token_head
+    if spec.kind == "tagging"
+    else task_heads.classification_head
+  )
+  return make(f"task_specific/{task}", hidden, outputs)
+
+
 def build_module(hparams, checkpoint, vocab_file=None, max_seq_length=128):
   """The model of ``hparams`` with the heads ``checkpoint`` has, loaded.
 
@@ -34,20 +52,26 @@ def build_module(hparams, checkpoint, vocab_file=None, max_seq_length=128):
     (an `export.ExportModule`, the checkpoint `LoadReport`).
   """
   source = sources.open_source(checkpoint, "--checkpoint")
+  # the model's own check of max_seq_length against its position table is
+  # the check of the signatures' packing length
+  hparams = dict(hparams, max_seq_length=max_seq_length)
+  task_hparams = {
+    k: hparams.pop(k) for k in convert_checkpoint.TASK_HPARAMS if k in hparams
+  }
   hparams = dict(
     sources.hparams_from_checkpoint(checkpoint, hparams), **hparams
   )
   config = configure_pretraining.PretrainingConfig("export", "", **hparams)
   model = pretraining_model.PretrainingModel(config)
-  available = source.shapes
-  heads = {}
-  for task, kernel in checkpoints.dense_heads(available).items():
-    hidden, outputs = available[kernel]
-    heads[task] = task_heads.classification_head(
-      f"task_specific/{task}", hidden, outputs
-    )
+  specs = convert_checkpoint.task_head_specs(
+    checkpoint, source.shapes, task_hparams
+  )
+  heads = {
+    task: (build_head(task, spec, source.shapes), spec)
+    for task, spec in specs.items()
+  }
   variables = dict(model.official_variables())
-  for head in heads.values():
+  for head, _ in heads.values():
     variables.update(modeling.variables_by_name(head))
   report = loading.init_from_checkpoint(variables, source)
   vocab_file = vocab_file or hparams.get("vocab_file")
@@ -61,8 +85,9 @@ def build_module(hparams, checkpoint, vocab_file=None, max_seq_length=128):
     heads,
     tokenizer,
     max_seq_length,
-    with_generator="generator_predictions/output_bias" in available,
-    with_discriminator=("discriminator_predictions/dense/kernel" in available),
+    with_generator="generator_predictions/output_bias" in source.shapes,
+    with_discriminator="discriminator_predictions/dense/kernel"
+    in source.shapes,
   )
   return module, report
 

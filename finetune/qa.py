@@ -342,7 +342,11 @@ class QATask(task.Task):
     return QAScorer(self, examples, tokenizer)
 
   def submission_lines(self, examples, outputs, tokenizer):
+    """One line: the {question id: answer} object CMRC 2018 scores."""
     return [self.predict_answers(examples, outputs, tokenizer)[0]]
+
+  def prediction_count(self, lines):
+    return len(lines[0])
 
   def score_file(self, gold_path, predictions_path):
     """The official EM/F1 (and total, skip) of a {question id: answer}
@@ -381,7 +385,8 @@ class QAScorer(task.Scorer):
     scores = qa_metrics.evaluate(gold_answers(self.examples), answers)
     results = {"em": scores["em"], "f1": scores["f1"]}
     results["loss"] = float(np.mean(outputs["loss"]))
-    self.files = {"predictions": answers, "nbest": nbest}
+    # the answers themselves go to the task's predictions file
+    self.files = {"nbest": nbest}
     return results
 
   def output_files(self):

@@ -46,12 +46,21 @@ def regression_metrics(targets, predictions):
 
 
 class RegressionScorer(task.Scorer):
-  def __init__(self):
+  """Pearson, Spearman and MSE on the label's own scale (as the written
+  predictions and ``score_predictions.py``); the loss is the training
+  loss, on the normalised scale."""
+
+  def __init__(self, task_, examples):
+    self.task = task_
+    self.labels = {e.eid: float(e.label) for e in examples}
     self.targets, self.predictions, self.losses = [], [], []
 
   def update(self, outputs):
-    self.targets.extend(outputs["targets"].tolist())
-    self.predictions.extend(outputs["predictions"].tolist())
+    for eid, prediction in zip(
+      outputs["eid"].tolist(), outputs["predictions"].tolist()
+    ):
+      self.targets.append(self.labels[eid])
+      self.predictions.append(self.task.value_of(prediction))
     self.losses.extend(outputs["loss"].tolist())
 
   def get_results(self):
@@ -122,7 +131,7 @@ class RegressionTask(classification.ClassificationTask):
     }
 
   def get_scorer(self, examples, tokenizer):
-    return RegressionScorer()
+    return RegressionScorer(self, examples)
 
   def submission_lines(self, examples, outputs, tokenizer):
     """One {"id", "label"} per test example, the value in the label's

@@ -83,6 +83,10 @@ class Task(abc.ABC):
     """JSON-able lines of the test predictions file, in example order."""
     raise NotImplementedError(f"task {self.name} writes no test predictions")
 
+  def prediction_count(self, lines):
+    """How many predictions `submission_lines` wrote (one per line)."""
+    return len(lines)
+
   def score_file(self, gold_path, predictions_path):
     """The task's metrics of a predictions file against labelled data (the
     functions the dev scorer uses)."""

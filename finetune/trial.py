@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from finetune import finetuning_model
+from finetune import head_specs
 from finetune import trial_state
 from interop import checkpoints
 from interop import loading
@@ -264,19 +265,29 @@ class Trial:
     return {task: _in_example_order(outs) for task, outs in gathered.items()}
 
   def evaluate(self, split="dev"):
+    """{task: metrics} of a split; each task's predictions go to
+    ``<task>_<split>_predictions.json`` beside the results (in its
+    submission format, which ``score_predictions.py`` scores)."""
     results = {}
+    directory = os.path.dirname(self.config.results_txt)
     for task in self.tasks:
       record_path, _ = self.preprocessor.prepare([task], split, False)
-      scorer = task.get_scorer(
-        self.examples(task, split), self.preprocessor.tokenizer
-      )
-      scorer.update(self.predict(record_path)[task.name])
+      examples = self.examples(task, split)
+      scorer = task.get_scorer(examples, self.preprocessor.tokenizer)
+      outputs = self.predict(record_path)[task.name]
+      scorer.update(outputs)
       results[task.name] = scorer.get_results()
       logs.log(
         f"{task.name} {split}: "
         + " - ".join(f"{k}: {v:.2f}" for k, v in results[task.name].items())
       )
-      directory = os.path.dirname(self.config.results_txt)
+      if task.submission_file is not None:
+        self.write_predictions(
+          task,
+          examples,
+          outputs,
+          os.path.join(directory, f"{task.name}_{split}_predictions.json"),
+        )
       for name, data in scorer.output_files().items():
         files_lib.atomic_write_json(
           data, os.path.join(directory, f"{task.name}_{split}_{name}.json")
@@ -292,13 +303,25 @@ class Trial:
 
   def save(self, subdir=None):
     """Writes the model and optimizer, with a 'checkpoint' state file so
-    the directory itself names the checkpoint to any loader."""
+    the directory itself names the checkpoint to any loader, and
+    ``tasks.json`` saying what each task head's outputs mean."""
     directory = (
       os.path.join(self.model_dir, subdir) if subdir else (self.model_dir)
     )
     path = self.checkpoint.write(os.path.join(directory, "model.ckpt"))
     checkpoints.write_state_file(directory, os.path.basename(path))
+    head_specs.write_descriptions(directory, self.tasks)
     return path
+
+  def write_predictions(self, task, examples, outputs, path):
+    """Writes a task's predictions in its submission format; returns how
+    many predictions the file holds."""
+    lines = task.submission_lines(
+      examples, outputs, self.preprocessor.tokenizer
+    )
+    text = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines)
+    files_lib.atomic_write_text(text + "\n", path)
+    return task.prediction_count(lines)
 
   def write_test_predictions(self):
     """CLUE submission files: one {"id", "label"} JSON object per line."""
@@ -308,16 +331,10 @@ class Trial:
     for task in self.tasks:
       if task.submission_file is None:
         continue
-      examples = self.examples(task, "test")
       record_path, _ = self.preprocessor.prepare([task], "test", False)
       outputs = self.predict(record_path, self.config.predict_batch_size)
-      outputs = outputs[task.name]
-      lines = [
-        json.dumps(line, ensure_ascii=False)
-        for line in task.submission_lines(
-          examples, outputs, self.preprocessor.tokenizer
-        )
-      ]
       path = os.path.join(out_dir, task.submission_file)
-      files_lib.atomic_write_text("\n".join(lines) + "\n", path)
-      logs.log(f"Wrote {len(lines)} test predictions to {path}")
+      count = self.write_predictions(
+        task, self.examples(task, "test"), outputs[task.name], path
+      )
+      logs.log(f"Wrote {count} test predictions to {path}")

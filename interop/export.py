@@ -2,13 +2,21 @@
 
 `ExportModule` wraps a model (a `PretrainingModel`-like object with
 ``electra`` and optionally the generator and discriminator heads) and its
-classification heads, and offers the signatures it supports: ``encoder``
+fine-tuned task heads, and offers the signatures it supports: ``encoder``
 always; ``discriminator`` and ``generator`` when those heads are given;
-``classify`` (ids) and ``classify_text`` (raw strings, tokenized in the
-graph with tensorflow-text) for each classification head. Batch size and
+for each classification or regression head ``classify`` (ids) and
+``classify_text`` (raw strings, tokenized in the graph with
+tensorflow-text), a regression head adding ``score`` (the value on the
+label's own scale); for each tagging head ``tag`` (ids and mask: the
+segment ids the task was trained with are set inside). Batch size and
 sequence length are dynamic. Building the model from hparams and a
-checkpoint is the caller's job (``export_savedmodel.py``).
+checkpoint is the caller's job (``export_savedmodel.py``); `export` also
+writes ``serving.json``, which names every signature's inputs and outputs
+and each task's kind and label list (output i means label i).
 """
+
+import json
+import os
 
 import tensorflow as tf
 
@@ -37,8 +45,11 @@ class ExportModule(tf.Module):
         training)`` gives [batch, seq_len, hidden], and
         ``generator``/``generator_head``/``discriminator_head`` are used
         when present and asked for.
-      heads: {task: head}, each mapping [batch, seq_len, hidden] (and
-        ``training``) to logits [batch, labels].
+      heads: {task: (head, spec)}: the head maps [batch, seq_len, hidden]
+        (and ``training``) to logits [batch, labels] (or [batch, seq_len,
+        tags] for tagging); the spec is a `HeadSpec`-like object (``kind``,
+        ``labels``, ``value_scale``, ``value_shift``, ``segment_id``; see
+        finetune/head_specs.py).
       tokenizer: a `FastTokenizer` for the ``classify_text`` signatures.
       max_seq_length: the longest packed text of ``classify_text``.
       with_generator, with_discriminator: export those heads (when the
@@ -46,7 +57,8 @@ class ExportModule(tf.Module):
     """
     super().__init__(name=None)
     self.model = model
-    self.heads = dict(heads or {})
+    self.heads = {task: head for task, (head, _) in (heads or {}).items()}
+    self.specs = {task: spec for task, (_, spec) in (heads or {}).items()}
     self.tokenizer = tokenizer if self.heads else None
     self.max_seq_length = max_seq_length
     self.has_generator = (
@@ -72,9 +84,23 @@ class ExportModule(tf.Module):
     return self.model.generator_head(reprs, generator.embedding_table)
 
   def classify(self, task, input_ids, input_mask, segment_ids):
-    return self.heads[task](
+    """{"logits": [batch, labels]} of a sentence (pair) head; a regression
+    head adds "score" [batch], the value on the label's own scale."""
+    logits = self.heads[task](
       self.encode(input_ids, input_mask, segment_ids), False
     )
+    outputs = {"logits": logits}
+    spec = self.specs[task]
+    if spec.kind == "regression":
+      outputs["score"] = logits[:, 0] * spec.value_scale + spec.value_shift
+    return outputs
+
+  def tag(self, task, input_ids, input_mask):
+    """{"logits": [batch, seq_len, tags]} of a tagging head, with the
+    constant segment id the task was trained with on every real token."""
+    segment_ids = input_mask * self.specs[task].segment_id
+    sequence = self.encode(input_ids, input_mask, segment_ids)
+    return {"logits": self.heads[task](sequence, False)}
 
   def pack_text(self, texts):
     """[B] strings -> [CLS] tokens [SEP] ids, mask and segments [B, L]."""
@@ -108,18 +134,68 @@ class ExportModule(tf.Module):
       ).get_concrete_function(*ids, _ids_spec("masked_lm_positions"))
     for task in self.heads:
       suffix = "" if len(self.heads) == 1 else "_" + task
-      sigs["classify" + suffix] = tf.function(
-        lambda a, b, c, t=task: {"logits": self.classify(t, a, b, c)}
-      ).get_concrete_function(*ids)
-      if self.tokenizer is not None:
-        sigs["classify_text" + suffix] = tf.function(
-          lambda s, t=task: {"logits": self.classify(t, *self.pack_text(s))}
-        ).get_concrete_function(tf.TensorSpec([None], tf.string, name="text"))
+      sigs.update(self.task_signatures(task, suffix, ids))
     return sigs
+
+  def task_signatures(self, task, suffix, ids):
+    """{signature name: concrete function} of one task head."""
+    if self.specs[task].kind == "tagging":
+      return {
+        "tag" + suffix: tf.function(
+          lambda a, b: self.tag(task, a, b)
+        ).get_concrete_function(*ids[:2])
+      }
+    sigs = {
+      "classify" + suffix: tf.function(
+        lambda a, b, c: self.classify(task, a, b, c)
+      ).get_concrete_function(*ids)
+    }
+    if self.tokenizer is not None:
+      sigs["classify_text" + suffix] = tf.function(
+        lambda s: self.classify(task, *self.pack_text(s))
+      ).get_concrete_function(tf.TensorSpec([None], tf.string, name="text"))
+    return sigs
+
+  def description(self, signatures):
+    """The contents of ``serving.json``."""
+    return {
+      "signatures": {
+        name: describe_signature(function)
+        for name, function in sorted(signatures.items())
+      },
+      "tasks": {
+        task: {"type": spec.kind, "labels": list(spec.labels)}
+        for task, spec in self.specs.items()
+      },
+      "max_seq_length": self.max_seq_length,
+    }
+
+
+def _tensor_fields(spec):
+  return {"dtype": spec.dtype.name, "shape": spec.shape.as_list()}
+
+
+def describe_signature(function):
+  """{"inputs": {name: {dtype, shape}}, "outputs": ...} of a concrete
+  function."""
+  inputs = function.structured_input_signature[1] or {
+    spec.name: spec for spec in function.structured_input_signature[0]
+  }
+  return {
+    "inputs": {name: _tensor_fields(s) for name, s in sorted(inputs.items())},
+    "outputs": {
+      name: _tensor_fields(s)
+      for name, s in sorted(function.structured_outputs.items())
+    },
+  }
 
 
 def export(module, output_dir):
-  """Writes ``module`` as a SavedModel; returns its signature names."""
+  """Writes ``module`` as a SavedModel with ``serving.json`` beside it;
+  returns its signature names."""
   signatures = module.signatures()
   tf.saved_model.save(module, output_dir, signatures=signatures)
+  path = os.path.join(output_dir, "serving.json")
+  with open(path, "w", encoding="utf-8") as f:
+    json.dump(module.description(signatures), f, indent=2, ensure_ascii=False)
   return sorted(signatures)

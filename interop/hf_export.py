@@ -7,8 +7,12 @@ vocabulary, ``vocab.txt`` plus ``tokenizer_config.json`` (so that
 - the discriminator as ``ElectraForPreTraining``;
 - the generator as ``ElectraForMaskedLM``, with the shared token embeddings
   written into it (its output layer is tied to them);
-- a classification head as ``ElectraForSequenceClassification`` and a
-  tagging head as ``ElectraForTokenClassification``, with ``id2label``;
+- a classification or regression head as
+  ``ElectraForSequenceClassification`` and a tagging head as
+  ``ElectraForTokenClassification``, with ``id2label``, made to give the
+  trainer's outputs on the inputs transformers feeds by default (a
+  regression output on the label's own scale; a tagging model's constant
+  segment folded into the default segment row);
 - an encoder without heads as ``ElectraModel``.
 """
 
@@ -23,6 +27,26 @@ import numpy as np
 from interop import hf_config
 from interop import hf_names
 from interop import weight_files
+
+TOKEN_TYPE_TABLE = "electra.embeddings.token_type_embeddings.weight"
+# what the exported config.json says about the inputs a model expects
+INPUT_NOTES = {
+  "classification": (
+    "token_type_ids as the tokenizer gives them: 0 on the first text, 1 on "
+    "the second of a pair"
+  ),
+  "regression": (
+    "token_type_ids as the tokenizer gives them; the output is the value on "
+    "the label's own scale (the trainer's normalisation is folded in)"
+  ),
+  "tagging": (
+    "the trainer fed token_type_ids 1 on every token; the segment-1 "
+    "embedding is folded into row 0, so the default token_type_ids (all 0) "
+    "give the trainer's logits. The trainer tokenizes character by "
+    "character: a run of Latin letters or digits is one token here but "
+    "several there"
+  ),
+}
 
 # the classifier's dense input lies at least this far above zero, where
 # GELU(x) == x in float32 (1 - Phi(5.5) is below half an ulp of 1)
@@ -107,6 +131,62 @@ def tagger_state(tensors, task):
   return state
 
 
+def regressor_state(tensors, task, scale, shift):
+  """A regression head whose output is on the label's own scale.
+
+  Our head predicts the official normalised target ``(value - min) /
+  max``; transformers users read the output as the value itself, so the
+  de-normalisation ``y * scale + shift`` is folded into the last layer.
+  """
+  folded = dict(tensors)
+  prefix = f"task_specific/{task}/dense/"
+  kernel = np.asarray(tensors[prefix + "kernel"], np.float64)
+  bias = np.asarray(tensors[prefix + "bias"], np.float64)
+  folded[prefix + "kernel"] = (kernel * scale).astype(np.float32)
+  folded[prefix + "bias"] = (bias * scale + shift).astype(np.float32)
+  return classifier_state(folded, task)
+
+
+def fold_constant_segment(state, segment_id):
+  """Makes transformers' default segment row give the task's segment.
+
+  Our tagging tasks (as the official one) feed segment id ``segment_id``
+  (1) on every token; transformers' tokenizer and pipelines feed 0 when
+  the caller passes no ``token_type_ids``. Row 0 of the segment table
+  becomes a copy of row ``segment_id``, so default inputs give exactly the
+  trainer's logits; the row itself stays for callers that pass it.
+  """
+  table = np.array(state[TOKEN_TYPE_TABLE], np.float32)
+  table[0] = table[segment_id]
+  state[TOKEN_TYPE_TABLE] = table
+  return state
+
+
+def task_plan(tensors, task, spec):
+  """(architecture, state, extra config) of one task head's export.
+
+  Args:
+    spec: a `HeadSpec`-like object: ``kind``, ``labels``, ``value_scale``,
+      ``value_shift`` and ``segment_id`` (see finetune/head_specs.py).
+  """
+  extra = label_maps(spec.labels)
+  note = INPUT_NOTES[spec.kind]
+  if spec.kind == "tagging":
+    architecture = "ElectraForTokenClassification"
+    state = tagger_state(tensors, task)
+  elif spec.kind == "regression":
+    architecture = "ElectraForSequenceClassification"
+    state = regressor_state(tensors, task, spec.value_scale, spec.value_shift)
+    extra["problem_type"] = "regression"
+  else:
+    architecture = "ElectraForSequenceClassification"
+    state = classifier_state(tensors, task)
+  if spec.segment_id:
+    state = fold_constant_segment(state, spec.segment_id)
+  extra["electra_tf2_inputs"] = note
+  return architecture, state, extra
+
+
 def _tokenizer_files(directory, vocab_file, do_lower_case, max_length):
   shutil.copyfile(vocab_file, os.path.join(directory, "vocab.txt"))
   special = {
@@ -166,12 +246,6 @@ def label_maps(labels):
   }
 
 
-def hf_architecture_config(bert_config, embedding_size, architecture, labels):
-  """config.json of one exported model (labels for task heads, else None)."""
-  extra = label_maps(labels) if labels is not None else {}
-  return hf_config.hf_config(bert_config, embedding_size, architecture, **extra)
-
-
 def export_models(tensors, output_dir, shapes, heads, vocab_file, lower):
   """Writes every model ``tensors`` hold under ``output_dir``.
 
@@ -181,7 +255,7 @@ def export_models(tensors, output_dir, shapes, heads, vocab_file, lower):
       ``encoder/`` subdirectories.
     shapes: (discriminator `BertConfig`, generator `BertConfig` or None,
       embedding size).
-    heads: {task: ("classification" or "tagging", labels)}.
+    heads: {task: `HeadSpec`} of the dense task heads.
     vocab_file, lower: the vocabulary to ship and its casing (optional).
   Returns:
     {subdirectory: architecture} of what was written.
@@ -194,36 +268,25 @@ def export_models(tensors, output_dir, shapes, heads, vocab_file, lower):
       torch_state(
         tensors, "electra", ("electra/", "discriminator_predictions/")
       ),
-      None,
+      {},
     )
   if gen_config is not None and "generator_predictions/output_bias" in tensors:
-    plans["generator"] = ("ElectraForMaskedLM", generator_state(tensors), None)
-  for task, (kind, labels) in heads.items():
-    if kind == "tagging":
-      plans[task] = (
-        "ElectraForTokenClassification",
-        tagger_state(tensors, task),
-        labels,
-      )
-    else:
-      plans[task] = (
-        "ElectraForSequenceClassification",
-        classifier_state(tensors, task),
-        labels,
-      )
+    plans["generator"] = ("ElectraForMaskedLM", generator_state(tensors), {})
+  for task, spec in heads.items():
+    plans[task] = task_plan(tensors, task, spec)
   if not plans:
     plans["encoder"] = (
       "ElectraModel",
       torch_state(tensors, "electra", ("electra/",)),
-      None,
+      {},
     )
   written = {}
-  for subdir, (architecture, state, labels) in plans.items():
-    config = hf_architecture_config(
+  for subdir, (architecture, state, extra) in plans.items():
+    config = hf_config.hf_config(
       gen_config if subdir == "generator" else disc_config,
       embedding_size,
       architecture,
-      labels,
+      **extra,
     )
     write_model_dir(
       os.path.join(output_dir, subdir), state, config, vocab_file, lower

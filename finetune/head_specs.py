@@ -1,0 +1,92 @@
+"""What each task head of a fine-tuned checkpoint is, for the exporters.
+
+A fine-tuned checkpoint holds ``task_specific/<task>/dense/{kernel,bias}``
+for classification, regression and tagging heads alike: the weights do not
+say which, nor what output i means. The task does, so every fine-tuned
+checkpoint directory gets ``tasks.json`` beside it (`write_descriptions`),
+and the exporters read it back (`head_specs`); for checkpoints written
+before that file existed, the task registry and the passed hparams
+describe the head instead.
+
+A `HeadSpec` says what an exporter must reproduce of the trainer:
+- ``kind``: "classification", "regression" or "tagging";
+- ``labels``: output i means ``labels[i]`` (a tag for tagging; one name
+  for regression);
+- ``value_scale``, ``value_shift``: a regression output y means the value
+  ``y * value_scale + value_shift`` on the label's own scale (the official
+  normalisation is ``(value - min) / max``);
+- ``segment_id``: the segment id the task feeds on every real token (1 for
+  tagging, as the official tagging task), None when texts get the usual 0
+  (first text) and 1 (second text).
+"""
+
+import collections
+import os
+
+from finetune import regression
+from finetune import tagging
+from util import files as files_lib
+
+DESCRIPTIONS_FILE = "tasks.json"
+KINDS = ("classification", "regression", "tagging")
+
+HeadSpec = collections.namedtuple(
+  "HeadSpec", "kind labels value_scale value_shift segment_id"
+)
+
+
+def describe(task):
+  """The `HeadSpec` of a task object (a dense-head task), or None for a
+  task whose head is not one dense layer (QA)."""
+  if isinstance(task, tagging.TaggingTask):
+    return HeadSpec("tagging", list(task.tags), 1.0, 0.0, 1)
+  if isinstance(task, regression.RegressionTask):
+    return HeadSpec(
+      "regression", [task.name], task.max_value, task.min_value, None
+    )
+  labels = getattr(task, "label_list", None)
+  if labels is None:
+    return None
+  return HeadSpec("classification", list(labels), 1.0, 0.0, None)
+
+
+def write_descriptions(directory, tasks):
+  """Writes ``tasks.json`` ({task: HeadSpec fields}) into ``directory``."""
+  described = {}
+  for task in tasks:
+    spec = describe(task)
+    if spec is not None:
+      described[task.name] = spec._asdict()
+  files_lib.atomic_write_json(
+    described, os.path.join(directory, DESCRIPTIONS_FILE)
+  )
+
+
+def checkpoint_directory(checkpoint):
+  """The directory a checkpoint path (a directory or a prefix) lies in."""
+  if not isinstance(checkpoint, str):
+    return None
+  return (
+    checkpoint if os.path.isdir(checkpoint) else os.path.dirname(checkpoint)
+  )
+
+
+def read_descriptions(checkpoint):
+  """{task: HeadSpec} of the ``tasks.json`` beside ``checkpoint``, or None
+  when there is none."""
+  directory = checkpoint_directory(checkpoint)
+  path = os.path.join(directory or ".", DESCRIPTIONS_FILE)
+  if directory is None or not os.path.exists(path):
+    return None
+  specs = {}
+  for task, fields in files_lib.load_json(path).items():
+    try:
+      spec = HeadSpec(**fields)
+    except TypeError as error:
+      raise ValueError(f"{path}: task {task!r}: {error}") from None
+    if spec.kind not in KINDS:
+      raise ValueError(
+        f"{path}: task {task!r} has kind {spec.kind!r}, not one of {KINDS}"
+      )
+    specs[task] = spec
+  return specs
