@@ -35,7 +35,10 @@ class PretrainingConfig(hparams_lib.HParams):
     "max_predictions_per_seq": int,
   }
 
+  RENAMED = {"official_masking_quirks": "average_duplicate_samples"}
+
   def __init__(self, model_name, data_dir, **kwargs):
+    kwargs = self.renamed(kwargs)
     self.model_name = model_name
     self._official_defaults()
     self._toolkit_defaults()
@@ -126,8 +129,9 @@ class PretrainingConfig(hparams_lib.HParams):
     # sampled replacement ids, as in the official code, which trained the
     # published models this way. Kept as the default on measurement: it
     # fine-tunes better from short runs (docs/official_comparison.md); false
-    # writes one sample (lower pretraining losses on clean batches)
-    self.official_masking_quirks = True
+    # writes one sample (lower pretraining losses on clean batches). Was
+    # called official_masking_quirks.
+    self.average_duplicate_samples = True
     # the official TF1 update step: the learning rate read one step ahead,
     # lr(t + 1), and the clipping norm taken over the IndexedSlices values
     # of the embedding gradients (repeated rows unsummed)

@@ -52,20 +52,27 @@ def build_module(hparams, checkpoint, vocab_file=None, max_seq_length=128):
     (an `export.ExportModule`, the checkpoint `LoadReport`).
   """
   source = sources.open_source(checkpoint, "--checkpoint")
-  # the model's own check of max_seq_length against its position table is
-  # the check of the signatures' packing length
-  hparams = dict(hparams, max_seq_length=max_seq_length)
+  hparams = dict(hparams)
   task_hparams = {
     k: hparams.pop(k) for k in convert_checkpoint.TASK_HPARAMS if k in hparams
   }
   hparams = dict(
     sources.hparams_from_checkpoint(checkpoint, hparams), **hparams
   )
+  positions = hparams.get("model_hparam_overrides", {}).get(
+    "max_position_embeddings", 512
+  )
+  hparams.setdefault("max_seq_length", min(max_seq_length, positions))
   config = configure_pretraining.PretrainingConfig("export", "", **hparams)
   model = pretraining_model.PretrainingModel(config)
   specs = convert_checkpoint.task_head_specs(
     checkpoint, source.shapes, task_hparams
   )
+  if specs and max_seq_length > positions:
+    raise ValueError(
+      f"--max-seq-length {max_seq_length} is above the model's "
+      f"max_position_embeddings ({positions})"
+    )
   heads = {
     task: (build_head(task, spec, source.shapes), spec)
     for task, spec in specs.items()

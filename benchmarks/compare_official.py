@@ -11,7 +11,7 @@ masks, and the table gives each metric's mean and seed-to-seed spread.
     --data-dir DIR --train-tfrecords 'DIR/train/*' \
     --eval-tfrecords 'DIR/heldout/*' --seeds 1 2 3 \
     --hparams benchmarks/configs/compare_small.json \
-    --variant ours='{}' --variant quirks='{"official_masking_quirks": true}'
+    --variant ours='{}' --variant averaged='{"average_duplicate_samples": true}'
 
 ``--data-dir`` must hold ``vocab.txt``. The official code is not part of
 this project: point ``--official-dir`` at a checkout of
@@ -93,8 +93,8 @@ def write_initial_checkpoint(base, seed, args):
 
   from interop import checkpoints
   from interop import writers
+  from pretrain import job
   from pretrain import pretraining_model
-  from pretrain import session
 
   prefix = os.path.join(args.out, f"seed{seed}", "init", "model.ckpt-0")
   if os.path.exists(prefix + ".index"):
@@ -102,7 +102,7 @@ def write_initial_checkpoint(base, seed, args):
   config = make_config(base, f"seed{seed}-init", args)
   tf.random.set_seed(seed)
   model = pretraining_model.PretrainingModel(
-    config, session.load_special_ids(config)
+    config, job.load_special_ids(config)
   )
   ours = checkpoints.make_checkpoint(model.official_variables())
   saved = ours.write(os.path.join(config.model_dir, "init"))
@@ -195,7 +195,7 @@ def evaluate(base, checkpoint, name, args, official_masking):
     do_train=False,
     do_eval=True,
     num_eval_steps=args.num_eval_steps,
-    official_masking_quirks=official_masking,
+    average_duplicate_samples=official_masking,
   )
   return {k: float(results[k]) for k in METRICS if k in results}
 

@@ -118,7 +118,7 @@ def measure(hparams, batch, seq, steps, warmup, profile_dir=None):
   )
   train_steps = loop.make_train_steps(
     tf.distribute.get_strategy(),
-    pretrain_steps.make_replica_step(model, optimizer, config),
+    pretrain_steps.make_pretraining_step(model, optimizer, config),
     optimizer,
     ["loss"],
   )

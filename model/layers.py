@@ -11,8 +11,8 @@ import math
 
 import tensorflow as tf
 
+from model import dropout_bits
 from model import fused_ops
-from model import random_masks
 
 LAYER_NORM_EPSILON = 1e-12
 
@@ -64,11 +64,11 @@ def get_activation(name):
 def dropout(x, rate, training):
   """Inverted dropout, active only when training and rate > 0: kept values
   are scaled by 1 / (1 - rate) as in ``tf.nn.dropout``; which are kept is
-  drawn with 16 random bits an element (`random_masks`), half the random
+  drawn with 16 random bits an element (`dropout_bits`), half the random
   numbers, so the drop probability is ``rate`` to within 2**-17."""
   if not training or not rate:
     return x
-  keep = random_masks.random_keep_mask(tf.shape(x), rate)
+  keep = dropout_bits.random_keep_mask(tf.shape(x), rate)
   scale = tf.cast(1.0 / (1.0 - rate), x.dtype)
   return tf.where(keep, x * scale, tf.zeros([], x.dtype))
 

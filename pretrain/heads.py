@@ -92,8 +92,9 @@ class DiscriminatorHead(tf.Module):
     return tf.cast(tf.squeeze(logits, -1), tf.float32)
 
 
-def softmax_output(logits, targets, weights):
-  """Weighted softmax cross-entropy of ``logits`` [B, N, V] at ``targets``.
+def generator_loss(logits, targets, weights):
+  """The generator's (masked-LM or cloze) loss: the weighted softmax
+  cross-entropy of ``logits`` [B, N, V] at ``targets``.
 
   Args:
     logits: [B, N, V] float32.
@@ -118,8 +119,8 @@ def softmax_output(logits, targets, weights):
   )
 
 
-def discriminator_output(logits, labels, input_mask):
-  """Replaced-token-detection loss over the real tokens.
+def discriminator_loss(logits, labels, input_mask):
+  """The discriminator's replaced-token-detection loss over real tokens.
 
   Args:
     logits: [B, L] float32.
@@ -150,6 +151,6 @@ def discriminator_output(logits, labels, input_mask):
   )
 
 
-def ratio(loss_sum, weight_sum):
-  """The official normalisation: sum / (weights + 1e-6)."""
+def normalised(loss_sum, weight_sum):
+  """The official normalisation of a loss: sum / (weights + 1e-6)."""
   return loss_sum / (weight_sum + 1e-6)

@@ -165,7 +165,7 @@ class PretrainingModel(tf.Module):
         sequence, masked.masked_lm_positions
       )
       mlm_logits = self.generator_head(reprs, self.generator.embedding_table)
-    mlm = heads.softmax_output(
+    mlm = heads.generator_loss(
       mlm_logits, masked.masked_lm_ids, masked.masked_lm_weights
     )
     if not self.has_discriminator:
@@ -180,7 +180,7 @@ class PretrainingModel(tf.Module):
     logits = self.discriminator_head(sequence)
     if config.electric_objective:
       logits += self._electric_log_q(cloze.logits, fake_inputs.input_ids)
-    disc = heads.discriminator_output(logits, labels, fake_inputs.input_mask)
+    disc = heads.discriminator_loss(logits, labels, fake_inputs.input_mask)
     return PretrainingOutputs(
       masked, mlm, cloze, disc, sampled_ids, fake_inputs
     )
@@ -198,7 +198,7 @@ class PretrainingModel(tf.Module):
       ),
       tf.float32,
     )
-    return heads.softmax_output(logits, inputs.input_ids, weights)
+    return heads.generator_loss(logits, inputs.input_ids, weights)
 
   def _electric_log_q(self, cloze_logits, input_ids):
     """log q(token) under the cloze model plus log(p / (1 - p)), no gradient."""
@@ -221,7 +221,7 @@ class PretrainingModel(tf.Module):
       inputs.input_ids,
       tf.cast(sampled_ids, inputs.input_ids.dtype),
       inputs.masked_lm_positions,
-      average_duplicates=self.config.official_masking_quirks,
+      average_duplicates=self.config.average_duplicate_samples,
     )
     if self.config.electric_objective:
       labels = updated
@@ -283,20 +283,25 @@ class PretrainingModel(tf.Module):
     """Names of the loss terms: "gen", and "disc" with a discriminator."""
     return ("gen", "disc") if self.has_discriminator else ("gen",)
 
-  def total_loss(self, outputs, denominators=None):
-    """The weighted total loss.
+  def weighted_losses(self, outputs, denominators=None):
+    """The total loss and each term's loss: the one place the objective's
+    terms are normalised and weighted.
 
     Args:
       outputs: `PretrainingOutputs`.
-      denominators: optional dict term -> denominator to use instead of this
+      denominators: optional {term: denominator} to use instead of this
         batch's own (the global batch's, in a distributed step).
+
+    Returns:
+      (total = sum of weight * term, {term: sum / (denominator + 1e-6)}).
     """
-    total = 0.0
+    total, losses = 0.0, {}
     for name, (weight, num, den) in self.loss_terms(outputs).items():
       if denominators is not None:
         den = denominators[name]
-      total += weight * heads.ratio(num, den)
-    return total
+      losses[name] = heads.normalised(num, den)
+      total += weight * losses[name]
+    return total, losses
 
   def official_variables(self):
     """The model's variables by official TF1 name: {name: variable}."""

@@ -11,9 +11,9 @@ import os
 
 import tensorflow as tf
 
+from pretrain import job as job_lib
 from pretrain import metrics
 from pretrain import pretrain_data
-from pretrain import session as session_lib
 from pretrain import steps
 from training import distribution
 from training import loop
@@ -43,10 +43,10 @@ def data_error(files, config):
   return translate
 
 
-def train(session, files):
-  """Trains from the session's step to num_train_steps, checkpointing."""
-  config = session.config
-  start = session.step
+def train(job, files):
+  """Trains from the job's step to num_train_steps, checkpointing."""
+  config = job.config
+  start = job.step
   if start >= config.num_train_steps:
     logs.log(
       f"Training already reached step {start} of "
@@ -55,12 +55,12 @@ def train(session, files):
     return
   iterator = iter(
     pretrain_data.distributed_dataset(
-      session.strategy,
+      job.strategy,
       files,
       config.train_batch_size,
       config.max_seq_length,
       is_training=True,
-      seed=int(session.data_seed.numpy()),
+      seed=int(job.data_seed.numpy()),
       steps_done=start,
     )
   )
@@ -73,18 +73,18 @@ def train(session, files):
     total_steps=config.num_train_steps,
     log_every=config.log_every,
     event_every=(config.save_checkpoints_steps, config.iterations_per_loop),
-    names=list(session.model.loss_terms_names()) + ["loss"],
+    names=list(job.model.loss_terms_names()) + ["loss"],
   )
   train_loop = loop.TrainLoop(
-    session.strategy,
-    steps.make_replica_step(session.model, session.optimizer, config),
-    session.optimizer,
+    job.strategy,
+    steps.make_pretraining_step(job.model, job.optimizer, config),
+    job.optimizer,
     settings,
-    lambda: session.checkpointer.latest,
+    lambda: job.checkpointer.latest,
     data_error(files, config),
   )
   writer = (
-    tf.summary.create_file_writer(config.model_dir) if session.chief else None
+    tf.summary.create_file_writer(config.model_dir) if job.chief else None
   )
 
   def on_event(step):
@@ -92,7 +92,7 @@ def train(session, files):
       step % config.save_checkpoints_steps == 0
       or step == config.num_train_steps
     ):
-      session.save()
+      job.save()
 
   train_loop.run(
     iterator,
@@ -103,12 +103,12 @@ def train(session, files):
     writer.flush()
 
 
-def evaluate(session, files, write=True):
+def evaluate(job, files, write=True):
   """Evaluates num_eval_steps batches; writes (when ``write``) and returns
   the metrics."""
-  config = session.config
+  config = job.config
   dataset = pretrain_data.distributed_dataset(
-    session.strategy,
+    job.strategy,
     files,
     config.eval_batch_size,
     config.max_seq_length,
@@ -116,15 +116,13 @@ def evaluate(session, files, write=True):
     seed=config.seed,
   )
   iterator = iter(dataset)
-  eval_step = steps.make_eval_step(
-    session.model, session.strategy, config.jit_compile
-  )
+  eval_step = steps.make_eval_step(job.model, job.strategy, config.jit_compile)
   accumulator = metrics.MetricsAccumulator()
   for _ in range(config.num_eval_steps):
     accumulator.update({k: v.numpy() for k, v in eval_step(iterator).items()})
   results = accumulator.result()
-  results["global_step"] = session.step
-  if session.chief and write:
+  results["global_step"] = job.step
+  if job.chief and write:
     write_results(config, results)
   return results
 
@@ -154,16 +152,16 @@ def train_or_eval(config):
     raise ValueError(
       "At least one of hparams 'do_train' and 'do_eval' must be true"
     )
-  session, files = open_session(config)
-  restored = session.restore()
+  job, files = open_job(config)
+  restored = job.restore()
   if restored:
-    logs.log(f"Restored {restored} (step {session.step})")
+    logs.log(f"Restored {restored} (step {job.step})")
   if config.do_train:
     logs.heading("Running training")
-    train(session, files)
+    train(job, files)
   if config.do_eval:
     logs.heading("Running evaluation")
-    return evaluate(session, files)
+    return evaluate(job, files)
   return None
 
 
@@ -176,17 +174,17 @@ def evaluate_checkpoints(config, prefixes):
   Returns:
     [metrics dict with "global_step"] in the order given.
   """
-  session, files = open_session(config)
+  job, files = open_job(config)
   curve = []
   for prefix in prefixes:
-    status = session.checkpointer.checkpoint.restore(prefix)
+    status = job.checkpointer.checkpoint.restore(prefix)
     status.assert_existing_objects_matched()
-    curve.append(evaluate(session, files, write=False))
+    curve.append(evaluate(job, files, write=False))
   return curve
 
 
-def open_session(config):
-  """The session of ``config`` (strategy, model, optimizer) and its data
+def open_job(config):
+  """The job of ``config`` (strategy, model, optimizer) and its data
   files, checked."""
   # the strategy first: multi-worker collectives must be configured before
   # TensorFlow runs any op
@@ -195,16 +193,16 @@ def open_session(config):
   pretrain_data.check_input_files(
     files, config.max_seq_length, config.vocab_size
   )
-  special_ids = session_lib.load_special_ids(config)
+  special_ids = job_lib.load_special_ids(config)
   if config.seed is not None:
     tf.random.set_seed(config.seed)
   distribution.check_batch_divisible(config, strategy)
   files_lib.check_writable_dir(config.model_dir, "model_dir")
-  session = session_lib.PretrainingSession(config, strategy, special_ids)
+  job = job_lib.PretrainingJob(config, strategy, special_ids)
   logs.heading("Config:")
   logs.log_config(config)
-  if session.chief:
+  if job.chief:
     files_lib.atomic_write_json(
       config.to_dict(), os.path.join(config.model_dir, "config.json")
     )
-  return session, files
+  return job, files

@@ -12,18 +12,12 @@ def pretraining_loss(model):
   """loss_fn(features, global denominators) -> (total, {term: loss})."""
 
   def loss_fn(features, denominators):
-    outputs = model(features, training=True)
-    total = model.total_loss(outputs, denominators)
-    losses = {
-      name: num / (denominators[name] + 1e-6)
-      for name, (_, num, _) in model.loss_terms(outputs).items()
-    }
-    return total, losses
+    return model.weighted_losses(model(features, training=True), denominators)
 
   return loss_fn
 
 
-def make_replica_step(model, optimizer, config):
+def make_pretraining_step(model, optimizer, config):
   """The pretraining replica step: the global batch's loss denominators
   first (from the inputs alone), then the accumulated, clipped update."""
   return step_lib.make_replica_step(
@@ -33,7 +27,7 @@ def make_replica_step(model, optimizer, config):
     prepare_fn=model.loss_denominators,
     accumulation_steps=config.gradient_accumulation_steps,
     jit_compile=config.jit_compile,
-    clip_norm_of_slices=config.official_step_quirks,
+    official_norm=config.official_step_quirks,
   )
 
 
@@ -43,7 +37,7 @@ def make_eval_step(model, strategy, jit_compile=False):
   def batch_statistics(features, denominators):
     outputs = model(features, training=False)
     return metrics.eval_statistics(
-      model, outputs, model.total_loss(outputs, denominators)
+      model, outputs, model.weighted_losses(outputs, denominators)[0]
     )
 
   if jit_compile:

@@ -157,3 +157,41 @@ ELECTRA_METRICS = {
   "disc_loss", "disc_auc", "disc_accuracy", "disc_precision", "disc_recall",
   "loss",
 }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """(model, our checkpoint directory) of a random tiny model."""
+  from helpers import SHAPE
+  from helpers import build
+  from helpers import randomize
+
+  from interop import checkpoints
+
+  model = build(**SHAPE)
+  randomize(model.official_variables(), seed=11)
+  directory = str(tmp_path_factory.mktemp("ours"))
+  tf.train.CheckpointManager(
+    checkpoints.make_checkpoint(model.official_variables()), directory, 1
+  ).save()
+  return model, directory
+
+
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory):
+  """``trained``'s checkpoint written as transformers directories (with a
+  vocab)."""
+  import json
+
+  from helpers import SHAPE
+
+  import convert_checkpoint
+
+  root = tmp_path_factory.mktemp("hf")
+  vocab = write_vocab(str(root / "vocab.txt"))
+  out = str(root / "out")
+  convert_checkpoint.main(
+    ["--checkpoint", trained[1], "--output", out, "--format", "hf",
+     "--hparams", json.dumps(SHAPE), "--vocab-file", vocab]
+  )  # fmt: skip
+  return out

@@ -96,6 +96,16 @@ def test_wrong_type_is_rejected(key, value, expected):
     make(**{key: value})
 
 
+def test_the_old_masking_key_still_works_and_says_its_new_name(capsys):
+  assert make(official_masking_quirks=False).average_duplicate_samples is False
+  assert capsys.readouterr().out.strip().splitlines() == [
+    "hparam 'official_masking_quirks' is renamed "
+    "'average_duplicate_samples'; the old name is read until the next release"
+  ]
+  assert make().average_duplicate_samples is True
+  assert capsys.readouterr().out == ""
+
+
 def test_int_is_accepted_for_a_float():
   assert make(learning_rate=1).learning_rate == 1.0
 

@@ -5,8 +5,8 @@ import json
 import os
 
 import pytest
-from test_run_finetuning import clue_row
-from test_run_finetuning import demo_sentences
+from helpers import clue_row
+from helpers import demo_sentences
 
 import reproduce_clue
 from conftest import ROOT

@@ -8,12 +8,15 @@ import random
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import clue_row
+from helpers import demo_sentences
 
 import run_finetuning
 import run_pretraining
 from conftest import ROOT
 from conftest import finetune_main
 from finetune import clue_tasks
+from finetune import regression
 
 DEMO_VOCAB = os.path.join(ROOT, "demo", "vocab.txt")
 TASK_LABELS = {
@@ -26,38 +29,6 @@ TASK_LABELS = {
   "csl": ["0", "1"],
 }
 SPLIT_SIZES = {"train": 24, "dev": 12, "test": 10}
-
-
-def demo_sentences():
-  with open(
-    os.path.join(ROOT, "demo", "corpus", "life.txt"), encoding="utf-8"
-  ) as f:
-    return [line for line in f.read().split("\n") if line.strip()]
-
-
-def clue_row(task, sentences, rng, label, index):
-  a, b = rng.choice(sentences), rng.choice(sentences)
-  if task in ("afqmc", "cmnli", "ocnli"):
-    row = {"sentence1": a, "sentence2": b}
-  elif task in ("tnews", "iflytek"):
-    row = {"sentence": a}
-  elif task == "csl":
-    row = {"abst": a, "keyword": [b[:2], b[2:4]]}
-  else:
-    row = {
-      "text": a,
-      "target": {
-        "span1_text": a[:2],
-        "span1_index": 0,
-        "span2_text": a[4:5],
-        "span2_index": 4,
-      },
-    }
-  if label is not None:
-    row["label"] = label
-  else:
-    row["id"] = index
-  return row
 
 
 def write_clue_data(root):
@@ -324,7 +295,16 @@ def test_custom_regression_task_reports_correlations(tmp_path):
   results = finetune_main(tmp_path, hparams, "none")[0]["similarity"]
   assert list(results) == ["pearson", "spearman", "mse", "loss"]
   assert all(np.isfinite(v) for v in results.values())
-  assert -100 <= results["spearman"] <= 100 and results["mse"] >= 0
+  # the dev metrics are those of the written dev predictions against the
+  # gold scores, on the label's own scale
+  written = tmp_path / "models" / "none" / "results"
+  written = written / "similarity_dev_predictions.json"
+  predicted = [json.loads(line)["label"] for line in open(written)]
+  gold = [float(r.split("\t")[2]) for r in (data / "dev.tsv").read_text(
+    encoding="utf-8").strip().split("\n")[1:]]  # fmt: skip
+  expected = regression.regression_metrics(gold, predicted)
+  for metric, value in expected.items():
+    assert results[metric] == pytest.approx(value, rel=1e-9), metric
   out = tmp_path / "models" / "none" / "test_predictions" / "trial_1"
   rows = [json.loads(line) for line in open(out / "similarity_predict.json")]
   assert len(rows) == 4 and all(isinstance(r["label"], float) for r in rows)

@@ -9,9 +9,9 @@
   2. the batch as ``accumulation_steps`` micro-batches, each a forward and
      backward pass (optionally compiled with XLA), the loss scaled for
      float16;
-  3. the gradients summed over micro-batches and replicas, unscaled: dense,
-     except that on one replica without micro-batches a sparse (embedding)
-     gradient keeps only its rows, which the optimizer updates as if dense;
+  3. the gradients summed over micro-batches and replicas, unscaled, as a
+     gradient path says (`training/gradients.py`: dense, or an embedding's
+     rows on one replica, with the usual or the official clipping norm);
   4. global-norm clipping at 1.0 and the update, skipped when the norm is
      not finite.
 
@@ -23,41 +23,9 @@ micro-batches equals one step on one device with the whole batch.
 import tensorflow as tf
 
 from model import optimization
+from training import gradients
 
 SUM = tf.distribute.ReduceOp.SUM
-
-
-def dense(grads):
-  """Gradients as dense tensors.
-
-  Embedding gradients arrive as IndexedSlices with repeated rows; the norm of
-  their values is not the norm of the gradient, which would make global-norm
-  clipping depend on how the batch is split. (The official code on GPU had
-  this artefact; on TPU, with one-hot lookups, it did not.)
-  """
-  return [None if g is None else tf.convert_to_tensor(g) for g in grads]
-
-
-def with_rows_summed(grads):
-  """Gradients with each IndexedSlices' repeated rows summed (see
-  `optimization.summed_rows`); dense ones unchanged. The optimizer updates
-  such a gradient's rows without densifying it, bit for bit as densified."""
-  return [
-    optimization.summed_rows(g) if isinstance(g, tf.IndexedSlices) else g
-    for g in grads
-  ]
-
-
-def slice_norms(grads):
-  """Squared norm of each IndexedSlices gradient's values (a row repeated in
-  the slices counts once per occurrence, as in the official GPU/CPU global
-  norm); None for dense gradients."""
-  return [
-    tf.reduce_sum(tf.square(g.values))
-    if isinstance(g, tf.IndexedSlices)
-    else None
-    for g in grads
-  ]
 
 
 def split_batch(features, parts):
@@ -74,32 +42,6 @@ def _add(total, grads):
   return [None if t is None else t + g for t, g in zip(total, grads)]
 
 
-def _norm_of_slices(grads, slices, ctx, optimizer):
-  """The official clipping norm: for a sparse gradient the squared norm of
-  its slices (micro-batches and replicas concatenate), for a dense one its
-  own; ``grads`` are summed and unscaled, ``slices`` per replica, scaled."""
-  sparse = [s for s in slices if s is not None]
-  sparse = iter(ctx.all_reduce(SUM, sparse) if sparse else [])
-  scale_sq = 1.0 if optimizer.loss_scale is None else optimizer.loss_scale**2
-  total = 0.0
-  for grad, part in zip(grads, slices):
-    if grad is None:
-      continue
-    if part is None:
-      total += tf.reduce_sum(tf.square(grad))
-    else:
-      total += next(sparse) / scale_sq
-  return tf.sqrt(total)
-
-
-def _clipping_norm(grads, slices, ctx, optimizer, of_slices):
-  """The global norm of the (summed, unscaled) ``grads``, or with
-  ``of_slices`` the official GPU/CPU norm (see `_norm_of_slices`)."""
-  if of_slices:
-    return _norm_of_slices(grads, slices, ctx, optimizer)
-  return tf.linalg.global_norm(grads)
-
-
 def _global_context(prepare_fn, features, ctx):
   """``prepare_fn(features)`` summed over the replicas (None without one)."""
   if prepare_fn is None:
@@ -114,41 +56,35 @@ def _add_reports(total, report):
   return {k: total.get(k, 0.0) + v for k, v in report.items()}
 
 
-def _micro_step_fn(loss_fn, variables, optimizer, jit_compile, norms):
-  """(features, context, whole) -> (gradients, loss, report, `slice_norms`
-  when ``norms`` else Nones) of a micro-batch, the loss scaled for float16
-  (the gradients and norms stay scaled). The gradients are dense unless
-  ``whole`` (the micro-batch is the step's whole batch on one replica) and
-  the pass is not compiled: then sparse ones keep their rows, summed."""
+def _micro_step_fn(loss_fn, variables, optimizer, jit_compile):
+  """(features, context, path) -> (what ``path`` collects of the gradients,
+  loss, report) of a micro-batch, the loss scaled for float16 (the
+  gradients stay scaled)."""
 
-  def micro_step(features, context, whole):
+  def micro_step(features, context, path):
     with tf.GradientTape() as tape:
       total, report = loss_fn(features, context)
       scaled = optimizer.scale_loss(total)
-    raw = tape.gradient(scaled, variables)
-    sparse = slice_norms(raw) if norms else [None] * len(raw)
-    keep_rows = whole and not jit_compile
-    grads = with_rows_summed(raw) if keep_rows else dense(raw)
-    return grads, total, report, sparse
+    return path.collect(tape.gradient(scaled, variables)), total, report
 
   if jit_compile:
     return tf.function(micro_step, jit_compile=True, autograph=False)
   return micro_step
 
 
-def _summed_micro_steps(micro_step, features, context, parts, whole):
-  """The sums of ``micro_step``'s gradients, loss, report and slice norms
-  over the ``parts`` micro-batches of ``features``."""
-  grads, total, report, slices = None, 0.0, {}, None
+def _summed_micro_steps(micro_step, features, context, parts, path):
+  """The sums of ``micro_step``'s gradients and slice norms, loss and
+  report over the ``parts`` micro-batches of ``features``."""
+  grads, slices, total, report = None, None, 0.0, {}
   for micro in split_batch(features, parts):
-    micro_grads, micro_total, micro_report, norms = micro_step(
-      micro, context, whole
+    (micro_grads, micro_slices), micro_total, micro_report = micro_step(
+      micro, context, path
     )
     grads = _add(grads, micro_grads)
-    slices = _add(slices, norms)
+    slices = _add(slices, micro_slices)
     total += micro_total
     report = _add_reports(report, micro_report)
-  return grads, total, report, slices
+  return (grads, slices), total, report
 
 
 def make_replica_step(
@@ -159,7 +95,8 @@ def make_replica_step(
   accumulation_steps=1,
   jit_compile=False,
   clip_norm=1.0,
-  clip_norm_of_slices=False,
+  official_norm=False,
+  gradient_path=None,
 ):
   """A replica function running one optimizer step on ``features``.
 
@@ -173,31 +110,33 @@ def make_replica_step(
     accumulation_steps: micro-batches per step.
     jit_compile: compile each forward/backward pass with XLA.
     clip_norm: global-norm clipping threshold (official: 1.0).
-    clip_norm_of_slices: clip by the official GPU/CPU norm, which takes an
+    official_norm: clip by the official GPU/CPU norm, which takes an
       embedding gradient's IndexedSlices values (repeated rows unsummed)
       instead of the gradient itself; dense gradients are unaffected.
+    gradient_path: a `gradients.DensePath`-like object to use instead of
+      the one `gradients.choose` picks for the step.
 
   Returns:
     A function features -> {"loss", and the names of ``loss_fn``'s report},
     each this replica's share (sum over replicas for the global value).
   """
-
-  micro_step = _micro_step_fn(
-    loss_fn, variables, optimizer, jit_compile, clip_norm_of_slices
-  )
+  micro_step = _micro_step_fn(loss_fn, variables, optimizer, jit_compile)
 
   # the models are plain Python control flow over static shapes: skipping
   # AutoGraph's conversion halves the tracing time
   @tf.autograph.experimental.do_not_convert
   def step(features):
     ctx = tf.distribute.get_replica_context()
-    context = _global_context(prepare_fn, features, ctx)
-    whole = accumulation_steps == 1 and ctx.num_replicas_in_sync == 1
-    grads, total, report, slices = _summed_micro_steps(
-      micro_step, features, context, accumulation_steps, whole
+    path = gradient_path or gradients.choose(
+      accumulation_steps == 1 and ctx.num_replicas_in_sync == 1,
+      jit_compile,
+      official_norm,
     )
-    grads = optimizer.unscale(ctx.all_reduce(SUM, grads))
-    norm = _clipping_norm(grads, slices, ctx, optimizer, clip_norm_of_slices)
+    context = _global_context(prepare_fn, features, ctx)
+    (grads, slices), total, report = _summed_micro_steps(
+      micro_step, features, context, accumulation_steps, path
+    )
+    grads, norm = path.finish(grads, slices, ctx, optimizer)
     # any non-finite gradient makes the norm non-finite (one scalar test
     # instead of a pass over every gradient); so does a norm that overflows,
     # where clipping would turn every gradient into NaN

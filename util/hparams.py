@@ -8,6 +8,7 @@ import difflib
 import os
 
 from util import files
+from util import logs
 
 # hyperparameters whose default is None, and the types they accept
 _NUMBER = (int, float)
@@ -148,6 +149,22 @@ class HParams:
   """
 
   DECLARED_TYPES = {}  # extra types of a subclass's None defaults
+  # old name -> new name of a renamed hyperparameter; the old name still
+  # works for one release, with a line saying what to write instead
+  RENAMED = {}
+
+  @classmethod
+  def renamed(cls, kwargs):
+    """``kwargs`` with each old hparam name replaced by its new one."""
+    kwargs = dict(kwargs)
+    for old, new in cls.RENAMED.items():
+      if old in kwargs:
+        logs.log(
+          f"hparam {old!r} is renamed {new!r}; the old name is read until "
+          f"the next release"
+        )
+        kwargs.setdefault(new, kwargs.pop(old))
+    return kwargs
 
   def _model_defaults(self):
     self.model_size = "small"  # "tiny", "small", "base" or "large"

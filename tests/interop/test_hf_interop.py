@@ -8,90 +8,27 @@ import shutil
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_hf_files import write_keras_h5
-from torch_files import write_torch_zip
+from helpers import RUN
+from helpers import SHAPE
+from helpers import build
+from helpers import finetuned_checkpoint
+from helpers import load
+from helpers import outputs
+from helpers import rewrite_weights
 
 import configure_finetuning
 import configure_pretraining
 import convert_checkpoint
-from conftest import TINY_HPARAMS
 from conftest import shared_path
 from conftest import tiny_batch
-from conftest import write_vocab
 from finetune import finetuning_model
 from finetune import task_builder
 from finetune import trial as trial_lib
-from interop import checkpoints
 from interop import hf_config
 from interop import hf_export
 from interop import loading
 from interop import weight_files
 from pretrain import pretraining_model
-
-SHAPE = {
-  k: TINY_HPARAMS[k] for k in hf_config.SHAPE_HPARAMS if k in TINY_HPARAMS
-}
-ENCODER_SHAPE = {k: v for k, v in SHAPE.items() if "generator" not in k}
-RUN = {"max_seq_length": 17}
-POSITIONS = np.array([[1, 2, 4]] * 5, np.int32)
-
-
-def randomize(variables, seed):
-  """Every variable random (LayerNorm gammas near 1), so that a swapped,
-  untransposed or zero-initialised tensor shows in the logits."""
-  rng = np.random.default_rng(seed)
-  for name, var in sorted(variables.items()):
-    noise = rng.normal(0, 0.1, var.shape.as_list()).astype(np.float32)
-    var.assign(noise + (1.0 if name.endswith("gamma") else 0.0))
-
-
-def build(**hparams):
-  config = configure_pretraining.PretrainingConfig(
-    "hf", "/nonexistent", **dict(RUN, **hparams)
-  )
-  return pretraining_model.PretrainingModel(config)
-
-
-def outputs(model):
-  """Discriminator logits [5, 17] and generator logits [5, 3, vocab]."""
-  batch = {k: tf.constant(v) for k, v in tiny_batch().items()}
-  args = (batch["input_ids"], batch["input_mask"], batch["segment_ids"])
-  disc = model.discriminator_head(model.electra(*args, False))
-  sequence = tf.gather(model.generator(*args, False), POSITIONS, batch_dims=1)
-  gen = model.generator_head(sequence, model.generator.embedding_table)
-  return disc.numpy(), gen.numpy()
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-  """(model, our checkpoint directory) of a random tiny model."""
-  model = build(**SHAPE)
-  randomize(model.official_variables(), seed=11)
-  directory = str(tmp_path_factory.mktemp("ours"))
-  tf.train.CheckpointManager(
-    checkpoints.make_checkpoint(model.official_variables()), directory, 1
-  ).save()
-  return model, directory
-
-
-@pytest.fixture(scope="module")
-def exported(trained, tmp_path_factory):
-  """Our checkpoint written as transformers directories (with a vocab)."""
-  root = tmp_path_factory.mktemp("hf")
-  vocab = write_vocab(str(root / "vocab.txt"))
-  out = str(root / "out")
-  convert_checkpoint.main(
-    ["--checkpoint", trained[1], "--output", out, "--format", "hf",
-     "--hparams", json.dumps(SHAPE), "--vocab-file", vocab]
-  )  # fmt: skip
-  return out
-
-
-def load(spec, **hparams):
-  """A model built from the hparams a spec implies, and its load report."""
-  model = build(init_checkpoint=spec, **hparams)
-  report = loading.init_from_checkpoint(model.official_variables(), spec)
-  return model, report
 
 
 def test_export_writes_both_models_for_transformers(exported):
@@ -125,52 +62,6 @@ def test_ours_to_transformers_and_back_gives_identical_logits(
   assert report.missing == [] and report.unused == []
   for ours, back in zip(outputs(trained[0]), outputs(model)):
     np.testing.assert_array_equal(back, ours)
-
-
-def keras_name(torch_name, array):
-  """transformers' TF name and layout of a PyTorch weight."""
-  parts = torch_name.split(".")
-  if "layer" in parts:  # layer.3 -> layer_._3
-    index = parts.index("layer")
-    parts[index : index + 2] = [f"layer_._{parts[index + 1]}"]
-  if parts[-2] == "LayerNorm":
-    parts[-1] = {"weight": "gamma", "bias": "beta"}[parts[-1]]
-  elif parts[-2] in ("position_embeddings", "token_type_embeddings"):
-    parts[-1] = "embeddings"
-  elif parts[-1] == "weight" and "word_embeddings" not in parts:
-    return "/".join(parts[:-1] + ["kernel"]), array.T
-  return "/".join(parts), array
-
-
-def rewrite_weights(source_dir, target_dir, fmt):
-  """Copies a transformers directory with its weights in another format."""
-  shutil.copytree(source_dir, target_dir)
-  os.remove(os.path.join(target_dir, "model.safetensors"))
-  state = {
-    n: a
-    for n, (a, _) in weight_files.read_safetensors(
-      os.path.join(source_dir, "model.safetensors")
-    ).items()
-  }
-  if fmt == "bin":
-    write_torch_zip(os.path.join(target_dir, "pytorch_model.bin"), state)
-  elif fmt == "h5":
-    keras = dict(keras_name(n, a) for n, a in state.items())
-    write_keras_h5(os.path.join(target_dir, "tf_model.h5"), keras)
-  else:  # two safetensors shards and their index
-    names = sorted(state)
-    shards = {"model-00001-of-00002.safetensors": names[::2]}
-    shards["model-00002-of-00002.safetensors"] = names[1::2]
-    weight_map = {}
-    for shard, members in shards.items():
-      weight_files.write_safetensors(
-        {n: state[n] for n in members}, os.path.join(target_dir, shard)
-      )
-      weight_map.update({n: shard for n in members})
-    with open(
-      os.path.join(target_dir, "model.safetensors.index.json"), "w"
-    ) as f:
-      json.dump({"weight_map": weight_map}, f)
 
 
 @pytest.mark.parametrize("fmt", ["bin", "h5", "shards"])
@@ -238,26 +129,6 @@ def test_hfl_small_shaped_directory_loads_every_variable(tmp_path):
   listing = report.summary(max_names=None)
   assert all(f"loaded: {name}" in listing for name in tensors)
   assert "generator: not in the checkpoint; initialised fresh" in listing
-
-
-def finetuned_checkpoint(trained, directory, tasks):
-  """Our fine-tuning checkpoint: the trained encoder plus random heads."""
-  config = configure_finetuning.FinetuningConfig(
-    "m", "/nonexistent", task_names=tasks, init_checkpoint=trained[1],
-    **dict(ENCODER_SHAPE, max_seq_length=17),
-  )  # fmt: skip
-  model = finetuning_model.FinetuningModel(
-    config, task_builder.get_tasks(config)
-  )
-  trial_lib.init_encoder(config, model)
-  heads = {
-    n: v for n, v in model.official_variables().items() if "task_specific" in n
-  }
-  randomize(heads, seed=5)
-  checkpoints.make_checkpoint(model.official_variables()).write(
-    os.path.join(directory, "ckpt")
-  )
-  return model, os.path.join(directory, "ckpt")
 
 
 def numpy_gelu(x):

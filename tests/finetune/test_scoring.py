@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from test_finetune_tasks import write_jsonl
+from helpers import write_jsonl
 
 import score_predictions
 from finetune import classification

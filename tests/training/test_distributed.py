@@ -5,11 +5,10 @@ deterministic stand-ins: it checks the distribution math (global-batch loss
 normalisation, cross-replica gradient sum, one update on every replica).
 """
 
-import functools
-
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import mirrored
 
 from conftest import TINY_SPECIAL_IDS
 from conftest import tiny_batch
@@ -72,7 +71,7 @@ def one_step(strategy, features):
   # the production path: the shared step builder inside the shared loop
   train_steps = loop.make_train_steps(
     strategy,
-    steps.make_replica_step(model, optimizer, config),
+    steps.make_pretraining_step(model, optimizer, config),
     optimizer,
     ["loss"],
   )
@@ -83,13 +82,6 @@ def one_step(strategy, features):
   weights = {n: v.numpy() for n, v in zip(names, variables)}
   grads = [tf.convert_to_tensor(g).numpy() for g in grads]
   return float(loss), dict(zip(names, grads)), weights
-
-
-@functools.cache
-def mirrored():
-  """One MirroredStrategy over two CPUs for the module: a second instance in
-  the same process would reuse the first one's collective instance keys."""
-  return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 
 def one_device_and_mirrored(fn):

@@ -9,13 +9,12 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_hf_interop import ENCODER_SHAPE
-from test_hf_interop import POSITIONS
-from test_hf_interop import SHAPE
-from test_hf_interop import finetuned_checkpoint
-from test_hf_interop import load
-from test_hf_interop import outputs
-from test_hf_interop import trained  # noqa: F401 (a fixture)
+from helpers import ENCODER_SHAPE
+from helpers import POSITIONS
+from helpers import SHAPE
+from helpers import finetuned_checkpoint
+from helpers import load
+from helpers import outputs
 
 import convert_checkpoint
 from conftest import tiny_batch

@@ -10,21 +10,16 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-import test_hf_interop
-from test_hf_interop import RUN
-from test_hf_interop import SHAPE
-from test_hf_interop import build
-from test_hf_interop import load
-from test_hf_interop import outputs
-from test_hf_interop import rewrite_weights
+from helpers import RUN
+from helpers import SHAPE
+from helpers import build
+from helpers import load
+from helpers import outputs
+from helpers import rewrite_weights
 
 from conftest import ROOT
 from conftest import tiny_batch
 from interop import weight_files
-
-# the module-scoped fixtures of test_hf_interop, shared
-exported = test_hf_interop.exported
-trained = test_hf_interop.trained
 
 
 def broken_directory(exported, tmp_path, damage):

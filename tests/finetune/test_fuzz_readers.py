@@ -5,8 +5,8 @@ inside the standard library or TensorFlow, and never a hang.
 The slow tier runs 200 cases per reader, the fast tier 5.
 """
 
+import collections
 import json
-import os
 import random
 
 import pytest
@@ -127,41 +127,52 @@ READERS = {
 }
 
 
+def read_case(name, data, path, tmp_path):
+  """ "ok", "named error", or what went wrong with one mutated file."""
+  read, _ = READERS[name]
+  with open(path, "wb") as f:
+    f.write(data)
+  try:
+    read(path, tmp_path)
+    return "ok"
+  except NAMED_ERRORS as e:
+    message = str(e)
+    # hparams errors name the hparam (the file is the --hparams given)
+    named = path in message or (name == "hparams" and "hparam" in message)
+    if not named or len(message) > 2000:
+      return f"{type(e).__name__} without the file: {message[:300]}"
+    return "named error"
+
+
 def fuzz(name, cases, tmp_path):
-  read, suffix = READERS[name]
+  """{outcome: count} over ``cases`` seeded mutations of the valid file."""
+  _, suffix = READERS[name]
   rng = random.Random(name)
-  outcomes = {"ok": 0, "named error": 0}
+  outcomes = collections.Counter()
   for case in range(cases):
     data = mutate(VALID[name].encode("utf-8"), rng)
     path = str(tmp_path / f"{name}{case}{suffix}")
-    with open(path, "wb") as f:
-      f.write(data)
-    try:
-      read(path, tmp_path)
-      outcomes["ok"] += 1
-    except NAMED_ERRORS as e:
-      message = str(e)
-      # hparams errors name the hparam (the file is the --hparams given)
-      named = path in message or (name == "hparams" and "hparam" in message)
-      if not named or len(message) > 2000:
-        pytest.fail(f"case {case}: {type(e).__name__}: {message[:300]}")
-      outcomes["named error"] += 1
-  print(f"{name}: {cases} cases: {outcomes}")
+    outcomes[read_case(name, data, path, tmp_path)] += 1
+  print(f"{name}: {cases} cases: {dict(outcomes)}")
   return outcomes
 
 
 @pytest.mark.parametrize("name", sorted(READERS))
 def test_fuzz_fast(tmp_path, name):
   write_vocab(str(tmp_path / "vocab.txt"))
-  fuzz(name, 5, tmp_path)
+  valid = VALID[name].encode("utf-8")
+  path = str(tmp_path / ("valid" + READERS[name][1]))
+  assert read_case(name, valid, path, tmp_path) == "ok"
+  assert set(fuzz(name, 5, tmp_path)) <= {"ok", "named error"}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(READERS))
 def test_fuzz_200_cases(tmp_path, name):
   outcomes = fuzz(name, 200, tmp_path)
-  assert sum(outcomes.values()) == 200
-  assert os.listdir(tmp_path)
+  assert set(outcomes) <= {"ok", "named error"}, outcomes
+  # the mutations reach the reader's checks, and some are harmless
+  assert outcomes["named error"] > 0 and outcomes["ok"] > 0, outcomes
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import DEMO_TINY_HPARAMS as HPARAMS
 
 import configure_pretraining
 import convert_checkpoint
@@ -19,18 +20,6 @@ from model import tokenization
 from pretrain import pretraining_model
 
 DEMO_VOCAB = os.path.join(ROOT, "demo", "vocab.txt")
-HPARAMS = {
-  "model_size": "small",
-  "vocab_size": 2244,
-  "embedding_size": 20,
-  "model_hparam_overrides": {
-    "hidden_size": 36,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 3,
-    "intermediate_size": 52,
-  },
-  "generator_hidden_size": 0.5,
-}
 
 
 def build(hparams):

@@ -26,7 +26,7 @@ def load_special_ids(config):
   return pretrain_helpers.special_ids_from_vocab(vocab)
 
 
-class PretrainingSession:
+class PretrainingJob:
   """The model, optimizer and checkpoints of one run, under one strategy."""
 
   def __init__(self, config, strategy, special_ids):

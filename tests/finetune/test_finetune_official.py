@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_finetune_tasks import config_for
+from helpers import config_for
 
 from conftest import write_vocab
 from finetune import driver

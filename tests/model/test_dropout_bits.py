@@ -1,31 +1,31 @@
-"""Dropout's keep-masks from 16-bit random numbers (model/random_masks.py)."""
+"""Dropout's keep-masks from 16-bit random numbers (model/dropout_bits.py)."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from model import dropout_bits
 from model import layers
-from model import random_masks
 
 
 def test_threshold_is_the_rate_in_sixteenths_of_a_bit_range():
-  assert random_masks.drop_threshold(0.1) == 6554  # 6553.6 rounded
-  assert random_masks.drop_threshold(0.5) == 32768
-  assert random_masks.drop_threshold(0.0) == 0
+  assert dropout_bits.drop_threshold(0.1) == 6554  # 6553.6 rounded
+  assert dropout_bits.drop_threshold(0.5) == 32768
+  assert dropout_bits.drop_threshold(0.0) == 0
   with pytest.raises(ValueError, match=r"dropout rate must be in \[0, 1\)"):
-    random_masks.drop_threshold(1.0)
+    dropout_bits.drop_threshold(1.0)
 
 
 def test_keep_from_halves_by_hand():
   halves = tf.constant([0, 6553, 6554, 6555, 65535], tf.uint16)
-  keep = random_masks.keep_from_halves(halves, 0.1).numpy()
+  keep = dropout_bits.keep_from_halves(halves, 0.1).numpy()
   assert keep.tolist() == [False, False, True, True, True]
-  assert random_masks.keep_from_halves(halves, 0.0).numpy().all()
+  assert dropout_bits.keep_from_halves(halves, 0.0).numpy().all()
 
 
 def test_random_halves_count_and_spread():
   tf.random.set_seed(4)
-  halves = random_masks.random_halves(tf.constant(200_001)).numpy()
+  halves = dropout_bits.random_halves(tf.constant(200_001)).numpy()
   assert halves.shape == (200_001,) and halves.dtype == np.uint16
   # uniform over 16 bits: each eighth of the range holds an eighth
   eighths = np.bincount(halves // 8192, minlength=8) / halves.size
@@ -34,10 +34,10 @@ def test_random_halves_count_and_spread():
 
 def test_random_halves_repeat_under_the_global_seed():
   tf.random.set_seed(9)
-  first = random_masks.random_halves(tf.constant(11)).numpy()
+  first = dropout_bits.random_halves(tf.constant(11)).numpy()
   tf.random.set_seed(9)
   np.testing.assert_array_equal(
-    random_masks.random_halves(tf.constant(11)).numpy(), first
+    dropout_bits.random_halves(tf.constant(11)).numpy(), first
   )
 
 

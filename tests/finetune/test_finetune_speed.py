@@ -9,9 +9,9 @@ import shutil
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_distributed import mirrored
-from test_interop import HPARAMS
-from test_run_finetuning import demo_sentences
+from helpers import DEMO_TINY_HPARAMS as HPARAMS
+from helpers import demo_sentences
+from helpers import mirrored
 
 import configure_finetuning
 from conftest import ROOT

@@ -1,21 +1,16 @@
 """CLUE task processors on the real files, by hand, and on bad input."""
 
-import json
 import os
 
 import pytest
+from helpers import config_for
+from helpers import write_jsonl
 
-import configure_finetuning
 from conftest import shared_path
 from finetune import classification
 from finetune import clue_tasks
 from finetune import readers
 from finetune import task_builder
-
-
-def config_for(data_dir, **hparams):
-  hparams.setdefault("task_names", ["tnews"])
-  return configure_finetuning.FinetuningConfig("m", str(data_dir), **hparams)
 
 
 @pytest.fixture(scope="module")
@@ -97,16 +92,6 @@ def test_wsc_marks_spans_like_the_reference_processor():
   assert clue_tasks.mark_wsc_spans(text, "小明", 2, "他", 0) == (
     "[他]说_小明_会来。"
   )
-
-
-def write_jsonl(path, rows):
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path, "w", encoding="utf-8") as f:
-    for row in rows:
-      f.write(
-        (json.dumps(row, ensure_ascii=False) if isinstance(row, dict) else row)
-        + "\n"
-      )
 
 
 def test_integer_labels_and_u2028_inside_lines(tmp_path):

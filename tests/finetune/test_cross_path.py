@@ -15,7 +15,7 @@ import shutil
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_tagging import write_cluener
+from helpers import write_cluener
 
 import export_savedmodel
 import score_predictions

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+from helpers import write_cluener
 
 import configure_finetuning
 from conftest import ROOT
@@ -130,27 +131,6 @@ def test_bad_entity_type(tmp_path):
     readers.DataFileError, match="line 1: unknown entity type 'city'"
   ):
     tagging.CLUENER(config_for(tmp_path)).get_examples("train")
-
-
-def write_cluener(root, sizes=(("train", 40), ("dev", 12), ("test", 6))):
-  with open(
-    os.path.join(ROOT, "demo", "corpus", "travel_work.txt"), encoding="utf-8"
-  ) as f:
-    sentences = [line for line in f.read().split("\n") if len(line) > 8]
-  for split, size in sizes:
-    path = os.path.join(root, "finetuning_data", "cluener", split + ".json")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-      for i in range(size):
-        text = sentences[i % len(sentences)]
-        row = (
-          {"text": text}
-          if split == "test"
-          else {"text": text, "label": {"scene": {text[2:5]: [[2, 4]]}}}
-        )
-        if split == "test":
-          row["id"] = i
-        f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 @pytest.mark.slow

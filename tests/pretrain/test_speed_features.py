@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import ROOT
 from conftest import TINY_SPECIAL_IDS
 from conftest import tiny_batch
 from conftest import tiny_config
@@ -69,7 +70,7 @@ def one_update(accumulation_steps=1, jit_compile=False, **hparams):
   optimizer.apply_gradients = capture
   train_steps = loop.make_train_steps(
     tf.distribute.get_strategy(),
-    steps.make_replica_step(model, optimizer, config),
+    steps.make_pretraining_step(model, optimizer, config),
     optimizer,
     ["loss"],
   )
@@ -225,11 +226,10 @@ def test_scripts_import_without_the_cycle_collector(script):
   """Run as a script, the collector is paused while importing and then back
   on with the imported objects frozen; imported, nothing changes."""
   import gc
-  import os
   import subprocess
   import sys
 
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  root = ROOT
   probe = (
     "import gc, runpy, sys\n"
     "from util import startup\n"

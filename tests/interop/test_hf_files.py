@@ -9,6 +9,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from helpers import write_keras_h5
 from torch_files import write_torch_zip
 
 from conftest import SHARED
@@ -149,24 +150,6 @@ def test_damaged_safetensors_name_the_file(tmp_path, damage, message):
   with pytest.raises(weight_files.WeightsFileError, match=message) as error:
     weight_files.read_safetensors(path)
   assert path in str(error.value)
-
-
-def write_keras_h5(path, tensors, model_name="tf_electra_for_pre_training"):
-  """A Keras ``save_weights`` h5 as transformers wrote tf_model.h5."""
-  import h5py
-
-  layers = sorted({name.split("/")[0] for name in tensors})
-  with h5py.File(path, "w") as h5:
-    h5.attrs["layer_names"] = [n.encode() for n in layers]
-    for layer in layers:
-      group = h5.create_group(layer)
-      names = [
-        f"{model_name}/{n}:0" for n in tensors if n.split("/")[0] == layer
-      ]
-      group.attrs["weight_names"] = [n.encode() for n in names]
-      for name in names:
-        group.create_dataset(name, data=tensors[name[len(model_name) + 1 : -2]])
-  return path
 
 
 def test_keras_h5_names_become_torch_names(tmp_path):

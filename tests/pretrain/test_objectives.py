@@ -54,7 +54,7 @@ def trained(request):
   names = list(model.loss_terms_names()) + ["loss"]
   train_steps = loop.make_train_steps(
     strategy,
-    steps.make_replica_step(model, optimizer, config),
+    steps.make_pretraining_step(model, optimizer, config),
     optimizer,
     names,
   )
@@ -74,14 +74,33 @@ def test_loss_falls_over_30_steps(trained):
   assert last < 0.85 * first, (name, first, last)
 
 
-@pytest.mark.slow
-def test_total_is_the_weighted_sum(trained):
-  name, model, _, history = trained
-  for h in history:
-    expected = model.config.gen_weight * h["gen"]
-    if name != "masked_lm":
-      expected += model.config.disc_weight * h["disc"]
-    assert h["loss"] == pytest.approx(expected, rel=1e-5)
+def test_weighted_losses_by_hand():
+  """gen_weight 1.5, disc_weight 50: total = 1.5 * gen + 50 * disc, each
+  term its sum over (its weights + 1e-6), or over the given denominators."""
+  model = build(gen_weight=1.5, disc_weight=50.0)
+  gen = heads.SoftmaxOutput(
+    None, None, None, tf.constant(6.0), tf.constant(4.0)
+  )
+  disc = heads.DiscOutput(
+    None, None, None, None, None, tf.constant(3.0), tf.constant(30.0)
+  )
+  outputs = pretraining_model.PretrainingOutputs(
+    None, gen, None, disc, None, None
+  )
+  total, losses = model.weighted_losses(outputs)
+  assert float(losses["gen"]) == pytest.approx(6.0 / 4.000001, rel=1e-6)
+  assert float(losses["disc"]) == pytest.approx(3.0 / 30.000001, rel=1e-6)
+  assert float(total) == pytest.approx(1.5 * 1.5 + 50 * 0.1, rel=1e-5)
+  total, losses = model.weighted_losses(outputs, {"gen": 12.0, "disc": 60.0})
+  assert float(total) == pytest.approx(1.5 * 0.5 + 50 * 0.05, rel=1e-5)
+  # a masked LM alone has one term
+  masked_lm = build(electra_objective=False)
+  alone = pretraining_model.PretrainingOutputs(
+    None, gen, None, None, None, None
+  )
+  total, losses = masked_lm.weighted_losses(alone)
+  assert list(losses) == ["gen"]
+  assert float(total) == pytest.approx(masked_lm.config.gen_weight * 1.5)
 
 
 @pytest.mark.slow
@@ -247,7 +266,7 @@ def test_eval_metric_names(objective, expected):
   for _ in range(2):
     outputs = model(constant_batch(), training=False)
     accumulator.update(
-      metrics.eval_statistics(model, outputs, model.total_loss(outputs))
+      metrics.eval_statistics(model, outputs, model.weighted_losses(outputs)[0])
     )
     weights = outputs.inputs.masked_lm_weights.numpy()
     hits = outputs.mlm.preds.numpy() == outputs.inputs.masked_lm_ids.numpy()
@@ -259,7 +278,7 @@ def test_eval_metric_names(objective, expected):
   assert results["masked_lm_accuracy"] == pytest.approx(right / total)
 
 
-def test_official_masking_quirk_averages_a_position_drawn_twice():
+def test_a_position_drawn_twice_gets_the_average_of_its_samples():
   inputs = pretrain_helpers.pretrain_data.features_to_inputs(constant_batch())
   positions = tf.constant([[2, 2, 3, 0]] * 5)
   inputs = pretrain_helpers.pretrain_data.get_updated_inputs(
@@ -272,8 +291,8 @@ def test_official_masking_quirk_averages_a_position_drawn_twice():
   )
   logits = 1e4 * tf.one_hot([[10, 21, 30, 0]] * 5, 97)  # forced draws
   original = inputs.input_ids.numpy()
-  for quirks, at_2 in ((False, 10), (True, 15)):  # (10 + 21) // 2 = 15
-    model = build(official_masking_quirks=quirks)
+  for average, at_2 in ((False, 10), (True, 15)):  # (10 + 21) // 2 = 15
+    model = build(average_duplicate_samples=average)
     fake, labels, _ = model._fake_data(inputs, logits)
     ids = fake.input_ids.numpy()
     assert (ids[:, 2] == at_2).all() and (ids[:, 3] == 30).all()
@@ -283,7 +302,7 @@ def test_official_masking_quirk_averages_a_position_drawn_twice():
     )
 
 
-def test_softmax_output_loss_and_gradient_by_hand():
+def test_generator_loss_and_gradient_by_hand():
   # odd sizes [2, 3, 5]; loss = -log softmax at the target, weighted; its
   # gradient is weight * (softmax - one_hot) / weight_sum
   rng = np.random.default_rng(0)
@@ -292,7 +311,7 @@ def test_softmax_output_loss_and_gradient_by_hand():
   weights = tf.constant([[1.0, 1.0, 0.0], [1.0, 0.5, 1.0]])
   with tf.GradientTape() as tape:
     tape.watch(logits)
-    out = heads.softmax_output(logits, targets, weights)
+    out = heads.generator_loss(logits, targets, weights)
     loss = out.loss_sum / out.weight_sum
   probs = ref.softmax(logits.numpy().astype(np.float64))
   one_hot = np.eye(5)[targets.numpy()]
