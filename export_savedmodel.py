@@ -3,18 +3,18 @@
 Usage:
   python export_savedmodel.py --checkpoint data/models/tiny_zh \
       --hparams configs/electra_tiny_zh.json --output exported/tiny_zh \
-      [--vocab-file data/vocab.txt --max-seq-length 128]
+      [--vocab-file data/vocab.txt --max-seq-length 128 --task tnews]
 --checkpoint may be ours, an official TF1 one or a transformers ELECTRA
 directory. --hparams are the pretraining hyperparameters that describe the
 model's shape (a transformers directory's config.json gives them when they
-are not passed). A fine-tuned checkpoint's heads are described by the
-tasks.json fine-tuning writes beside it: classifiers and regressors get
-``classify`` (ids in; a regressor also returns ``score`` on the label's own
-scale), tagging heads ``tag`` (ids and mask in; the task's segment ids are
-set inside). With --vocab-file, classifiers also get ``classify_text``,
-which takes raw text and tokenizes inside the graph. serving.json beside
-the SavedModel names every signature's inputs and outputs and each task's
-label list (output i means label i).
+are not passed). A fine-tuned checkpoint exports one task (--task, when
+it holds several), described by the tasks.json fine-tuning writes beside
+it. With --vocab-file (or the hparams' vocab_file) its ``serving_default``
+signature takes raw UTF-8 strings, tokenizes them in the graph as training
+did and returns decoded predictions (labels, scores, entities); the
+ids-in signatures (``classify``, ``tag``) stay for callers who tokenize
+themselves. serving.json beside the SavedModel names every signature's
+inputs and outputs and the task's label list (output i means label i).
 """
 
 import argparse
@@ -26,6 +26,7 @@ from finetune import heads as task_heads
 from interop import export
 from interop import loading
 from interop import sources
+from interop import text_serving
 from model import fast_tokenization
 from model import modeling
 from pretrain import pretraining_model
@@ -45,13 +46,9 @@ def build_head(task, spec, shapes):
   return make(f"task_specific/{task}", hidden, outputs)
 
 
-def build_module(hparams, checkpoint, vocab_file=None, max_seq_length=128):
-  """The model of ``hparams`` with the heads ``checkpoint`` has, loaded.
-
-  Returns:
-    (an `export.ExportModule`, the checkpoint `LoadReport`).
-  """
-  source = sources.open_source(checkpoint, "--checkpoint")
+def model_config(hparams, checkpoint, max_seq_length):
+  """The `PretrainingConfig` of the model's shape, and the fine-tuning
+  hparams (custom_tasks, tagging_scheme) that describe its heads."""
   hparams = dict(hparams)
   task_hparams = {
     k: hparams.pop(k) for k in convert_checkpoint.TASK_HPARAMS if k in hparams
@@ -62,36 +59,69 @@ def build_module(hparams, checkpoint, vocab_file=None, max_seq_length=128):
   positions = hparams.get("model_hparam_overrides", {}).get(
     "max_position_embeddings", 512
   )
-  hparams.setdefault("max_seq_length", min(max_seq_length, positions))
-  config = configure_pretraining.PretrainingConfig("export", "", **hparams)
-  model = pretraining_model.PretrainingModel(config)
-  specs = convert_checkpoint.task_head_specs(
-    checkpoint, source.shapes, task_hparams
-  )
-  if specs and max_seq_length > positions:
+  if max_seq_length is not None and max_seq_length > positions:
     raise ValueError(
       f"--max-seq-length {max_seq_length} is above the model's "
       f"max_position_embeddings ({positions})"
     )
-  heads = {
-    task: (build_head(task, spec, source.shapes), spec)
-    for task, spec in specs.items()
-  }
-  variables = dict(model.official_variables())
-  for head, _ in heads.values():
-    variables.update(modeling.variables_by_name(head))
-  report = loading.init_from_checkpoint(variables, source)
-  vocab_file = vocab_file or hparams.get("vocab_file")
-  tokenizer = (
-    fast_tokenization.FastTokenizer(vocab_file, config.do_lower_case)
-    if vocab_file and heads
-    else None
+  hparams.setdefault("max_seq_length", min(max_seq_length or 128, positions))
+  config = configure_pretraining.PretrainingConfig("export", "", **hparams)
+  return config, task_hparams
+
+
+def choose_task(specs, task, checkpoint):
+  """The one task to serve: ``task``, or the checkpoint's only head."""
+  present = sorted(specs)
+  if task is None:
+    if len(present) > 1:
+      raise ValueError(
+        f"{checkpoint} holds the heads of several tasks ({', '.join(present)})"
+        f"; pass --task with one of them"
+      )
+    return present[0] if present else None
+  if task not in specs:
+    raise ValueError(
+      f"--task {task!r} is not a task head of {checkpoint}; it holds "
+      f"{', '.join(present) or 'none'}"
+    )
+  return task
+
+
+def build_module(
+  hparams, checkpoint, vocab_file=None, max_seq_length=None, task=None
+):
+  """The model of ``hparams`` with the head of ``task``, loaded.
+
+  Returns:
+    (an `export.ExportModule`, the checkpoint `LoadReport`).
+  """
+  source = sources.open_source(checkpoint, "--checkpoint")
+  config, task_hparams = model_config(hparams, checkpoint, max_seq_length)
+  model = pretraining_model.PretrainingModel(config)
+  specs = convert_checkpoint.task_head_specs(
+    checkpoint, source.shapes, task_hparams
   )
+  task = choose_task(specs, task, checkpoint)
+  variables = dict(model.official_variables())
+  serving = None
+  if task is not None:
+    spec = specs[task]
+    head = build_head(task, spec, source.shapes)
+    variables.update(modeling.variables_by_name(head))
+    vocab_file = vocab_file or hparams.get("vocab_file")
+    tokenizer = (
+      fast_tokenization.FastTokenizer(vocab_file, config.do_lower_case)
+      if vocab_file
+      else None
+    )
+    length = max_seq_length or spec.max_seq_length or config.max_seq_length
+    encode = lambda *ids: model.electra(*ids, False)
+    serving = text_serving.task_serving(encode, head, spec, tokenizer, length)
+  report = loading.init_from_checkpoint(variables, source)
   module = export.ExportModule(
     model,
-    heads,
-    tokenizer,
-    max_seq_length,
+    task,
+    serving,
     with_generator="generator_predictions/output_bias" in source.shapes,
     with_discriminator="discriminator_predictions/dense/kernel"
     in source.shapes,
@@ -100,12 +130,15 @@ def build_module(hparams, checkpoint, vocab_file=None, max_seq_length=128):
 
 
 def export_savedmodel(
-  hparams, checkpoint, output_dir, vocab_file=None, max_seq_length=128
-):
+  hparams, checkpoint, output_dir, vocab_file=None, max_seq_length=None,
+  task=None,
+):  # fmt: skip
   """Builds, loads and writes the SavedModel; returns (signatures, report)."""
   if os.path.exists(output_dir) and os.listdir(output_dir):
     raise FileExistsError(f"--output {output_dir} is not empty")
-  module, report = build_module(hparams, checkpoint, vocab_file, max_seq_length)
+  module, report = build_module(
+    hparams, checkpoint, vocab_file, max_seq_length, task
+  )
   return export.export(module, output_dir), report
 
 
@@ -117,7 +150,19 @@ def main(argv=None):
   )
   parser.add_argument("--output", required=True)
   parser.add_argument("--vocab-file", default=None)
-  parser.add_argument("--max-seq-length", type=int, default=128)
+  parser.add_argument(
+    "--max-seq-length",
+    type=int,
+    default=None,
+    help="The packed length of text inputs (default: the task's own, else "
+    "128).",
+  )
+  parser.add_argument(
+    "--task",
+    default=None,
+    help="The fine-tuned task to serve (needed when the checkpoint holds "
+    "several task heads).",
+  )
   args = parser.parse_args(argv)
   names, report = export_savedmodel(
     cli.merged_hparams(args),
@@ -125,6 +170,7 @@ def main(argv=None):
     args.output,
     args.vocab_file,
     args.max_seq_length,
+    args.task,
   )
   logs.log(report.summary())
   logs.log(f"Wrote a SavedModel with signatures {names} to {args.output}")

@@ -105,6 +105,7 @@ class ClassificationTask(task.Task):
   symmetric = False  # train on both orders of the pair (double_unordered)
   id_field = "id"  # the field of a test row's submission id
   metric = "accuracy"  # or "mcc" (Matthews correlation, reported first)
+  pair = False  # its examples are text pairs (text_a, text_b)
 
   def __init__(self, config, name, label_list):
     super().__init__(config, name)

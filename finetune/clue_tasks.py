@@ -10,6 +10,8 @@ NLI_LABELS = ["contradiction", "entailment", "neutral"]
 class AFQMC(classification.ClassificationTask):
   """Ant Financial question matching: a symmetric sentence pair."""
 
+  pair = True
+
   symmetric = True
   submission_file = "afqmc_predict.json"
 
@@ -51,6 +53,8 @@ class IFLYTEK(classification.ClassificationTask):
 
 class CMNLI(classification.ClassificationTask):
   """Chinese MultiNLI; rows labelled "-" (no consensus) are dropped."""
+
+  pair = True
 
   submission_file = "cmnli_predict.json"
 
@@ -125,6 +129,8 @@ class CLUEWSC2020(classification.ClassificationTask):
 
 class CSL(classification.ClassificationTask):
   """Paper keyword recognition: keywords (joined by spaces) vs abstract."""
+
+  pair = True
 
   submission_file = "csl_predict.json"
 

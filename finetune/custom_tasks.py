@@ -61,6 +61,7 @@ class SpecFields:
       ".json" if self.file_format == "jsonl" else ("." + self.file_format)
     )
     self.symmetric = bool(spec.get("symmetric", False))
+    self.pair = bool(spec.get("text_b"))
     self.id_field = spec.get("id", "id")
     self.submission_file = f"{name}_predict.json"
     self.data_dir = spec.get("data_dir") or os.path.join(

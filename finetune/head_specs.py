@@ -17,7 +17,9 @@ A `HeadSpec` says what an exporter must reproduce of the trainer:
   normalisation is ``(value - min) / max``);
 - ``segment_id``: the segment id the task feeds on every real token (1 for
   tagging, as the official tagging task), None when texts get the usual 0
-  (first text) and 1 (second text).
+  (first text) and 1 (second text);
+- ``pair``: the task classifies text pairs (``text``, ``text_b``);
+- ``max_seq_length``: the packed length the task was trained with.
 """
 
 import collections
@@ -31,23 +33,26 @@ DESCRIPTIONS_FILE = "tasks.json"
 KINDS = ("classification", "regression", "tagging")
 
 HeadSpec = collections.namedtuple(
-  "HeadSpec", "kind labels value_scale value_shift segment_id"
+  "HeadSpec",
+  "kind labels value_scale value_shift segment_id pair max_seq_length",
+  defaults=(False, None),
 )
 
 
 def describe(task):
   """The `HeadSpec` of a task object (a dense-head task), or None for a
   task whose head is not one dense layer (QA)."""
+  length = getattr(task.config, "max_seq_length", None)
   if isinstance(task, tagging.TaggingTask):
-    return HeadSpec("tagging", list(task.tags), 1.0, 0.0, 1)
+    return HeadSpec("tagging", list(task.tags), 1.0, 0.0, 1, False, length)
+  pair = bool(getattr(task, "pair", False))
   if isinstance(task, regression.RegressionTask):
-    return HeadSpec(
-      "regression", [task.name], task.max_value, task.min_value, None
-    )
+    scale = (task.max_value, task.min_value)
+    return HeadSpec("regression", [task.name], *scale, None, pair, length)
   labels = getattr(task, "label_list", None)
   if labels is None:
     return None
-  return HeadSpec("classification", list(labels), 1.0, 0.0, None)
+  return HeadSpec("classification", list(labels), 1.0, 0.0, None, pair, length)
 
 
 def write_descriptions(directory, tasks):

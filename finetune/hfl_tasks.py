@@ -24,6 +24,10 @@ class PositionalTSVTask(classification.ClassificationTask):
   file_suffix = ".tsv"
   columns = (0, 1, 2)  # text_a, text_b (or None), label
 
+  @property
+  def pair(self):
+    return self.columns[1] is not None
+
   def layout(self, fields):
     """The (text_a, text_b, label) columns of a row, or None to skip it."""
     return self.columns

@@ -63,3 +63,75 @@ def pack_ragged(token_ids, cls_id, sep_id, max_length):
   input_ids = ids.to_tensor(0)
   input_mask = tf.ones_like(ids).to_tensor(0)
   return input_ids, input_mask, tf.zeros_like(input_ids)
+
+
+def pair_lengths(len_a, len_b, room):
+  """How many tokens of each text the official pair truncation keeps.
+
+  `truncate_pair` drops the last token of the longer text (of the second on
+  a tie) until both fit in ``room``: the shorter text stays whole while it
+  fits in half the room, and two long texts get ceil(room / 2) and
+  floor(room / 2).
+
+  Args:
+    len_a, len_b: [batch] int32 token counts.
+    room: the tokens both may have together (max_length - 3).
+
+  Returns:
+    (kept of a, kept of b), each [batch] int32.
+  """
+  over = len_a + len_b > room
+  keep_b = tf.minimum(len_b, tf.maximum(room - len_a, room // 2))
+  return tf.where(over, room - keep_b, len_a), tf.where(over, keep_b, len_b)
+
+
+def _first(ragged, counts):
+  """The first ``counts[i]`` values of each row of ``ragged``."""
+  lengths = tf.cast(ragged.row_lengths(), counts.dtype)
+  positions = tf.ragged.range(lengths, dtype=counts.dtype)
+  return tf.ragged.boolean_mask(ragged, positions < counts[:, tf.newaxis])
+
+
+def _column(value, present):
+  """A ragged column holding ``value`` in the rows where ``present``."""
+  lengths = tf.cast(present, tf.int64)
+  return tf.RaggedTensor.from_row_lengths(
+    tf.fill([tf.reduce_sum(lengths)], value), lengths
+  )
+
+
+def pack_ragged_pair(first, second, cls_id, sep_id, max_length):
+  """The in-graph packer of one or two segments, as `pack` after the
+  official truncation: ``[CLS] a [SEP] b [SEP]`` (segment ids 0, then 1) in
+  rows whose second text has tokens, ``[CLS] a [SEP]`` cut to
+  ``max_length`` in the others.
+
+  Args:
+    first, second: [batch, (tokens)] int32 ragged tensors.
+    cls_id, sep_id: ids of [CLS] and [SEP].
+    max_length: the longest packed row.
+
+  Returns:
+    (input_ids, input_mask, segment_ids), int32 [batch, longest row].
+  """
+  len_a = tf.cast(first.row_lengths(), tf.int32)
+  len_b = tf.cast(second.row_lengths(), tf.int32)
+  keep_a, keep_b = pair_lengths(len_a, len_b, max_length - 3)
+  alone = tf.equal(len_b, 0)
+  keep_a = tf.where(alone, tf.minimum(len_a, max_length - 2), keep_a)
+  rows = tf.ones_like(len_a, tf.bool)
+  head = tf.concat(
+    [_column(cls_id, rows), _first(first, keep_a), _column(sep_id, rows)], 1
+  )
+  tail = tf.concat(
+    [_first(second, keep_b), _column(sep_id, keep_b > 0)], axis=1
+  )
+  ids = tf.cast(tf.concat([head, tail], axis=1), tf.int32)
+  segments = tf.concat(
+    [tf.zeros_like(head, tf.int32), tf.ones_like(tail, tf.int32)], axis=1
+  )
+  return (
+    ids.to_tensor(0),
+    tf.ones_like(ids).to_tensor(0),
+    segments.to_tensor(0),
+  )

@@ -259,22 +259,25 @@ def assert_same_lines(ours, theirs, name):
 
 
 @pytest.fixture(scope="module")
-def saved_model(finetuned, tmp_path_factory):
+def saved_models(finetuned, tmp_path_factory):
+  """{task: SavedModel directory} of each dense task (export --task T)."""
   root, _, _ = finetuned
-  out = str(tmp_path_factory.mktemp("sm") / "export")
-  export_savedmodel.export_savedmodel(
-    dict(SHAPE), checkpoint_dir(root), out, str(root / "vocab.txt"), 40
-  )
-  return out
+  out = tmp_path_factory.mktemp("sm")
+  for task in TASKS[:4]:
+    export_savedmodel.export_savedmodel(
+      dict(SHAPE), checkpoint_dir(root), str(out / task),
+      str(root / "vocab.txt"), task=task,
+    )  # fmt: skip
+  return {task: str(out / task) for task in TASKS[:4]}
 
 
-def test_savedmodel_signatures_give_the_trainer_predictions(
-  finetuned, dev_features, saved_model
+def test_savedmodel_ids_signatures_give_the_trainer_predictions(
+  finetuned, dev_features, saved_models
 ):
   _, _, files = finetuned
-  loaded = tf.saved_model.load(saved_model)
   for name, ours in dev_features.items():
     task, examples, arrays, tokenizer, _ = ours
+    loaded = tf.saved_model.load(saved_models[name])
     ids = {
       k: tf.constant(arrays[k], tf.int32)
       for k in ("input_ids", "input_mask", "segment_ids")
@@ -282,42 +285,98 @@ def test_savedmodel_signatures_give_the_trainer_predictions(
     if name == "cluener":
       # no segment ids in: the tagging signature sets the task's own
       del ids["segment_ids"]
-      result = loaded.signatures[f"tag_{name}"](**ids)["logits"]
+      result = loaded.signatures["tag"](**ids)["logits"]
     elif name == "similarity":
-      result = loaded.signatures[f"classify_{name}"](**ids)["score"]
+      result = loaded.signatures["classify"](**ids)["score"]
     else:
-      result = loaded.signatures[f"classify_{name}"](**ids)["logits"]
+      result = loaded.signatures["classify"](**ids)["logits"]
     assert_same_logits(name, ours, result.numpy(), arrays, 1e-5)
     lines = decode(name, task, examples, arrays, tokenizer, result.numpy())
     assert_same_lines(lines, read_predictions(files[name]), name)
 
 
-def test_savedmodel_text_signature_of_single_texts(
-  finetuned, dev_features, saved_model
+def serve(directory, examples, pair):
+  """``serving_default`` of a SavedModel on the examples' raw texts."""
+  inputs = {"text": tf.constant([e.text_a for e in examples])}
+  if pair:
+    inputs["text_b"] = tf.constant([e.text_b for e in examples])
+  loaded = tf.saved_model.load(directory)
+  return {
+    k: v.numpy()
+    for k, v in loaded.signatures["serving_default"](**inputs).items()
+  }
+
+
+def entity_label(outputs, row):
+  """One row of the tagging signature in CLUENER's submission format."""
+  label = {}
+  for kind, text, start, end in zip(
+    outputs["entity_type"][row], outputs["entity_text"][row],
+    outputs["entity_start"][row], outputs["entity_end"][row],
+  ):  # fmt: skip
+    if start >= 0:
+      spans = label.setdefault(kind.decode(), {})
+      spans.setdefault(text.decode(), []).append([int(start), int(end)])
+  return label
+
+
+@pytest.mark.parametrize("name", TASKS[:4])
+def test_text_signature_gives_the_trainer_predictions(
+  finetuned, dev_features, saved_models, name
 ):
   _, _, files = finetuned
-  task, examples, arrays, tokenizer, _ = dev_features["single"]
-  loaded = tf.saved_model.load(saved_model)
-  logits = loaded.signatures["classify_text_single"](
-    text=tf.constant([e.text_a for e in examples])
-  )["logits"]
-  lines = decode("single", task, examples, arrays, tokenizer, logits.numpy())
-  assert lines == read_predictions(files["single"])
+  task, examples, _, _, logits = dev_features[name]
+  expected = read_predictions(files[name])
+  outputs = serve(saved_models[name], examples, name in ("pairs", "similarity"))
+  if name == "cluener":
+    got = [entity_label(outputs, row) for row in range(len(examples))]
+    assert got == [line["label"] for line in expected]
+    assert any(got)
+  elif name == "similarity":
+    np.testing.assert_allclose(
+      outputs["score"], [line["label"] for line in expected], rtol=1e-5
+    )
+  else:
+    labels = [label.decode() for label in outputs["label"]]
+    assert labels == [line["label"] for line in expected]
+    np.testing.assert_allclose(
+      outputs["probabilities"], tf.nn.softmax(logits).numpy(), atol=1e-5
+    )
 
 
-def test_serving_json_names_the_labels(saved_model):
-  with open(os.path.join(saved_model, "serving.json")) as f:
-    serving = json.load(f)
-  assert serving["tasks"]["single"] == {
-    "type": "classification",
-    "labels": ["a", "b", "c"],
-  }
-  assert serving["tasks"]["cluener"]["type"] == "tagging"
-  tag = serving["signatures"]["tag_cluener"]
+def test_serving_json_names_the_labels(saved_models):
+  def serving(task):
+    with open(os.path.join(saved_models[task], "serving.json")) as f:
+      return json.load(f)
+
+  single = serving("single")
+  assert (single["task"], single["type"]) == ("single", "classification")
+  assert single["labels"] == ["a", "b", "c"]
+  assert sorted(single["signatures"]["serving_default"]["inputs"]) == ["text"]
+  pairs = serving("pairs")["signatures"]["serving_default"]["inputs"]
+  assert sorted(pairs) == ["text", "text_b"]
+  tagger = serving("cluener")
+  assert tagger["type"] == "tagging" and tagger["max_seq_length"] == 40
+  tag = tagger["signatures"]["tag"]
   assert sorted(tag["inputs"]) == ["input_ids", "input_mask"]
   assert tag["outputs"]["logits"]["shape"] == [None, None, 41]
-  score = serving["signatures"]["classify_similarity"]["outputs"]["score"]
+  score = serving("similarity")["signatures"]["classify"]["outputs"]["score"]
   assert score["shape"] == [None]
+
+
+def test_export_of_several_heads_needs_a_task(finetuned, tmp_path):
+  root, _, _ = finetuned
+  with pytest.raises(ValueError, match="several tasks.*cluener.*--task"):
+    export_savedmodel.export_savedmodel(
+      dict(SHAPE), checkpoint_dir(root), str(tmp_path / "a")
+    )
+  with pytest.raises(ValueError, match="'nope' is not a task head.*single"):
+    export_savedmodel.export_savedmodel(
+      dict(SHAPE), checkpoint_dir(root), str(tmp_path / "b"), task="nope"
+    )
+  assert not os.path.exists(tmp_path / "a") and not os.path.exists(
+    tmp_path / "b"
+  )
 
 
 @pytest.fixture(scope="module")
