@@ -104,12 +104,33 @@ def task_head_specs(checkpoint, shapes, hparams):
       logs.log(f"  {task}: head unknown; a classifier with {labels[0]}...")
       spec = head_specs.HeadSpec("classification", labels, 1.0, 0.0, None)
     specs[task] = spec
-  others = {
-    name.split("/")[1] for name in shapes if name.startswith("task_specific/")
-  } - set(specs)
-  for task in sorted(others):
-    logs.log(f"  {task}: its head has no transformers equivalent; not exported")
   return specs
+
+
+def heads_to_export(shapes, specs, task=None):
+  """{task: `HeadSpec`} of the heads --format hf writes: every one, or
+  ``task``'s. A head that is not one dense layer (QA, with its
+  answerability layers) has no transformers class: an error pointing to
+  the SavedModel."""
+  present = {
+    name.split("/")[1] for name in shapes if name.startswith("task_specific/")
+  }
+  if task is not None:
+    if task not in present:
+      raise ValueError(
+        f"--task {task!r} is not a task head of the checkpoint; it holds "
+        f"{', '.join(sorted(present)) or 'none'}"
+      )
+    present = {task}
+  others = sorted(present - set(specs))
+  if others:
+    raise ValueError(
+      f"task_specific/{others[0]}: transformers has no class for this head "
+      f"(the official QA head with its answerability layers); export it "
+      f"with export_savedmodel.py --task {others[0]}, whose serving_default "
+      f"answers questions from text"
+    )
+  return {name: specs[name] for name in sorted(present)}
 
 
 def load_tensors(source, config):
@@ -132,7 +153,7 @@ def load_tensors(source, config):
   return tensors
 
 
-def export_hf(checkpoint, output_dir, hparams=None, vocab_file=None):
+def export_hf(checkpoint, output_dir, hparams=None, vocab_file=None, task=None):
   """Writes the checkpoint's models as transformers directories.
 
   Returns:
@@ -155,18 +176,25 @@ def export_hf(checkpoint, output_dir, hparams=None, vocab_file=None):
     training_utils.get_generator_config(config, disc_config),
     config.embedding_size or disc_config.hidden_size,
   )
+  specs = heads_to_export(
+    source.shapes,
+    task_head_specs(checkpoint, source.shapes, task_hparams),
+    task,
+  )
   tensors = load_tensors(source, config)
   return hf_export.export_models(
     tensors,
     output_dir,
     shapes,
-    task_head_specs(checkpoint, source.shapes, task_hparams),
+    specs,
     vocab_file,
     config.do_lower_case,
   )
 
 
-def convert(checkpoint, output, fmt="tf1", hparams=None, vocab_file=None):
+def convert(
+  checkpoint, output, fmt="tf1", hparams=None, vocab_file=None, task=None
+):
   """Runs one conversion; returns a line saying what was written."""
   if fmt == "tf1":
     count = writers.write_tf1_checkpoint(checkpoint, output)
@@ -174,7 +202,7 @@ def convert(checkpoint, output, fmt="tf1", hparams=None, vocab_file=None):
   if fmt == "tf2":
     count = writers.write_tf2_checkpoint(checkpoint, output)
     return f"Wrote {count} variables to {output} (our TF2 checkpoint)"
-  written = export_hf(checkpoint, output, hparams, vocab_file)
+  written = export_hf(checkpoint, output, hparams, vocab_file, task)
   return "Wrote " + ", ".join(
     f"{os.path.join(output, d)} ({a})" for d, a in written.items()
   )
@@ -193,6 +221,9 @@ def main(argv=None):
   parser.add_argument("--format", choices=FORMATS, default="tf1")
   cli.add_hparams_flag(parser, "Pretraining hparams of the model's shape")
   parser.add_argument("--vocab-file", default=None)
+  parser.add_argument(
+    "--task", default=None, help="hf: export only this task's head."
+  )
   args = parser.parse_args(argv)
   line = convert(
     args.checkpoint,
@@ -200,6 +231,7 @@ def main(argv=None):
     args.format,
     cli.merged_hparams(args),
     args.vocab_file,
+    args.task,
   )
   logs.log(line)
   return line

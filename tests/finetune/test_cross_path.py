@@ -364,6 +364,20 @@ def test_serving_json_names_the_labels(saved_models):
   assert score["shape"] == [None]
 
 
+def test_a_qa_head_is_an_error_pointing_to_the_savedmodel(finetuned, tmp_path):
+  import convert_checkpoint
+
+  root, _, _ = finetuned
+  for task in (None, "cmrc2018"):
+    with pytest.raises(ValueError, match="cmrc2018: transformers has no cl.*"
+                       "export_savedmodel.py --task cmrc2018"):  # fmt: skip
+      convert_checkpoint.convert(
+        checkpoint_dir(root), str(tmp_path / "hf"), "hf", dict(SHAPE),
+        task=task,
+      )  # fmt: skip
+  assert not os.path.exists(tmp_path / "hf")
+
+
 def test_export_of_several_heads_needs_a_task(finetuned, tmp_path):
   root, _, _ = finetuned
   with pytest.raises(ValueError, match="several tasks.*cluener.*--task"):
@@ -385,10 +399,12 @@ def hf_export(finetuned, tmp_path_factory):
 
   root, _, _ = finetuned
   out = str(tmp_path_factory.mktemp("hf") / "export")
-  convert_checkpoint.convert(
-    checkpoint_dir(root), out, "hf", dict(SHAPE), str(root / "vocab.txt")
-  )
-  return out
+  for task in TASKS[:4]:
+    convert_checkpoint.convert(
+      checkpoint_dir(root), os.path.join(out, task), "hf", dict(SHAPE),
+      str(root / "vocab.txt"), task,
+    )  # fmt: skip
+  return {task: os.path.join(out, task, task) for task in TASKS[:4]}
 
 
 def test_transformers_export_with_default_inputs(
@@ -399,10 +415,9 @@ def test_transformers_export_with_default_inputs(
     "transformers", reason="transformers is not installed"
   )
   _, _, files = finetuned
-  assert not os.path.exists(os.path.join(hf_export, "cmrc2018"))
   for name, ours in dev_features.items():
     task, examples, arrays, tokenizer, _ = ours
-    directory = os.path.join(hf_export, name)
+    directory = hf_export[name]
     kind = head_specs.read_descriptions(checkpoint_dir(finetuned[0]))[name]
     inputs = {
       "input_ids": torch.tensor(arrays["input_ids"]),
@@ -432,7 +447,7 @@ def test_transformers_tokenizer_and_pipeline_tag_as_the_trainer(
   )
   _, _, files = finetuned
   task, examples, arrays, tokenizer, _ = dev_features["cluener"]
-  directory = os.path.join(hf_export, "cluener")
+  directory = hf_export["cluener"]
   tagger = transformers.pipeline("token-classification", model=directory)
   ours = {r["id"]: r["label"] for r in read_predictions(files["cluener"])}
   compared = 0

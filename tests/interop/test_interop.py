@@ -153,7 +153,7 @@ def test_classifier_export_with_text_signature(ours, tmp_path):
   names = export(
     path, out, "--vocab-file", DEMO_VOCAB, "--max-seq-length", "16"
   )
-  assert names == ["classify", "classify_text", "encoder"]
+  assert names == ["classify", "classify_text", "encoder", "serving_default"]
   loaded = tf.saved_model.load(out)
   texts = ["今天天气很好，我们去公园散步吧。", "ELECTRA 模型"]
   from_text = loaded.signatures["classify_text"](text=tf.constant(texts))[

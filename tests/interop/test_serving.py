@@ -1,0 +1,149 @@
+"""Serving a fine-tuned model from raw text: the SavedModel loads in a
+fresh process that has only tensorflow and tensorflow_text, and answers
+bad input instead of crashing, with offsets into the caller's strings.
+(Equality with the trainer: tests/finetune/test_cross_path.py.)"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+from helpers import DEMO_TINY_HPARAMS
+from helpers import DEMO_VOCAB
+from helpers import randomize
+
+import configure_finetuning
+import export_savedmodel
+from conftest import ROOT
+from finetune import finetuning_model
+from finetune import head_specs
+from finetune import task_builder
+from interop import checkpoints
+
+SHAPE = {k: v for k, v in DEMO_TINY_HPARAMS.items() if "generator" not in k}
+TEXTS = [
+  "我在北京大学读书，老师是张三。",
+  "",
+  "   \t ",
+  "表情😀和🚀火箭，罕见字𠀀也在。",
+  "全角ＡＢＣ　和空格 mixed Latin 42 字",
+  "长文本" * 33_334,  # 100,002 characters
+]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+  """{task: SavedModel} of a random-weight model with a CLUENER and an
+  AFQMC head (random weights tag many entities)."""
+  root = tmp_path_factory.mktemp("serve")
+  config = configure_finetuning.FinetuningConfig(
+    "m", str(root), task_names=["cluener", "afqmc"], init_checkpoint=None,
+    max_seq_length=32, vocab_file=DEMO_VOCAB, **SHAPE,
+  )  # fmt: skip
+  tasks = task_builder.get_tasks(config)
+  model = finetuning_model.FinetuningModel(config, tasks)
+  randomize(model.official_variables(), seed=4)
+  directory = str(root / "finetuned")
+  path = checkpoints.make_checkpoint(model.official_variables()).write(
+    os.path.join(directory, "model.ckpt")
+  )
+  checkpoints.write_state_file(directory, os.path.basename(path))
+  head_specs.write_descriptions(directory, tasks)
+  out = {}
+  for task in ("cluener", "afqmc"):
+    out[task] = str(root / task)
+    export_savedmodel.main(
+      ["--checkpoint", directory, "--output", out[task], "--task", task,
+       "--vocab-file", DEMO_VOCAB, "--hparams", json.dumps(SHAPE)]
+    )  # fmt: skip
+  return out
+
+
+def serve(directory, **inputs):
+  loaded = tf.saved_model.load(directory)
+  outputs = loaded.signatures["serving_default"](
+    **{k: tf.constant(v) for k, v in inputs.items()}
+  )
+  return {k: v.numpy().tolist() for k, v in outputs.items()}
+
+
+def test_entities_index_the_callers_strings_whatever_the_input(exported):
+  outputs = serve(exported["cluener"], text=TEXTS)
+  found = 0
+  for row, text in enumerate(TEXTS):
+    for kind, entity, start, end in zip(
+      outputs["entity_type"][row], outputs["entity_text"][row],
+      outputs["entity_start"][row], outputs["entity_end"][row],
+    ):  # fmt: skip
+      if start < 0:
+        assert (kind, entity, end) == (b"", b"", -1)
+        continue
+      found += 1
+      assert entity.decode() == text[start : end + 1]
+      assert kind.decode() in tagging_types()
+      assert end < 30  # only what fits in max_seq_length is tagged
+  assert found > 5
+  # rows without characters have no entities
+  assert all(s == -1 for s in outputs["entity_start"][1])
+  assert all(s == -1 for s in outputs["entity_start"][2])
+
+
+def tagging_types():
+  from finetune import tagging
+
+  return set(tagging.CLUENER_TYPES)
+
+
+def test_pairs_answer_every_input(exported):
+  outputs = serve(exported["afqmc"], text=TEXTS, text_b=TEXTS[::-1])
+  assert [label.decode() for label in outputs["label"]] != []
+  assert {label.decode() for label in outputs["label"]} <= {"0", "1"}
+  for row in outputs["probabilities"]:
+    assert sum(row) == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.slow
+def test_a_fresh_process_with_only_tensorflow_serves_it(exported, tmp_path):
+  """No project code on the path: a loader that refuses the project's
+  modules, PYTHONPATH empty, the working directory outside the checkout."""
+  script = f"""
+import importlib.abc, json, sys
+PROJECT = {sorted(p for p in os.listdir(ROOT) if not p.startswith("."))!r}
+sys.path = [p for p in sys.path if not p.startswith({ROOT!r})]
+class Refuse(importlib.abc.MetaPathFinder):
+  def find_spec(self, name, path, target=None):
+    if name.split(".")[0] + ".py" in PROJECT or name.split(".")[0] in PROJECT:
+      raise ImportError("project module " + name)
+sys.meta_path.insert(0, Refuse())
+import tensorflow as tf
+import tensorflow_text  # registers the tokenizer's ops
+tagger = tf.saved_model.load({exported["cluener"]!r})
+pairs = tf.saved_model.load({exported["afqmc"]!r})
+texts = tf.constant({TEXTS[:1] + TEXTS[3:5]!r})
+tags = tagger.signatures["serving_default"](text=texts)
+labels = pairs.signatures["serving_default"](text=texts, text_b=texts)
+print(json.dumps({{"starts": tags["entity_start"].numpy().tolist(),
+                  "labels": [l.decode() for l in labels["label"].numpy()]}}))
+"""
+  env = dict(os.environ, PYTHONPATH="")
+  result = subprocess.run(
+    [sys.executable, "-c", script], cwd=str(tmp_path), env=env,
+    capture_output=True, text=True, timeout=300,
+  )  # fmt: skip
+  assert result.returncode == 0, result.stderr[-2000:]
+  fresh = json.loads(result.stdout.strip().splitlines()[-1])
+  texts = TEXTS[:1] + TEXTS[3:5]
+  here_tags = serve(exported["cluener"], text=texts)
+  here_labels = serve(exported["afqmc"], text=texts, text_b=texts)
+  assert fresh["starts"] == here_tags["entity_start"]
+  assert fresh["labels"] == [label.decode() for label in here_labels["label"]]
+
+
+def test_serving_json_is_written_beside_the_model(exported):
+  with open(os.path.join(exported["afqmc"], "serving.json")) as f:
+    serving = json.load(f)
+  assert serving["task"] == "afqmc" and serving["labels"] == ["0", "1"]
+  outputs = serving["signatures"]["serving_default"]["outputs"]
+  assert sorted(outputs) == ["label", "logits", "probabilities"]
