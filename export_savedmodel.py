@@ -22,9 +22,12 @@ import os
 
 import configure_pretraining
 import convert_checkpoint
+from finetune import head_specs
 from finetune import heads as task_heads
+from finetune import qa
 from interop import export
 from interop import loading
+from interop import qa_serving
 from interop import sources
 from interop import text_serving
 from model import fast_tokenization
@@ -33,17 +36,49 @@ from pretrain import pretraining_model
 from util import cli
 from util import logs
 
+# the serving functions of each kind of head (others: classifiers)
+SERVING = {"tagging": text_serving.TaggerServing, "qa": qa_serving.QAServing}
+
 
 def build_head(task, spec, shapes):
-  """The dense head of a task as the trainer built it (a token head for
-  tagging, a [CLS] head otherwise)."""
-  hidden, outputs = shapes[f"task_specific/{task}/dense/kernel"]
+  """The head of a task as the trainer built it: the QA head, a token head
+  for tagging, a [CLS] head otherwise."""
+  scope = f"task_specific/{task}"
+  hidden, outputs = shapes[f"{scope}/dense/kernel"]
+  if spec.kind == "qa":
+    settings = spec.qa
+    return qa.QAHead(
+      scope,
+      hidden,
+      settings["joint_prediction"],
+      settings["answerable_classifier"],
+      settings["answerable_uses_start_logits"],
+    )
   make = (
     task_heads.token_head
     if spec.kind == "tagging"
     else task_heads.classification_head
   )
-  return make(f"task_specific/{task}", hidden, outputs)
+  return make(scope, hidden, outputs)
+
+
+def task_specs(checkpoint, shapes, task_hparams):
+  """{task: `HeadSpec`} of every task head in the checkpoint: the dense
+  ones, and QA heads (from tasks.json, else the task registry)."""
+  specs = convert_checkpoint.task_head_specs(checkpoint, shapes, task_hparams)
+  saved = head_specs.read_descriptions(checkpoint) or {}
+  present = {n.split("/")[1] for n in shapes if n.startswith("task_specific/")}
+  for task in sorted(present - set(specs)):
+    spec = saved.get(task) or convert_checkpoint.registry_spec(
+      task, task_hparams
+    )
+    if spec is None or spec.kind != "qa":
+      raise ValueError(
+        f"task_specific/{task}: not a head this exporter knows (classifier, "
+        f"regressor, tagger or span-extraction QA)"
+      )
+    specs[task] = spec
+  return specs
 
 
 def model_config(hparams, checkpoint, max_seq_length):
@@ -98,9 +133,7 @@ def build_module(
   source = sources.open_source(checkpoint, "--checkpoint")
   config, task_hparams = model_config(hparams, checkpoint, max_seq_length)
   model = pretraining_model.PretrainingModel(config)
-  specs = convert_checkpoint.task_head_specs(
-    checkpoint, source.shapes, task_hparams
-  )
+  specs = task_specs(checkpoint, source.shapes, task_hparams)
   task = choose_task(specs, task, checkpoint)
   variables = dict(model.official_variables())
   serving = None
@@ -116,7 +149,8 @@ def build_module(
     )
     length = max_seq_length or spec.max_seq_length or config.max_seq_length
     encode = lambda *ids: model.electra(*ids, False)
-    serving = text_serving.task_serving(encode, head, spec, tokenizer, length)
+    kind = SERVING.get(spec.kind, text_serving.ClassifierServing)
+    serving = kind(encode, head, spec, tokenizer, length)
   report = loading.init_from_checkpoint(variables, source)
   module = export.ExportModule(
     model,

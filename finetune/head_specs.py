@@ -19,30 +19,43 @@ A `HeadSpec` says what an exporter must reproduce of the trainer:
   tagging, as the official tagging task), None when texts get the usual 0
   (first text) and 1 (second text);
 - ``pair``: the task classifies text pairs (``text``, ``text_b``);
-- ``max_seq_length``: the packed length the task was trained with.
+- ``max_seq_length``: the packed length the task was trained with;
+- ``qa``: for span-extraction QA (kind "qa"), the predictor's settings
+  (`QA_SETTINGS`) and ``has_unanswerable`` (the labelled data had
+  unanswerable questions, so the no-answer threshold applies).
 """
 
 import collections
 import os
 
+from finetune import qa
 from finetune import regression
 from finetune import tagging
 from util import files as files_lib
 
 DESCRIPTIONS_FILE = "tasks.json"
-KINDS = ("classification", "regression", "tagging")
+KINDS = ("classification", "regression", "tagging", "qa")
+# what a QA task's predictor reads of its config
+QA_SETTINGS = (
+  "max_query_length", "doc_stride", "n_best_size", "max_answer_length",
+  "answerable_classifier", "answerable_uses_start_logits",
+  "joint_prediction", "beam_size", "qa_na_threshold",
+)  # fmt: skip
 
 HeadSpec = collections.namedtuple(
   "HeadSpec",
-  "kind labels value_scale value_shift segment_id pair max_seq_length",
-  defaults=(False, None),
+  "kind labels value_scale value_shift segment_id pair max_seq_length qa",
+  defaults=(False, None, None),
 )
 
 
 def describe(task):
-  """The `HeadSpec` of a task object (a dense-head task), or None for a
-  task whose head is not one dense layer (QA)."""
+  """The `HeadSpec` of a task object, or None for a task of another kind."""
   length = getattr(task.config, "max_seq_length", None)
+  if isinstance(task, qa.QATask):
+    settings = {k: getattr(task.config, k) for k in QA_SETTINGS}
+    settings["has_unanswerable"] = task.has_unanswerable
+    return HeadSpec("qa", [], 1.0, 0.0, None, True, length, settings)
   if isinstance(task, tagging.TaggingTask):
     return HeadSpec("tagging", list(task.tags), 1.0, 0.0, 1, False, length)
   pair = bool(getattr(task, "pair", False))

@@ -169,9 +169,3 @@ class TaggerServing(TaskServing):
       "entity_start": starts,
       "entity_end": ends,
     }
-
-
-def task_serving(encode, head, spec, tokenizer, max_seq_length):
-  """The serving class of a head's kind."""
-  kind = TaggerServing if spec.kind == "tagging" else ClassifierServing
-  return kind(encode, head, spec, tokenizer, max_seq_length)

@@ -344,6 +344,35 @@ def test_text_signature_gives_the_trainer_predictions(
     )
 
 
+def test_qa_text_signature_gives_the_trainer_answers(finetuned, tmp_path):
+  from finetune import qa_data
+
+  root, _, files = finetuned
+  out = str(tmp_path / "qa")
+  export_savedmodel.export_savedmodel(
+    dict(SHAPE), checkpoint_dir(root), out, str(root / "vocab.txt"),
+    task="cmrc2018",
+  )  # fmt: skip
+  questions = qa_data.read_squad(
+    str(root / "finetuning_data" / "cmrc2018" / "dev.json"), "cmrc2018", False
+  )
+  loaded = tf.saved_model.load(out)
+  outputs = loaded.signatures["serving_default"](
+    question=tf.constant([q.question for q in questions]),
+    context=tf.constant([q.context for q in questions]),
+  )
+  with open(files["cmrc2018"], encoding="utf-8") as f:
+    expected = json.load(f)
+  answers = [a.decode() for a in outputs["answer"].numpy()]
+  assert answers == [expected[q.qid] for q in questions]
+  assert sum(bool(a) for a in answers) > 3  # the comparison can fail
+  for q, answer, start in zip(
+    questions, answers, outputs["answer_start"].numpy()
+  ):
+    if answer:
+      assert q.context[start : start + len(answer)] == answer
+
+
 def test_serving_json_names_the_labels(saved_models):
   def serving(task):
     with open(os.path.join(saved_models[task], "serving.json")) as f:

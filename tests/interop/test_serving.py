@@ -22,6 +22,7 @@ from finetune import head_specs
 from finetune import task_builder
 from interop import checkpoints
 
+pytestmark = pytest.mark.slow  # a model exported three times
 SHAPE = {k: v for k, v in DEMO_TINY_HPARAMS.items() if "generator" not in k}
 TEXTS = [
   "我在北京大学读书，老师是张三。",
@@ -35,12 +36,13 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-  """{task: SavedModel} of a random-weight model with a CLUENER and an
-  AFQMC head (random weights tag many entities)."""
+  """{task: SavedModel} of a random-weight model with CLUENER, AFQMC and
+  CMRC 2018 heads (random weights tag many entities)."""
   root = tmp_path_factory.mktemp("serve")
   config = configure_finetuning.FinetuningConfig(
-    "m", str(root), task_names=["cluener", "afqmc"], init_checkpoint=None,
-    max_seq_length=32, vocab_file=DEMO_VOCAB, **SHAPE,
+    "m", str(root), task_names=["cluener", "afqmc", "cmrc2018"],
+    init_checkpoint=None, max_seq_length=32, max_query_length=8, doc_stride=16,
+    vocab_file=DEMO_VOCAB, **SHAPE,
   )  # fmt: skip
   tasks = task_builder.get_tasks(config)
   model = finetuning_model.FinetuningModel(config, tasks)
@@ -52,7 +54,7 @@ def exported(tmp_path_factory):
   checkpoints.write_state_file(directory, os.path.basename(path))
   head_specs.write_descriptions(directory, tasks)
   out = {}
-  for task in ("cluener", "afqmc"):
+  for task in ("cluener", "afqmc", "cmrc2018"):
     out[task] = str(root / task)
     export_savedmodel.main(
       ["--checkpoint", directory, "--output", out[task], "--task", task,
@@ -105,6 +107,25 @@ def test_pairs_answer_every_input(exported):
 
 
 @pytest.mark.slow
+def test_answers_index_the_callers_contexts_whatever_the_input(exported):
+  questions = ["谁在读书？", "", "   ", "😀？", "ＡＢＣ是什么", "问题" * 100]
+  contexts = TEXTS[:1] + ["", "北京", TEXTS[3], TEXTS[4], TEXTS[5]]
+  outputs = serve(exported["cmrc2018"], question=questions, context=contexts)
+  answered = 0
+  for context, answer, start, score in zip(
+    contexts, outputs["answer"], outputs["answer_start"], outputs["score"]
+  ):
+    answer = answer.decode()
+    if start < 0:
+      assert answer == "" and score == float("-inf")
+      continue
+    answered += 1
+    assert answer and context[start : start + len(answer)] == answer
+    assert len(answer) <= 30 * 2  # max_answer_length tokens
+  assert answered >= 3
+  assert outputs["answer_start"][1] == -1  # an empty context has no answer
+
+
 def test_a_fresh_process_with_only_tensorflow_serves_it(exported, tmp_path):
   """No project code on the path: a loader that refuses the project's
   modules, PYTHONPATH empty, the working directory outside the checkout."""
