@@ -216,6 +216,13 @@ class QATask(task.Task):
       features["input_mask"] * features["segment_ids"], tf.float32
     )
     answer_mask += tf.one_hot(0, tf.shape(answer_mask)[1])
+    if not training:
+      # a batch cut short (bucket_by_length, or another task's batch in a
+      # joint run) still has beam_size positions for the beam's top-k; the
+      # added ones are blocked like padding, so no value changes
+      extra = tf.maximum(self.config.beam_size - tf.shape(answer_mask)[1], 0)
+      answer_mask = tf.pad(answer_mask, [[0, 0], [0, extra]])
+      sequence_output = tf.pad(sequence_output, [[0, 0], [0, extra], [0, 0]])
     block = 1000.0 * (answer_mask - 1.0)
     start_logits = (
       tf.cast(head.start(sequence_output)[..., 0], tf.float32) + block

@@ -248,3 +248,28 @@ DEMO_TINY_HPARAMS = {
   },
   "generator_hidden_size": 0.5,
 }
+
+
+def trainer_outputs(config, checkpoint, split="dev"):
+  """{task: (task, examples, features as arrays, tokenizer, logits)} of a
+  fine-tuned checkpoint's dense tasks on a split: the features the tasks
+  make (what the trainer feeds) and the model's logits on them ([n,
+  labels]; tagging [n, seq_len, tags])."""
+  from model import tokenizers
+
+  tokenizer = tokenizers.get_tokenizer(config.vocab_file, config.do_lower_case)
+  tasks = task_builder.get_tasks(config)
+  model = finetuning_model.FinetuningModel(config, tasks)
+  loading.init_from_checkpoint(model.official_variables(), checkpoint)
+  out = {}
+  for task in tasks:
+    task.get_examples("train")  # a regression task takes its range there
+    examples = task.split_examples(split)
+    features = task.featurize(examples, tokenizer)
+    arrays = {k: np.array([f[k] for f in features]) for k in features[0]}
+    sequence = model.electra(
+      *(arrays[k] for k in ("input_ids", "input_mask", "segment_ids")), False
+    )
+    logits = model.heads[task.name](sequence, False).numpy()
+    out[task.name] = (task, examples, arrays, tokenizer, logits)
+  return out

@@ -236,3 +236,35 @@ def test_head_outputs_and_candidates(joint):
   assert len(candidates) == batch and len(candidates[0]) == 9
   best = max(candidates[0])
   assert all(isinstance(x, int) for x in best[1:])
+
+
+def test_a_batch_shorter_than_the_beam_predicts_the_same():
+  """A bucketed batch narrower than beam_size (or another task's batch in a
+  joint run) gets the beam of a padded one."""
+  import numpy as np
+  import tensorflow as tf
+
+  task = qa.QATask(config_for("/x", beam_size=12, n_best_size=12))
+  head = task.build_head(type("C", (), {"hidden_size": 8})())
+  segments = [0, 0, 1, 1, 1, 1, 1]
+
+  def outputs(width):
+    features = {
+      "input_mask": tf.constant([[1] * 7 + [0] * (width - 7)]),
+      "segment_ids": tf.constant([segments + [0] * (width - 7)]),
+      "cmrc2018_start": tf.constant([2]),
+      "cmrc2018_end": tf.constant([4]),
+      "cmrc2018_is_impossible": tf.constant([0]),
+      "cmrc2018_eid": tf.constant([0]),
+    }
+    sequence = tf.pad(tf.random.stateless_normal([1, 7, 8], [1, 2]),
+                      [[0, 0], [0, width - 7], [0, 0]])  # fmt: skip
+    _, out = task.head_outputs(head, sequence, features, False)
+    return out
+
+  short, padded = outputs(7), outputs(16)
+  best = lambda out: max(next(task._span_candidates(
+    {k: v.numpy() for k, v in out.items()})))  # fmt: skip
+  assert short["start_index"].shape == (1, 12)
+  assert best(short)[1:] == best(padded)[1:]
+  np.testing.assert_allclose(best(short)[0], best(padded)[0], rtol=1e-5)
