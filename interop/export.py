@@ -107,6 +107,7 @@ class ExportModule(tf.Module):
       "type": spec.kind if spec else None,
       "labels": list(spec.labels) if spec else None,
       "max_seq_length": self.serving.max_seq_length if spec else None,
+      "qa": spec.qa if spec else None,
     }
 
 

@@ -256,12 +256,13 @@ class QAServing(text_serving.TaskServing):
     """`span_scores` of the windows, CHUNK windows at a time (a long
     context has many, and the joint head's beam tiles each)."""
     count = tf.shape(ids)[0]
-    chunks = (count + CHUNK - 1) // CHUNK
-    pad = chunks * CHUNK - count
+    size = tf.minimum(CHUNK, count)  # no padding up to CHUNK windows
+    chunks = (count + size - 1) // size
+    pad = chunks * size - count
 
     def chunked(x):
       x = tf.pad(x, [[0, pad], [0, 0]])
-      return tf.reshape(x, [chunks, CHUNK, self.max_seq_length])
+      return tf.reshape(x, [chunks, size, self.max_seq_length])
 
     def one_chunk(chunk):
       ids, mask, segments = chunk
@@ -269,7 +270,7 @@ class QAServing(text_serving.TaskServing):
         self.encode(ids, mask, segments), mask, segments
       )
       if no_answer is None:
-        no_answer = tf.zeros([CHUNK])
+        no_answer = tf.zeros([size])
       return score, starts, ends, no_answer
 
     outputs = tf.map_fn(
@@ -277,7 +278,7 @@ class QAServing(text_serving.TaskServing):
       (chunked(ids), chunked(mask), chunked(segments)),
       fn_output_signature=(tf.float32, tf.int32, tf.int32, tf.float32),
     )
-    outputs = [tf.reshape(x, [chunks * CHUNK, -1])[:count] for x in outputs]
+    outputs = [tf.reshape(x, [chunks * size, -1])[:count] for x in outputs]
     no_answer = outputs[3][:, 0] if self.head.answerable else None
     return (outputs[0], outputs[1], outputs[2]), no_answer
 

@@ -168,3 +168,19 @@ def test_serving_json_is_written_beside_the_model(exported):
   assert serving["task"] == "afqmc" and serving["labels"] == ["0", "1"]
   outputs = serving["signatures"]["serving_default"]["outputs"]
   assert sorted(outputs) == ["label", "logits", "probabilities"]
+
+
+def test_the_serving_benchmark_prints_its_figures(exported, tmp_path):
+  data = tmp_path / "texts.txt"
+  data.write_text("\n".join(TEXTS[:5]) + "\n", encoding="utf-8")
+  out = subprocess.run(
+    [sys.executable, os.path.join(ROOT, "benchmarks", "serve_throughput.py"),
+     "--savedmodel", exported["cluener"], "--data", str(data),
+     "--calls", "5"],
+    check=True, capture_output=True, text=True, timeout=300,
+  ).stdout  # fmt: skip
+  figures = json.loads(out.strip().splitlines()[-1])
+  assert figures["implementation"] == "savedmodel cluener (tagging)"
+  assert figures["requests"] == 3  # blank lines are skipped
+  assert 0 < figures["batch1_p50_ms"] <= figures["batch1_p99_ms"]
+  assert figures["batch64_per_s"] > 0
