@@ -24,7 +24,7 @@ import configure_pretraining
 import convert_checkpoint
 from finetune import head_specs
 from finetune import heads as task_heads
-from finetune import qa
+from finetune import qa_head
 from interop import export
 from interop import loading
 from interop import qa_serving
@@ -47,7 +47,7 @@ def build_head(task, spec, shapes):
   hidden, outputs = shapes[f"{scope}/dense/kernel"]
   if spec.kind == "qa":
     settings = spec.qa
-    return qa.QAHead(
+    return qa_head.QAHead(
       scope,
       hidden,
       settings["joint_prediction"],

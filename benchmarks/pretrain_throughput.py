@@ -7,9 +7,11 @@ Usage:
   python benchmarks/pretrain_throughput.py --hparams ... --sweep
 Prints one JSON line per configuration: steps/s, sequences/s, tokens/s, the
 official FLOP count per step (flops_computation.py conventions) and the
-executed one, achieved GFLOP/s, the peak GFLOP/s of a large float32 matmul
-measured in the same process, MFU (executed / peak), input pipeline
-sequences/s, and peak resident memory.
+executed one, achieved GFLOP/s, the peak GFLOP/s of a large matmul in the
+run's compute dtype (bfloat16 for mixed_bfloat16) and in float32, measured
+in the same process, the oneDNN matmul kernel of each dtype (its
+instruction set), MFU (executed / the compute dtype's peak), input
+pipeline sequences/s, and peak resident memory.
 """
 
 import argparse
@@ -27,6 +29,7 @@ import tensorflow as tf  # noqa: E402
 
 import configure_pretraining  # noqa: E402
 from benchmarks import op_profile  # noqa: E402
+from benchmarks import peak  # noqa: E402
 from model import optimization  # noqa: E402
 from pretrain import pretrain_data  # noqa: E402
 from pretrain import pretraining_model  # noqa: E402
@@ -35,17 +38,6 @@ from training import loop  # noqa: E402
 from util import flops  # noqa: E402
 from util import hparams as hparams_lib  # noqa: E402
 from util import training_utils  # noqa: E402
-
-
-def peak_matmul_gflops(n=2048, repeats=10):
-  a = tf.random.normal([n, n])
-  b = tf.random.normal([n, n])
-  matmul = tf.function(lambda: tf.matmul(a, b))
-  matmul().numpy()
-  start = time.perf_counter()
-  for _ in range(repeats):
-    matmul().numpy()
-  return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
 def synthetic_features(batch, seq, vocab, seed=0):
@@ -142,7 +134,7 @@ def measure(hparams, batch, seq, steps, warmup, profile_dir=None):
   )
 
 
-def run(args, hparams, batch, seq, peak):
+def run(args, hparams, batch, seq, peaks):
   config, steps_per_s, (official, executed) = measure(
     hparams, batch, seq, args.steps, args.warmup, args.profile
   )
@@ -160,8 +152,12 @@ def run(args, hparams, batch, seq, peak):
     "official_flops_per_step": official,
     "executed_flops_per_step": executed,
     "achieved_gflops": round(achieved, 1),
-    "peak_matmul_gflops": round(peak, 1),
-    "mfu": round(achieved / peak, 3),
+    # MFU against the peak of the dtype the matmuls run in
+    "peak_dtype": peaks["dtype"],
+    "peak_matmul_gflops": round(peaks["compute"], 1),
+    "peak_float32_gflops": round(peaks["float32"], 1),
+    "onednn_matmul": peaks["kernels"],
+    "mfu": round(achieved / peaks["compute"], 3),
     "input_pipeline_seq_per_s": round(
       input_pipeline_rate(batch, seq, config.vocab_size)
     ),
@@ -198,7 +194,17 @@ def main():
   args = parser.parse_args()
   hparams = hparams_lib.merge_hparams(args.hparams)
   hparams.update(mixed_precision=args.mixed_precision, jit_compile=args.jit)
-  peak = peak_matmul_gflops()
+  compute = peak.COMPUTE_DTYPES[args.mixed_precision]
+  peaks = {
+    "dtype": compute.name,
+    "float32": peak.peak_matmul_gflops(tf.float32),
+    "kernels": peak.onednn_matmul_kernels(),
+  }
+  peaks["compute"] = (
+    peaks["float32"]
+    if compute == tf.float32
+    else peak.peak_matmul_gflops(compute)
+  )
   shapes = [(args.batch, args.seq)]
   if args.sweep:
     shapes = [(args.batch, s) for s in (128, 256, 512)] + [
@@ -206,7 +212,7 @@ def main():
       (args.batch * 2, 128),
     ]
   for batch, seq in shapes:
-    print(json.dumps(run(args, hparams, batch, seq, peak)), flush=True)
+    print(json.dumps(run(args, hparams, batch, seq, peaks)), flush=True)
     if args.profile:
       print(json.dumps({"top_ops": op_profile.top_ops(args.profile)}))
 

@@ -16,93 +16,11 @@ import numpy as np
 import tensorflow as tf
 
 from finetune import qa_data
+from finetune import qa_head
 from finetune import qa_metrics
 from finetune import readers
 from finetune import task
-from model import layers
 from model import packing
-
-
-class QAHead(tf.Module):
-  """Start logits, and end logits either independent or, with
-  ``joint_prediction`` (official), conditioned on the start: a 512-wide GELU
-  layer over [start token; token] scores each end.
-
-  Variables under ``task_specific/<task>/`` are named as the official
-  unnamed ``tf.layers.dense`` calls were, in their order: ``dense`` (start),
-  ``qa_hidden`` and ``dense_1`` (end), then the answerable classifier's
-  ``dense_2`` (and ``dense_3``); all Glorot-uniform, TF1's default.
-  """
-
-  def __init__(
-    self,
-    scope,
-    hidden_size,
-    joint,
-    answerable=False,
-    answerable_uses_start_logits=True,
-  ):
-    super().__init__(name=None)
-    init = layers.glorot_uniform
-    self.joint = joint
-    self.answerable = answerable
-    self.uses_start = answerable_uses_start_logits
-    self.start = layers.Dense(
-      f"{scope}/dense", hidden_size, 1, kernel_initializer=init
-    )
-    if joint:
-      self.qa_hidden = layers.Dense(
-        f"{scope}/qa_hidden",
-        2 * hidden_size,
-        512,
-        activation="gelu",
-        kernel_initializer=init,
-      )
-      self.qa_logits = layers.Dense(
-        f"{scope}/dense_1", 512, 1, kernel_initializer=init
-      )
-    else:
-      self.end = layers.Dense(
-        f"{scope}/dense_1", hidden_size, 1, kernel_initializer=init
-      )
-    if answerable:
-      self._build_answerable(scope, hidden_size, init)
-
-  def _build_answerable(self, scope, hidden_size, init):
-    width = 2 * hidden_size if self.uses_start else hidden_size
-    if self.uses_start:
-      self.answerable_hidden = layers.Dense(
-        f"{scope}/dense_2",
-        width,
-        512,
-        activation="gelu",
-        kernel_initializer=init,
-      )
-      width = 512
-    self.answerable_logit = layers.Dense(
-      f"{scope}/dense_{3 if self.uses_start else 2}",
-      width,
-      1,
-      kernel_initializer=init,
-    )
-
-  def no_answer_logit(self, sequence, start_logits):
-    """The official answerable classifier: [CLS] (with the start-weighted
-    token average) -> logit of "no answer" [batch]."""
-    reprs = sequence[:, 0]
-    if self.uses_start:
-      start_p = tf.cast(tf.nn.softmax(start_logits), sequence.dtype)
-      start_feature = tf.einsum("bl,blh->bh", start_p, sequence)
-      reprs = self.answerable_hidden(tf.concat([reprs, start_feature], -1))
-    return tf.cast(self.answerable_logit(reprs)[:, 0], tf.float32)
-
-  def end_given_start(self, sequence, start_reprs):
-    """End logits [..., L] for start representations [..., H] (one per
-    leading index) against every token of ``sequence`` [..., L, H]."""
-    length = tf.shape(sequence)[-2]
-    tiled = tf.repeat(start_reprs[..., tf.newaxis, :], length, axis=-2)
-    reprs = tf.concat([tiled, sequence], -1)
-    return tf.cast(self.qa_logits(self.qa_hidden(reprs))[..., 0], tf.float32)
 
 
 class QATask(task.Task):
@@ -202,7 +120,7 @@ class QATask(task.Task):
     return self.windows(examples, tokenizer)[0]
 
   def build_head(self, bert_config):
-    return QAHead(
+    return qa_head.QAHead(
       f"task_specific/{self.name}",
       bert_config.hidden_size,
       self.config.joint_prediction,
@@ -210,20 +128,27 @@ class QATask(task.Task):
       self.config.answerable_uses_start_logits,
     )
 
-  def head_outputs(self, head, sequence_output, features, training):
+  def _answer_block(self, features, sequence_output, training):
+    """(-1000 where no answer may start or end, else 0) [batch, seq_len],
+    and the sequence output, padded for prediction to beam_size positions:
+    a batch cut short (bucket_by_length, or another task's batch in a joint
+    run) still has them for the beam's top-k, blocked like padding, so no
+    value changes."""
     # answers may start or end at context tokens, or at [CLS] (no answer)
-    answer_mask = tf.cast(
+    allowed = tf.cast(
       features["input_mask"] * features["segment_ids"], tf.float32
     )
-    answer_mask += tf.one_hot(0, tf.shape(answer_mask)[1])
+    allowed += tf.one_hot(0, tf.shape(allowed)[1])
     if not training:
-      # a batch cut short (bucket_by_length, or another task's batch in a
-      # joint run) still has beam_size positions for the beam's top-k; the
-      # added ones are blocked like padding, so no value changes
-      extra = tf.maximum(self.config.beam_size - tf.shape(answer_mask)[1], 0)
-      answer_mask = tf.pad(answer_mask, [[0, 0], [0, extra]])
+      extra = tf.maximum(self.config.beam_size - tf.shape(allowed)[1], 0)
+      allowed = tf.pad(allowed, [[0, 0], [0, extra]])
       sequence_output = tf.pad(sequence_output, [[0, 0], [0, extra], [0, 0]])
-    block = 1000.0 * (answer_mask - 1.0)
+    return 1000.0 * (allowed - 1.0), sequence_output
+
+  def head_outputs(self, head, sequence_output, features, training):
+    block, sequence_output = self._answer_block(
+      features, sequence_output, training
+    )
     start_logits = (
       tf.cast(head.start(sequence_output)[..., 0], tf.float32) + block
     )
@@ -253,13 +178,19 @@ class QATask(task.Task):
         )
       )
     outputs = {"loss": losses, "eid": features[f"{self.name}_eid"]}
-    if head.answerable and not training:
-      outputs["no_answer_logit"] = no_answer
     if training:
       return losses, outputs
+    if head.answerable:
+      outputs["no_answer_logit"] = no_answer
     if not head.joint:
       outputs.update(start_logits=start_logits, end_logits=end_logits)
       return losses, outputs
+    outputs.update(self._beam(head, sequence_output, start_logits, block))
+    return losses, outputs
+
+  def _beam(self, head, sequence_output, start_logits, block):
+    """The joint head's beam: the best starts, and for each the best ends,
+    with their log-probabilities."""
     beam = self.config.beam_size
     start_log_probs, start_index = tf.math.top_k(
       tf.nn.log_softmax(start_logits), k=beam
@@ -270,13 +201,12 @@ class QATask(task.Task):
     end_log_probs, end_index = tf.math.top_k(
       tf.nn.log_softmax(beam_end), k=beam
     )
-    outputs.update(
-      start_log_probs=start_log_probs,
-      start_index=start_index,
-      end_log_probs=end_log_probs,
-      end_index=end_index,
-    )
-    return losses, outputs
+    return {
+      "start_log_probs": start_log_probs,
+      "start_index": start_index,
+      "end_log_probs": end_log_probs,
+      "end_index": end_index,
+    }
 
   def _span_candidates(self, outputs):
     """Per feature: [(score, start token, end token)] to consider."""

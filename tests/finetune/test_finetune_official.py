@@ -12,6 +12,7 @@ from conftest import write_vocab
 from finetune import driver
 from finetune import preprocessing
 from finetune import qa
+from finetune import qa_head
 from finetune import task as task_lib
 from finetune import task_builder
 from finetune import trial_state
@@ -99,7 +100,9 @@ def test_drcd_is_qa_with_qa_defaults():
   ],
 )
 def test_qa_head_has_the_official_variable_names(answerable, uses_start, names):
-  head = qa.QAHead("task_specific/cmrc2018", 12, True, answerable, uses_start)
+  head = qa_head.QAHead(
+    "task_specific/cmrc2018", 12, True, answerable, uses_start
+  )
   found = {name.split("/")[2] for name in modeling.variables_by_name(head)}
   assert sorted(found) == names
 
