@@ -44,9 +44,10 @@ for dtype in (tf.float32, tf.bfloat16):
 
 def onednn_matmul_kernels():
   """{dtype name: oneDNN's matmul implementation}, e.g. "brg_matmul:
-  avx10_1_512_amx" (read from ONEDNN_VERBOSE in a child process, which
-  has the same environment: ONEDNN_MAX_CPU_ISA applies); {} when oneDNN
-  says nothing (a build or machine without it)."""
+  avx10_1_512_amx" for bfloat16 on AMX, "gemm_api" for float32 (oneDNN's
+  sgemm, which does not name its instruction set); read from
+  ONEDNN_VERBOSE in a child process, which has the same environment
+  (ONEDNN_MAX_CPU_ISA applies); {} when oneDNN says nothing."""
   env = dict(os.environ, ONEDNN_VERBOSE="1", TF_CPP_MIN_LOG_LEVEL="3")
   result = subprocess.run(
     [sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True,
@@ -57,6 +58,9 @@ def onednn_matmul_kernels():
     if line.startswith("probe "):
       dtype = line.split()[1]
     fields = line.split(",")
-    if dtype and "exec" in fields and "matmul" in fields:
-      kernels.setdefault(dtype, fields[fields.index("matmul") + 1])
+    if dtype and fields[:4] == ["onednn_verbose", "v1", "primitive", "exec"]:
+      # cpu, then the primitive (matmul; gemm_api for oneDNN's sgemm,
+      # which names no implementation), then its implementation
+      kind, implementation = fields[5], fields[6]
+      kernels.setdefault(dtype, implementation or kind)
   return kernels
