@@ -27,6 +27,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
+from interop import serving_ops
 from interop import text_serving
 from model import fast_tokenization
 from model import packing
@@ -50,15 +51,6 @@ def space_class():
   return fast_tokenization._class(members)
 
 
-def _within_rows(ragged):
-  """The index of each value within its row, flat."""
-  return tf.cast(
-    tf.range(tf.shape(ragged.flat_values, out_type=tf.int64)[0])
-    - tf.gather(ragged.row_splits, ragged.value_rowids()),
-    tf.int32,
-  )
-
-
 def context_words(contexts):
   """(words, first, last): ragged [batch, (words)] strings and the index of
   each word's first and last character in its context."""
@@ -69,7 +61,7 @@ def context_words(contexts):
   single = tf.strings.regex_full_match(
     flat, f"{classes['cjk']}|{classes['punctuation']}"
   )
-  index = _within_rows(chars)
+  index = serving_ops.positions_in_rows(chars)
   at_row_start = tf.equal(index, 0)
   after_gap = tf.roll(space | single, 1, axis=0) & ~at_row_start
   starts = ~space & (single | at_row_start | after_gap)
@@ -96,7 +88,9 @@ def _tokens_of_words(tokenizer, words):
   """(tokens, token_word): ragged [batch, (tokens)] ids of the words, and
   the word (index in its row) each token comes from."""
   pieces = tokenizer.tokenize_tensor(words.flat_values)
-  word_index = tf.gather(_within_rows(words), pieces.value_rowids())
+  word_index = tf.gather(
+    serving_ops.positions_in_rows(words), pieces.value_rowids()
+  )
   tokens = tf.RaggedTensor.from_row_splits(pieces, words.row_splits)
   token_word = tf.RaggedTensor.from_row_splits(
     pieces.with_flat_values(word_index), words.row_splits

@@ -15,6 +15,13 @@ import tensorflow as tf
 PREFIXES = {"O": 0, "B": 1, "I": 2, "E": 3, "S": 4}
 
 
+def positions_in_rows(ragged):
+  """[values] int32: the index of each value of ``ragged`` in its row."""
+  starts = tf.gather(ragged.row_splits, ragged.value_rowids())
+  flat = tf.range(tf.shape(ragged.flat_values, out_type=tf.int64)[0])
+  return tf.cast(flat - starts, tf.int32)
+
+
 def char_tokens(tokenizer, texts, max_tokens):
   """Token ids of each character, and the character each token starts.
 
@@ -30,11 +37,7 @@ def char_tokens(tokenizer, texts, max_tokens):
   """
   chars = tf.strings.unicode_split(texts, "UTF-8")
   pieces = tokenizer.tokenize_tensor(chars.flat_values)  # [chars, (pieces)]
-  char_starts = tf.gather(chars.row_splits, chars.value_rowids())
-  char_index = tf.cast(
-    tf.range(tf.shape(chars.flat_values, out_type=tf.int64)[0]) - char_starts,
-    tf.int32,
-  )
+  char_index = positions_in_rows(chars)
   first = tf.equal(tf.ragged.range(pieces.row_lengths()), 0)
   starts = tf.where(
     first.flat_values,
