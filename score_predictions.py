@@ -10,9 +10,11 @@ Usage:
 Prints one JSON line: cmrc2018 (and drcd) {"em", "f1", "total", "skip"} on
 SQuAD-format gold and a {id: text} file; classification tasks their
 accuracy (binary tasks also precision/recall/F1) on labelled JSON lines (or
-the task's own format) against {"id", "label"} lines; tagging tasks entity
+the task's own format) against {"id", "label"} lines; regression tasks
+Pearson, Spearman and MSE on the label's own scale; tagging tasks entity
 precision/recall/F1 overall and per type. These are the functions
-run_finetuning.py reports dev metrics with. --hparams describes your own
+run_finetuning.py reports dev metrics with, and it writes what it scored
+to results/<task>_dev_predictions.json. --hparams describes your own
 tasks ("custom_tasks").
 """
 
