@@ -41,9 +41,8 @@ FORMATS = ("tf1", "tf2", "hf")
 def saved_hparams(checkpoint):
   """Shape hparams from the config.json run_pretraining.py writes beside its
   checkpoints ({} when there is none)."""
-  path = checkpoint if isinstance(checkpoint, str) else ""
-  directory = path if os.path.isdir(path) else os.path.dirname(path)
-  config_path = os.path.join(directory, "config.json")
+  directory = head_specs.checkpoint_directory(checkpoint)
+  config_path = os.path.join(directory or "", "config.json")
   if not os.path.exists(config_path):
     return {}
   with open(config_path, encoding="utf-8") as f:

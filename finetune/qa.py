@@ -231,9 +231,17 @@ class QATask(task.Task):
         for e in np.argsort(ends)[::-1][:n]
       ]
 
+  def _window_meta(self, examples, tokenizer):
+    """`windows`' meta of ``examples``, made once per examples list (a
+    split is scored, then its answers written, from the same outputs)."""
+    cached = getattr(self, "_meta_of", None)
+    if cached is None or cached[0] is not examples:
+      self._meta_of = (examples, self.windows(examples, tokenizer)[1])
+    return self._meta_of[1]
+
   def predict_answers(self, examples, outputs, tokenizer):
     """({qid: answer}, {qid: n-best list}) from the head's outputs."""
-    _, meta = self.windows(examples, tokenizer)
+    meta = self._window_meta(examples, tokenizer)
     candidates = collections.defaultdict(list)
     for eid, spans_of_feature in zip(
       outputs["eid"], self._span_candidates(outputs)

@@ -273,3 +273,23 @@ def trainer_outputs(config, checkpoint, split="dev"):
     logits = model.heads[task.name](sequence, False).numpy()
     out[task.name] = (task, examples, arrays, tokenizer, logits)
   return out
+
+
+# its encoder alone (what a fine-tuned checkpoint holds)
+DEMO_ENCODER_HPARAMS = {
+  k: v for k, v in DEMO_TINY_HPARAMS.items() if "generator" not in k
+}
+
+
+def entity_label(outputs, row):
+  """One row of a tagging SavedModel's outputs (numpy) in CLUENER's
+  submission format: {type: {entity text: [[start, end], ...]}}."""
+  label = {}
+  for kind, text, start, end in zip(
+    outputs["entity_type"][row], outputs["entity_text"][row],
+    outputs["entity_start"][row], outputs["entity_end"][row],
+  ):  # fmt: skip
+    if start >= 0:
+      spans = label.setdefault(kind.decode(), {})
+      spans.setdefault(text.decode(), []).append([int(start), int(end)])
+  return label

@@ -24,6 +24,7 @@ from cross_path_setup import decode
 from cross_path_setup import dev_features  # noqa: F401 (a fixture)
 from cross_path_setup import finetuned  # noqa: F401 (a fixture)
 from cross_path_setup import read_predictions
+from helpers import entity_label
 
 import export_savedmodel
 import score_predictions
@@ -130,19 +131,6 @@ def serve(directory, examples, pair):
     k: v.numpy()
     for k, v in loaded.signatures["serving_default"](**inputs).items()
   }
-
-
-def entity_label(outputs, row):
-  """One row of the tagging signature in CLUENER's submission format."""
-  label = {}
-  for kind, text, start, end in zip(
-    outputs["entity_type"][row], outputs["entity_text"][row],
-    outputs["entity_start"][row], outputs["entity_end"][row],
-  ):  # fmt: skip
-    if start >= 0:
-      spans = label.setdefault(kind.decode(), {})
-      spans.setdefault(text.decode(), []).append([int(start), int(end)])
-  return label
 
 
 @pytest.mark.parametrize("name", TASKS[:4])

@@ -9,7 +9,8 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import DEMO_TINY_HPARAMS
+from helpers import DEMO_ENCODER_HPARAMS
+from helpers import entity_label
 from helpers import trainer_outputs
 
 import configure_finetuning
@@ -19,8 +20,7 @@ from conftest import shared_path
 from finetune import qa_data
 
 pytestmark = pytest.mark.slow
-SHAPE = {k: v for k, v in DEMO_TINY_HPARAMS.items() if "generator" not in k}
-SHAPE["vocab_size"] = 21128
+SHAPE = dict(DEMO_ENCODER_HPARAMS, vocab_size=21128)
 TASKS = ["tnews", "afqmc", "cluener", "cmrc2018"]
 HPARAMS = dict(
   SHAPE,
@@ -128,18 +128,14 @@ def test_cluener_entities(finetuned, served):
   outputs = {
     k: v.numpy() for k, v in served["cluener"](text=tf.constant(texts)).items()
   }
-  found = 0
-  for row, line in enumerate(expected):
-    label = {}
-    for kind, text, start, end in zip(
-      outputs["entity_type"][row], outputs["entity_text"][row],
-      outputs["entity_start"][row], outputs["entity_end"][row],
-    ):  # fmt: skip
-      if start >= 0:
-        found += 1
-        entities = label.setdefault(kind.decode(), {})
-        entities.setdefault(text.decode(), []).append([int(start), int(end)])
-    assert label == line["label"], row
+  got = [entity_label(outputs, row) for row in range(len(expected))]
+  assert got == [line["label"] for line in expected]
+  found = sum(
+    len(positions)
+    for label in got
+    for entities in label.values()
+    for positions in entities.values()
+  )
   assert found > 10
 
 

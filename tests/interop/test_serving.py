@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import tensorflow as tf
-from helpers import DEMO_TINY_HPARAMS
+from helpers import DEMO_ENCODER_HPARAMS
 from helpers import DEMO_VOCAB
 from helpers import randomize
 
@@ -23,7 +23,7 @@ from finetune import task_builder
 from interop import checkpoints
 
 pytestmark = pytest.mark.slow  # a model exported three times
-SHAPE = {k: v for k, v in DEMO_TINY_HPARAMS.items() if "generator" not in k}
+SHAPE = DEMO_ENCODER_HPARAMS
 TEXTS = [
   "我在北京大学读书，老师是张三。",
   "",
