@@ -57,6 +57,11 @@ def main():
   parser.add_argument("--seq", type=int, default=128)
   parser.add_argument("--steps", type=int, default=10)
   parser.add_argument("--vocab", type=int, default=21128)
+  parser.add_argument(
+    "--bf16",
+    action="store_true",
+    help="forward passes under torch.autocast(cpu, bfloat16)",
+  )
   args = parser.parse_args()
   torch.manual_seed(0)
   gen, disc = build(args.preset, args.vocab)
@@ -68,12 +73,14 @@ def main():
     masked = torch.rand(ids.shape) < 0.15
     inputs = ids.masked_fill(masked, 103)
     labels = ids.masked_fill(~masked, -100)
-    gen_out = gen(input_ids=inputs, labels=labels)
-    with torch.no_grad():
-      sampled = torch.distributions.Categorical(logits=gen_out.logits).sample()
-    fake = torch.where(masked, sampled, ids)
-    disc_out = disc(input_ids=fake, labels=(fake != ids).long())
-    loss = gen_out.loss + 50.0 * disc_out.loss
+    with torch.autocast("cpu", torch.bfloat16, enabled=args.bf16):
+      gen_out = gen(input_ids=inputs, labels=labels)
+      with torch.no_grad():
+        logits = gen_out.logits.float()
+        sampled = torch.distributions.Categorical(logits=logits).sample()
+      fake = torch.where(masked, sampled, ids)
+      disc_out = disc(input_ids=fake, labels=(fake != ids).long())
+      loss = gen_out.loss + 50.0 * disc_out.loss
     optimizer.zero_grad()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(params.values(), 1.0)
@@ -92,6 +99,7 @@ def main():
         "preset": args.preset,
         "batch": args.batch,
         "seq": args.seq,
+        "bf16": args.bf16,
         "threads": torch.get_num_threads(),
         "seq_per_s": round(args.steps * args.batch / elapsed, 2),
       }

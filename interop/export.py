@@ -58,7 +58,9 @@ class ExportModule(tf.Module):
     )
 
   def encode(self, input_ids, input_mask, segment_ids):
-    return self.model.electra(input_ids, input_mask, segment_ids, False)
+    """[batch, seq_len, hidden] float32, whatever the compute dtype."""
+    sequence = self.model.electra(input_ids, input_mask, segment_ids, False)
+    return tf.cast(sequence, tf.float32)
 
   def discriminate(self, input_ids, input_mask, segment_ids):
     return self.model.discriminator_head(

@@ -44,3 +44,47 @@ def random_keep_mask(shape, rate):
   probability 1 - rate (rate rounded as in `drop_threshold`)."""
   halves = random_halves(tf.reduce_prod(shape))
   return tf.reshape(keep_from_halves(halves, rate), shape)
+
+
+def _mix32(x):
+  """A 32-bit integer hash with full avalanche (Wellons' "lowbias32"):
+  every input bit flips each output bit with probability close to 1/2.
+  x: uint32, any shape."""
+  u32 = tf.uint32
+  x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, u32)))
+  x *= tf.constant(0x7FEB352D, u32)
+  x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(15, u32)))
+  x *= tf.constant(0x846CA68B, u32)
+  return tf.bitwise.bitwise_xor(
+    x, tf.bitwise.right_shift(x, tf.constant(16, u32))
+  )
+
+
+def hashed_halves(shape, seed):
+  """16-bit uniform values of a static ``shape`` (a list of ints), a hash
+  of each element's position and ``seed``: no random numbers to draw or
+  keep, so a compiled kernel makes them in its loop and its backward
+  makes the same ones again. For XLA-compiled code (uint32 arithmetic).
+
+  Args:
+    shape: the static shape, fewer than 2**31 elements.
+    seed: uint32 [2].
+
+  Returns:
+    uint32 values in [0, 2**16) of ``shape``.
+  """
+  count = 1
+  for size in shape:
+    count *= size
+  position = tf.bitcast(tf.range(count, dtype=tf.int32), tf.uint32)
+  mixed = _mix32(_mix32(tf.bitwise.bitwise_xor(position, seed[0])) + seed[1])
+  return tf.reshape(
+    tf.bitwise.right_shift(mixed, tf.constant(16, tf.uint32)), shape
+  )
+
+
+def random_seed():
+  """A uint32 [2] seed for `hashed_halves`, drawn from TensorFlow's
+  stateful generator (so ``tf.random.set_seed`` makes runs repeatable)."""
+  seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
+  return tf.bitcast(seed, tf.uint32)

@@ -72,7 +72,7 @@ def gelu(x):
   return _gelu_forward(x), lambda dy: _gelu_backward(x, dy)
 
 
-def _normalized(x32, epsilon):
+def standardized(x32, epsilon):
   """(x - mean) / sqrt(variance + epsilon) over the last axis, and
   1 / sqrt(variance + epsilon) [..., 1]."""
   mean = tf.reduce_mean(x32, axis=-1, keepdims=True)
@@ -84,15 +84,16 @@ def _normalized(x32, epsilon):
 
 @tf.function(jit_compile=True, autograph=False)
 def _layer_norm_forward(x, gamma, beta, epsilon):
-  normalized, _ = _normalized(tf.cast(x, tf.float32), epsilon)
+  normalized, _ = standardized(tf.cast(x, tf.float32), epsilon)
   return tf.cast(normalized * gamma + beta, x.dtype)
 
 
-@tf.function(jit_compile=True, autograph=False)
-def _layer_norm_backward(x, gamma, dy, epsilon):
-  normalized, inverse = _normalized(tf.cast(x, tf.float32), epsilon)
+def layer_norm_gradients(x32, gamma, dy, epsilon):
+  """(d x, d gamma, d beta) of LayerNorm over the last axis, float32, for
+  its input ``x32`` [..., d] (float32) and the output gradient ``dy``."""
+  normalized, inverse = standardized(x32, epsilon)
   dy32 = tf.cast(dy, tf.float32)
-  rows = list(range(x.shape.rank - 1))
+  rows = list(range(x32.shape.rank - 1))
   d_gamma = tf.reduce_sum(dy32 * normalized, axis=rows)
   d_beta = tf.reduce_sum(dy32, axis=rows)
   d_normalized = dy32 * gamma
@@ -101,6 +102,14 @@ def _layer_norm_backward(x, gamma, dy, epsilon):
     - tf.reduce_mean(d_normalized, axis=-1, keepdims=True)
     - normalized
     * tf.reduce_mean(d_normalized * normalized, axis=-1, keepdims=True)
+  )
+  return dx, d_gamma, d_beta
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _layer_norm_backward(x, gamma, dy, epsilon):
+  dx, d_gamma, d_beta = layer_norm_gradients(
+    tf.cast(x, tf.float32), gamma, dy, epsilon
   )
   return tf.cast(dx, x.dtype), d_gamma, d_beta
 

@@ -101,13 +101,20 @@ class Dense(tf.Module):
     self.activation = get_activation(activation)
 
   def __call__(self, x):
+    y = self.matmul(x, with_bias=True)
+    return self.activation(y) if self.activation else y
+
+  def matmul(self, x, with_bias=False):
+    """``x @ kernel`` (plus the bias when ``with_bias``): [..., in] ->
+    [..., out], in the dtype of ``x``."""
     kernel = cast_like(self.kernel, x.dtype)
     # a 2-D matmul: the gradient of an ellipsis einsum is ~50x slower on CPU
     y = tf.matmul(tf.reshape(x, [-1, kernel.shape[0]]), kernel)
-    y = tf.nn.bias_add(y, cast_like(self.bias, x.dtype))
+    if with_bias:
+      y = tf.nn.bias_add(y, cast_like(self.bias, x.dtype))
     if x.shape.rank != 2:
       y = tf.reshape(y, tf.concat([tf.shape(x)[:-1], [kernel.shape[1]]], 0))
-    return self.activation(y) if self.activation else y
+    return y
 
 
 class LayerNorm(tf.Module):

@@ -7,10 +7,12 @@ Variable names and shapes equal the official TF1 ones.
 """
 
 import copy
-import json
 
 import tensorflow as tf
 
+from model import bert_config
+from model import fused_ops
+from model import fused_sublayers
 from model import layers
 from util import hparams as hparams_lib
 
@@ -22,94 +24,8 @@ COMPUTE_DTYPES = dict(
   )
 )
 
-# the largest value each size may take (well above any released model)
-SIZE_LIMITS = {
-  "vocab_size": 10_000_000,
-  "hidden_size": 65_536,
-  "num_hidden_layers": 1_000,
-  "num_attention_heads": 4_096,
-  "intermediate_size": 1_000_000,
-  "max_position_embeddings": 1_000_000,
-  "type_vocab_size": 1_000,
-}
-
-
-class BertConfig:
-  """Transformer hyperparameters, with the official fields and defaults."""
-
-  def __init__(
-    self,
-    vocab_size,
-    hidden_size=768,
-    num_hidden_layers=12,
-    num_attention_heads=12,
-    intermediate_size=3072,
-    hidden_act="gelu",
-    hidden_dropout_prob=0.1,
-    attention_probs_dropout_prob=0.1,
-    max_position_embeddings=512,
-    type_vocab_size=2,
-    initializer_range=0.02,
-  ):
-    self.vocab_size = vocab_size
-    self.hidden_size = hidden_size
-    self.num_hidden_layers = num_hidden_layers
-    self.num_attention_heads = num_attention_heads
-    self.hidden_act = hidden_act
-    self.intermediate_size = intermediate_size
-    self.hidden_dropout_prob = hidden_dropout_prob
-    self.attention_probs_dropout_prob = attention_probs_dropout_prob
-    self.max_position_embeddings = max_position_embeddings
-    self.type_vocab_size = type_vocab_size
-    self.initializer_range = initializer_range
-
-  @classmethod
-  def from_dict(cls, json_object):
-    """Builds a config from a dict; unknown keys are an error."""
-    config = cls(vocab_size=None)
-    for key, value in json_object.items():
-      if key not in config.__dict__:
-        raise ValueError(
-          f"Unknown BertConfig field {key!r}; expected one of "
-          f"{sorted(config.__dict__)}"
-        )
-      setattr(config, key, value)
-    return config
-
-  @classmethod
-  def from_json_file(cls, json_file):
-    with tf.io.gfile.GFile(json_file, "r") as reader:
-      return cls.from_dict(json.loads(reader.read()))
-
-  def to_dict(self):
-    return copy.deepcopy(self.__dict__)
-
-  def to_json_string(self):
-    return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
-
-  def to_json(self, json_file):
-    with tf.io.gfile.GFile(json_file, "w") as writer:
-      writer.write(self.to_json_string())
-
-  def validate(self):
-    """Sizes must be positive integers within `SIZE_LIMITS`, and the
-    embedding table must fit in memory: absurd values are named errors
-    here, not an out-of-memory kill later."""
-    for field, limit in SIZE_LIMITS.items():
-      value = getattr(self, field)
-      if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{field} must be an integer, got {value!r}")
-      if not 1 <= value <= limit:
-        raise ValueError(f"{field} is {value}; expected 1 to {limit}")
-    for field in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
-      value = getattr(self, field)
-      if not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"{field} is {value!r}; expected 0 <= p < 1")
-    if self.hidden_size % self.num_attention_heads:
-      raise ValueError(
-        f"hidden_size ({self.hidden_size}) is not a multiple of "
-        f"num_attention_heads ({self.num_attention_heads})"
-      )
+BertConfig = bert_config.BertConfig
+SIZE_LIMITS = bert_config.SIZE_LIMITS
 
 
 class Embeddings(tf.Module):
@@ -158,6 +74,26 @@ class Embeddings(tf.Module):
     return layers.dropout(output, self.dropout_prob, training)
 
 
+def compiled_add_norm(dense, norm, inputs, residual, rate, training):
+  """norm(dropout(dense(inputs)) + residual), the dense's matmul on
+  oneDNN and the rest one compiled kernel (`fused_sublayers`).
+
+  Args:
+    dense: a `layers.Dense`; norm: a `layers.LayerNorm`.
+    inputs: [batch, seq_len, in]; residual: [batch, seq_len, out].
+  """
+  return fused_sublayers.bias_dropout_add_norm(
+    dense.matmul(inputs),
+    dense.bias,
+    residual,
+    norm.gamma,
+    norm.beta,
+    layers.LAYER_NORM_EPSILON,
+    rate,
+    training,
+  )
+
+
 class SelfAttention(tf.Module):
   """Multi-head self-attention plus its output dense, dropout and LayerNorm.
 
@@ -196,6 +132,8 @@ class SelfAttention(tf.Module):
   def __call__(self, x, attention_bias, training):
     """Args: x [batch, seq_len, hidden]; attention_bias broadcastable to
     [batch, heads, seq_len, seq_len] (0 to attend, -10000 to block)."""
+    if fused_ops.applicable(x):
+      return self._compiled(x, attention_bias, training)
     q, k, v = (
       self._heads(proj(x)) for proj in (self.query, self.key, self.value)
     )
@@ -212,6 +150,36 @@ class SelfAttention(tf.Module):
       self.output_dense(context), self.hidden_dropout, training
     )
     return self.output_norm(output + x)
+
+  def _query_key_value(self, x):
+    """q, k, v [batch, heads, seq_len, head_size] from one matmul of
+    ``x`` [batch, seq_len, hidden] with the three kernels side by side."""
+    dense = (self.query, self.key, self.value)
+    kernel = tf.concat([layers.cast_like(d.kernel, x.dtype) for d in dense], 1)
+    bias = tf.concat([layers.cast_like(d.bias, x.dtype) for d in dense], 0)
+    batch, seq_len, hidden = x.shape
+    qkv = tf.nn.bias_add(tf.matmul(tf.reshape(x, [-1, hidden]), kernel), bias)
+    qkv = tf.reshape(qkv, [batch, seq_len, 3, self.num_heads, self.head_size])
+    return tf.unstack(tf.transpose(qkv, [2, 0, 3, 1, 4]))
+
+  def _compiled(self, x, attention_bias, training):
+    """The same computation with its element-wise chains compiled
+    (`fused_sublayers`); x must have a static shape."""
+    q, k, v = self._query_key_value(x)
+    probs = fused_sublayers.attention_probs(
+      tf.matmul(q, k, transpose_b=True),
+      attention_bias,
+      1.0 / self.head_size**0.5,
+      self.attention_dropout,
+      training,
+    )
+    context = tf.reshape(
+      tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3]), x.shape
+    )
+    return compiled_add_norm(
+      self.output_dense, self.output_norm, context, x, self.hidden_dropout,
+      training,
+    )  # fmt: skip
 
 
 class TransformerLayer(tf.Module):
@@ -242,9 +210,25 @@ class TransformerLayer(tf.Module):
   def __call__(self, x, attention_bias, training):
     """Maps [batch, seq_len, hidden] to [batch, seq_len, hidden]."""
     attention_output = self.attention(x, attention_bias, training)
+    if fused_ops.applicable(x):
+      return self._compiled_feed_forward(attention_output, training)
     output = self.output_dense(self.intermediate(attention_output))
     output = layers.dropout(output, self.hidden_dropout, training)
     return self.output_norm(output + attention_output)
+
+  def _compiled_feed_forward(self, x, training):
+    """The feed-forward sublayer with its bias, GELU, dropout, residual and
+    LayerNorm compiled (`fused_sublayers`)."""
+    if self.intermediate.activation is layers.gelu:
+      hidden = fused_sublayers.bias_gelu(
+        self.intermediate.matmul(x), self.intermediate.bias
+      )
+    else:
+      hidden = self.intermediate(x)
+    return compiled_add_norm(
+      self.output_dense, self.output_norm, hidden, x, self.hidden_dropout,
+      training,
+    )  # fmt: skip
 
 
 def attention_bias_from_mask(input_mask, ltr=False, rtl=False):

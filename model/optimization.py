@@ -17,6 +17,7 @@ import re
 
 import tensorflow as tf
 
+from model import adam_kernel
 from model import modeling
 
 EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
@@ -256,6 +257,17 @@ class AdamWeightDecay(tf.Module):
   def _update_variable(self, var, grad, m, v, lr, use_decay, coefficients):
     """The official update of one weight and its slots."""
     c = coefficients
+    if adam_kernel.applicable(var):
+      # one compiled loop; an embedding's rows are scattered into a dense
+      # gradient first (two passes, where the row-wise update below makes
+      # ten), so both kinds of gradient give the same weights bit for bit
+      if isinstance(grad, tf.IndexedSlices):
+        grad = tf.scatter_nd(grad.indices[:, None], grad.values, var.shape)
+      decay_rate = c["weight_decay_rate"] if use_decay else tf.zeros([])
+      adam_kernel.update(
+        var, m, v, tf.cast(grad, tf.float32), lr, decay_rate, c
+      )
+      return
     if isinstance(grad, tf.IndexedSlices):
       # the training step sums repeated rows already (summing unique rows
       # again changes nothing); other callers may pass raw slices

@@ -22,7 +22,7 @@ from finetune import head_specs
 from finetune import task_builder
 from interop import checkpoints
 
-pytestmark = pytest.mark.slow  # a model exported three times
+pytestmark = pytest.mark.slow  # a model exported four times
 SHAPE = DEMO_ENCODER_HPARAMS
 TEXTS = [
   "我在北京大学读书，老师是张三。",
@@ -60,6 +60,12 @@ def exported(tmp_path_factory):
       ["--checkpoint", directory, "--output", out[task], "--task", task,
        "--vocab-file", DEMO_VOCAB, "--hparams", json.dumps(SHAPE)]
     )  # fmt: skip
+  out["afqmc_bfloat16"] = str(root / "afqmc_bfloat16")
+  export_savedmodel.main(
+    ["--checkpoint", directory, "--output", out["afqmc_bfloat16"],
+     "--task", "afqmc", "--vocab-file", DEMO_VOCAB,
+     "--hparams", json.dumps(SHAPE), "--mixed-precision", "mixed_bfloat16"]
+  )  # fmt: skip
   return out
 
 
@@ -184,3 +190,26 @@ def test_the_serving_benchmark_prints_its_figures(exported, tmp_path):
   assert figures["requests"] == 3  # blank lines are skipped
   assert 0 < figures["batch1_p50_ms"] <= figures["batch1_p99_ms"]
   assert figures["batch64_per_s"] > 0
+
+
+def test_a_bfloat16_export_agrees_with_the_float32_one(exported, tmp_path):
+  from benchmarks import export_agreement
+
+  data = tmp_path / "pairs.tsv"
+  texts = [TEXTS[0], TEXTS[3], TEXTS[4]]
+  pairs = [f"{a}\t{b}" for a in texts for b in texts]
+  data.write_text("\n".join(pairs) + "\n", encoding="utf-8")
+  figures = export_agreement.compare(
+    exported["afqmc"], exported["afqmc_bfloat16"], str(data)
+  )
+  assert figures["task"] == "afqmc" and figures["inputs"] == 9
+  # bfloat16 keeps 8 bits of mantissa: probabilities move, but little
+  assert 0 < figures["max_probability_difference"] < 0.05
+  encoder = tf.saved_model.load(exported["afqmc_bfloat16"]).signatures[
+    "encoder"
+  ]
+  ids = tf.constant([[2, 5, 3]])
+  output = encoder(
+    input_ids=ids, input_mask=tf.ones_like(ids), segment_ids=tf.zeros_like(ids)
+  )
+  assert output["sequence_output"].dtype == tf.float32

@@ -81,3 +81,41 @@ def test_masks_differ_between_dropouts_and_between_calls_of_a_function():
   first, second = (m.numpy() != 0 for m in two_dropouts(x))
   again, _ = (m.numpy() != 0 for m in two_dropouts(x))
   assert (first != second).any() and (first != again).any()
+
+
+def _lowbias32(x):
+  """The hash of `dropout_bits.hashed_halves`, in numpy (uint32 wraps)."""
+  x = np.uint32(x)
+  x ^= x >> np.uint32(16)
+  x = np.uint32((int(x) * 0x7FEB352D) & 0xFFFFFFFF)
+  x ^= x >> np.uint32(15)
+  x = np.uint32((int(x) * 0x846CA68B) & 0xFFFFFFFF)
+  return x ^ (x >> np.uint32(16))
+
+
+def test_hashed_halves_by_hand():
+  seed = tf.constant([12345, 678], tf.uint32)
+  halves = tf.function(
+    lambda s: dropout_bits.hashed_halves([2, 3], s), jit_compile=True
+  )(seed).numpy()
+  expected = [
+    _lowbias32((int(_lowbias32(p ^ 12345)) + 678) & 0xFFFFFFFF) >> 16
+    for p in range(6)
+  ]
+  assert halves.shape == (2, 3)
+  assert halves.reshape(-1).tolist() == [int(e) for e in expected]
+
+
+def test_hashed_halves_are_uniform_and_independent_of_neighbours():
+  make = tf.function(
+    lambda s: dropout_bits.hashed_halves([301, 333], s), jit_compile=True
+  )
+  halves = make(tf.constant([7, 11], tf.uint32)).numpy().reshape(-1)
+  eighths = np.bincount(halves // 8192, minlength=8) / halves.size
+  np.testing.assert_allclose(eighths, 1 / 8, atol=0.005)
+  dropped = (halves < dropout_bits.drop_threshold(0.1)).astype(float)
+  assert abs(dropped.mean() - 0.1) < 0.003
+  for lag in (1, 333):  # the next element, the next row
+    assert abs(np.corrcoef(dropped[:-lag], dropped[lag:])[0, 1]) < 0.01
+  other = make(tf.constant([8, 11], tf.uint32)).numpy().reshape(-1)
+  assert abs(np.corrcoef(dropped, other < 6554)[0, 1]) < 0.01
