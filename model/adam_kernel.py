@@ -18,8 +18,11 @@ from model import fused_ops
 
 def applicable(var):
   """Whether ``var``'s update can run compiled: traced, with a known
-  shape, on devices that all run XLA (see `fused_ops.applicable`)."""
-  return fused_ops.applicable(var)
+  shape, on devices that all run XLA (see `fused_ops.applicable`), with
+  one replica (with several, a mirrored variable's copies are updated by
+  the plain ops: under the compiled update some copies stayed unchanged)."""
+  replicas = tf.distribute.get_strategy().num_replicas_in_sync
+  return replicas == 1 and fused_ops.applicable(var)
 
 
 @tf.function(jit_compile=True, autograph=False)
