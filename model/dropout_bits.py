@@ -7,6 +7,8 @@ decides two elements by its 16-bit halves. Dropout's random numbers were
 the largest non-matmul cost of a pretraining step (about 11%).
 """
 
+import math
+
 import tensorflow as tf
 
 HALF_RANGE = 2**16
@@ -50,14 +52,15 @@ def _mix32(x):
   """A 32-bit integer hash with full avalanche (Wellons' "lowbias32"):
   every input bit flips each output bit with probability close to 1/2.
   x: uint32, any shape."""
-  u32 = tf.uint32
-  x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, u32)))
-  x *= tf.constant(0x7FEB352D, u32)
-  x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(15, u32)))
-  x *= tf.constant(0x846CA68B, u32)
-  return tf.bitwise.bitwise_xor(
-    x, tf.bitwise.right_shift(x, tf.constant(16, u32))
-  )
+  x = _xor_shift(x, 16) * tf.constant(0x7FEB352D, tf.uint32)
+  x = _xor_shift(x, 15) * tf.constant(0x846CA68B, tf.uint32)
+  return _xor_shift(x, 16)
+
+
+def _xor_shift(x, bits):
+  """x ^ (x >> bits), uint32."""
+  shifted = tf.bitwise.right_shift(x, tf.constant(bits, tf.uint32))
+  return tf.bitwise.bitwise_xor(x, shifted)
 
 
 def hashed_halves(shape, seed):
@@ -73,9 +76,7 @@ def hashed_halves(shape, seed):
   Returns:
     uint32 values in [0, 2**16) of ``shape``.
   """
-  count = 1
-  for size in shape:
-    count *= size
+  count = math.prod(shape)
   position = tf.bitcast(tf.range(count, dtype=tf.int32), tf.uint32)
   mixed = _mix32(_mix32(tf.bitwise.bitwise_xor(position, seed[0])) + seed[1])
   return tf.reshape(

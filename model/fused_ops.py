@@ -48,22 +48,28 @@ def xla_on_every_device():
   return "GPU" not in kinds or tf.test.is_built_with_gpu_support()
 
 
-def _cdf(x):
-  return 0.5 * (1.0 + tf.math.erf(x / _SQRT_2))
+def gelu_and_slope(x32):
+  """Exact GELU x * Phi(x) of float32 ``x32`` and its derivative
+  Phi(x) + x * phi(x), both of its shape."""
+  cdf = 0.5 * (1.0 + tf.math.erf(x32 / _SQRT_2))
+  density = tf.exp(-0.5 * tf.square(x32)) * _INV_SQRT_2PI
+  return x32 * cdf, cdf + x32 * density
+
+
+def leading_axes(x):
+  """The axes of ``x`` but the last: those a bias gradient sums over."""
+  return list(range(x.shape.rank - 1))
 
 
 @tf.function(jit_compile=True, autograph=False)
 def _gelu_forward(x):
-  x32 = tf.cast(x, tf.float32)
-  return tf.cast(x32 * _cdf(x32), x.dtype)
+  return tf.cast(gelu_and_slope(tf.cast(x, tf.float32))[0], x.dtype)
 
 
 @tf.function(jit_compile=True, autograph=False)
 def _gelu_backward(x, dy):
-  x32 = tf.cast(x, tf.float32)
-  density = tf.exp(-0.5 * tf.square(x32)) * _INV_SQRT_2PI
-  dx = tf.cast(dy, tf.float32) * (_cdf(x32) + x32 * density)
-  return tf.cast(dx, dy.dtype)
+  _, slope = gelu_and_slope(tf.cast(x, tf.float32))
+  return tf.cast(tf.cast(dy, tf.float32) * slope, dy.dtype)
 
 
 @tf.custom_gradient
@@ -93,7 +99,7 @@ def layer_norm_gradients(x32, gamma, dy, epsilon):
   its input ``x32`` [..., d] (float32) and the output gradient ``dy``."""
   normalized, inverse = standardized(x32, epsilon)
   dy32 = tf.cast(dy, tf.float32)
-  rows = list(range(x32.shape.rank - 1))
+  rows = leading_axes(x32)
   d_gamma = tf.reduce_sum(dy32 * normalized, axis=rows)
   d_beta = tf.reduce_sum(dy32, axis=rows)
   d_normalized = dy32 * gamma

@@ -27,16 +27,12 @@ Only where shapes are static (`fused_ops.applicable`); XLA compiles once
 per shape.
 """
 
-import math
-
 import tensorflow as tf
 
 from model import dropout_bits
 from model import fused_ops
 
 _F32 = tf.float32
-_SQRT_2 = math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def _dropout_inputs(rate, training):
@@ -106,26 +102,17 @@ def attention_probs(scores, bias, scale, rate, training):
   return attend(scores)
 
 
-def _gelu_and_slope(pre):
-  cdf = 0.5 * (1.0 + tf.math.erf(pre / _SQRT_2))
-  density = tf.exp(-0.5 * tf.square(pre)) * _INV_SQRT_2PI
-  return pre * cdf, cdf + pre * density
-
-
-def _rows(x):
-  return list(range(x.shape.rank - 1))
-
-
 @tf.function(jit_compile=True, autograph=False)
 def _bias_gelu_forward(y, bias):
-  return tf.cast(_gelu_and_slope(tf.cast(y, _F32) + bias)[0], y.dtype)
+  return tf.cast(fused_ops.gelu_and_slope(tf.cast(y, _F32) + bias)[0], y.dtype)
 
 
 @tf.function(jit_compile=True, autograph=False)
 def _bias_gelu_backward(y, bias, dy):
-  _, slope = _gelu_and_slope(tf.cast(y, _F32) + bias)
+  _, slope = fused_ops.gelu_and_slope(tf.cast(y, _F32) + bias)
   d_pre = tf.cast(dy, _F32) * slope
-  return tf.cast(d_pre, y.dtype), tf.reduce_sum(d_pre, axis=_rows(y))
+  d_bias = tf.reduce_sum(d_pre, axis=fused_ops.leading_axes(y))
+  return tf.cast(d_pre, y.dtype), d_bias
 
 
 def bias_gelu(y, bias):
@@ -167,7 +154,7 @@ def _add_norm_backward(y, bias, residual, gamma, epsilon, dy, drop):
   d_pre = _dropped(d_sum, drop)
   return (
     tf.cast(d_pre, y.dtype),
-    tf.reduce_sum(d_pre, axis=_rows(y)),
+    tf.reduce_sum(d_pre, axis=fused_ops.leading_axes(y)),
     tf.cast(d_sum, residual.dtype),
     d_gamma,
     d_beta,
