@@ -98,7 +98,11 @@ def task_head_specs(checkpoint, shapes, hparams):
   for task, kernel in checkpoints.dense_heads(shapes).items():
     num_outputs = shapes[kernel][1]
     spec = saved.get(task) or registry_spec(task, hparams)
-    if spec is None or len(spec.labels) != num_outputs:
+    if spec is not None and spec.kind == "multiple_choice":
+      expected = 1  # one score per option
+    else:
+      expected = None if spec is None else len(spec.labels)
+    if expected != num_outputs:
       labels = [f"LABEL_{i}" for i in range(num_outputs)]
       logs.log(f"  {task}: head unknown; a classifier with {labels[0]}...")
       spec = head_specs.HeadSpec("classification", labels, 1.0, 0.0, None)

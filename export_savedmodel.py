@@ -26,6 +26,7 @@ import convert_checkpoint
 from finetune import head_specs
 from finetune import heads as task_heads
 from finetune import qa_head
+from interop import choice_serving
 from interop import export
 from interop import loading
 from interop import qa_serving
@@ -38,7 +39,11 @@ from util import cli
 from util import logs
 
 # the serving functions of each kind of head (others: classifiers)
-SERVING = {"tagging": text_serving.TaggerServing, "qa": qa_serving.QAServing}
+SERVING = {
+  "tagging": text_serving.TaggerServing,
+  "qa": qa_serving.QAServing,
+  "multiple_choice": choice_serving.MultipleChoiceServing,
+}
 
 
 def build_head(task, spec, shapes):

@@ -7,12 +7,20 @@ Usage:
       --predictions tnews11_predict.json
   python score_predictions.py --task cluener --gold cluener/dev.json \
       --predictions cluener_predict.json
+  python score_predictions.py --task c3 --gold c3/ \
+      --predictions c3_dev_predictions.json
+  python score_predictions.py --task chid --gold chid/dev.json \
+      --predictions chid11_predict.json
 Prints one JSON line: cmrc2018 (and drcd) {"em", "f1", "total", "skip"} on
 SQuAD-format gold and a {id: text} file; classification tasks their
 accuracy (binary tasks also precision/recall/F1) on labelled JSON lines (or
 the task's own format) against {"id", "label"} lines; regression tasks
 Pearson, Spearman and MSE on the label's own scale; tagging tasks entity
-precision/recall/F1 overall and per type. These are the functions
+precision/recall/F1 overall and per type; multiple-choice tasks accuracy
+(and "missing") of {"id", "label"} lines (C3; --gold a labelled C3 file,
+or the directory of d-dev.json and m-dev.json), a {blank: index} object or
+{"id", "answer"} lines (CHID in CLUE's or FewCLUE's layout; CLUE's reads
+the _answer.json beside the gold file). These are the functions
 run_finetuning.py reports dev metrics with, and it writes what it scored
 to results/<task>_dev_predictions.json. --hparams describes your own
 tasks ("custom_tasks").

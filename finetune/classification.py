@@ -67,6 +67,22 @@ def matthews_correlation(labels, preds):
   return 100.0 * float((correct * total - np.sum(pred * true)) / denominator)
 
 
+def label_outputs(task_name, logits, features):
+  """(per-example cross-entropy [batch], outputs) of [batch, labels]
+  logits against ``<task>_label_ids``."""
+  label_ids = features[f"{task_name}_label_ids"]
+  losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
+    labels=label_ids, logits=logits
+  )
+  return losses, {
+    "loss": losses,
+    "logits": logits,
+    "predictions": tf.argmax(logits, -1, output_type=tf.int32),
+    "label_ids": label_ids,
+    "eid": features[f"{task_name}_eid"],
+  }
+
+
 class AccuracyScorer(task.Scorer):
   """Accuracy (and precision/recall/F1 of label 1 for binary tasks), in %.
 
@@ -204,18 +220,7 @@ class ClassificationTask(task.Task):
     )
 
   def head_outputs(self, head, sequence_output, features, training):
-    logits = head(sequence_output, training)
-    label_ids = features[f"{self.name}_label_ids"]
-    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
-      labels=label_ids, logits=logits
-    )
-    return losses, {
-      "loss": losses,
-      "logits": logits,
-      "predictions": tf.argmax(logits, -1, output_type=tf.int32),
-      "label_ids": label_ids,
-      "eid": features[f"{self.name}_eid"],
-    }
+    return label_outputs(self.name, head(sequence_output, training), features)
 
   def get_scorer(self, examples, tokenizer):
     return AccuracyScorer(len(self.label_list), self.metric)

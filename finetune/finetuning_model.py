@@ -9,6 +9,20 @@ from util import training_utils
 HEAD_SCOPE = "task_specific/"
 
 
+def encoder_inputs(features):
+  """(input_ids, input_mask, segment_ids) as [rows, seq_len]: a
+  multiple-choice batch's [batch, choices, seq_len] options become
+  ``batch * choices`` rows."""
+  inputs = [
+    tf.convert_to_tensor(features[name])
+    for name in ("input_ids", "input_mask", "segment_ids")
+  ]
+  if inputs[0].shape.rank == 3:
+    length = inputs[0].shape[-1] or tf.shape(inputs[0])[-1]
+    return tuple(tf.reshape(x, [-1, length]) for x in inputs)
+  return tuple(inputs)
+
+
 class FinetuningModel(tf.Module):
   """Shared encoder (``electra/``) and task heads (``task_specific/<task>/``).
 
@@ -36,13 +50,7 @@ class FinetuningModel(tf.Module):
     """
     # the heads and losses run in float32 under mixed precision
     sequence = tf.cast(
-      self.electra(
-        features["input_ids"],
-        features["input_mask"],
-        features["segment_ids"],
-        training,
-      ),
-      tf.float32,
+      self.electra(*encoder_inputs(features), training), tf.float32
     )
     total, outputs = 0.0, {}
     for task_id, task in enumerate(self.tasks):

@@ -22,19 +22,24 @@ A `HeadSpec` says what an exporter must reproduce of the trainer:
 - ``max_seq_length``: the packed length the task was trained with;
 - ``qa``: for span-extraction QA (kind "qa"), the predictor's settings
   (`QA_SETTINGS`) and ``has_unanswerable`` (the labelled data had
-  unanswerable questions, so the no-answer threshold applies).
+  unanswerable questions, so the no-answer threshold applies);
+- ``cloze``: for multiple choice (kind "multiple_choice", whose
+  ``labels`` are the option indices "0".."n-1"), the context holds a
+  ``#idiom#`` blank the options fill (CHID).
 """
 
 import collections
 import os
 
+from finetune import choice_tasks
+from finetune import multiple_choice
 from finetune import qa
 from finetune import regression
 from finetune import tagging
 from util import files as files_lib
 
 DESCRIPTIONS_FILE = "tasks.json"
-KINDS = ("classification", "regression", "tagging", "qa")
+KINDS = ("classification", "regression", "tagging", "qa", "multiple_choice")
 # what a QA task's predictor reads of its config
 QA_SETTINGS = (
   "max_query_length", "doc_stride", "n_best_size", "max_answer_length",
@@ -44,8 +49,8 @@ QA_SETTINGS = (
 
 HeadSpec = collections.namedtuple(
   "HeadSpec",
-  "kind labels value_scale value_shift segment_id pair max_seq_length qa",
-  defaults=(False, None, None),
+  "kind labels value_scale value_shift segment_id pair max_seq_length qa cloze",
+  defaults=(False, None, None, False),
 )
 
 
@@ -56,6 +61,12 @@ def describe(task):
     settings = {k: getattr(task.config, k) for k in QA_SETTINGS}
     settings["has_unanswerable"] = task.has_unanswerable
     return HeadSpec("qa", [], 1.0, 0.0, None, True, length, settings)
+  if isinstance(task, multiple_choice.MultipleChoiceTask):
+    labels = [str(i) for i in range(task.max_choices)]
+    cloze = isinstance(task, choice_tasks.CHID)
+    return HeadSpec(
+      "multiple_choice", labels, 1.0, 0.0, None, True, length, None, cloze
+    )
   if isinstance(task, tagging.TaggingTask):
     return HeadSpec("tagging", list(task.tags), 1.0, 0.0, 1, False, length)
   pair = bool(getattr(task, "pair", False))

@@ -9,6 +9,7 @@ fingerprint matches.
 
 import hashlib
 import json
+import math
 import os
 import random
 
@@ -33,6 +34,10 @@ class Preprocessor:
     self.tasks = tasks
     self.tokenizer = tokenizer
     seq = [config.max_seq_length]
+    # a multiple-choice task packs every option of a question as a row
+    choices = [t.max_choices for t in tasks if hasattr(t, "max_choices")]
+    if choices:
+      seq = [max(choices)] + seq
     self.specs = {
       name: (seq if shape == "seq" else shape, tf.int64)
       for name, shape in SHARED_SPECS.items()
@@ -95,7 +100,7 @@ class Preprocessor:
   def _serialize(self, feature):
     values = {}
     for name, (shape, dtype) in self.specs.items():
-      value = feature.get(name, [0] * shape[0] if shape else 0)
+      value = feature.get(name, [0] * math.prod(shape) if shape else 0)
       value = value if shape else [value]
       values[name] = (
         tf.train.Feature(float_list=tf.train.FloatList(value=value))
@@ -163,14 +168,20 @@ class Preprocessor:
       """``length`` (at least 1) rounded up to the multiple."""
       return (tf.maximum(length, 1) + multiple - 1) // multiple * multiple
 
+    def longest(mask):
+      """The longest row of ``mask`` [..., seq_len] (one example: one row,
+      or one per option of a multiple-choice question)."""
+      return tf.reduce_max(tf.reduce_sum(mask, -1))
+
     def bucket(example):
-      return tf.cast(rounded(tf.reduce_sum(example["input_mask"])), tf.int64)
+      return tf.cast(rounded(longest(example["input_mask"])), tf.int64)
 
     def cut(batch):
-      longest = tf.reduce_max(tf.reduce_sum(batch["input_mask"], 1))
-      length = tf.minimum(rounded(longest), self.config.max_seq_length)
+      length = tf.minimum(
+        rounded(longest(batch["input_mask"])), self.config.max_seq_length
+      )
       return {
-        name: value[:, :length] if name in self.seq_features else value
+        name: value[..., :length] if name in self.seq_features else value
         for name, value in batch.items()
       }
 

@@ -1,5 +1,6 @@
 """The task registry: task name -> task class."""
 
+from finetune import choice_tasks
 from finetune import clue_tasks
 from finetune import custom_tasks
 from finetune import hfl_tasks
@@ -8,6 +9,7 @@ from finetune import tagging
 
 TASKS = dict(
   clue_tasks.CLUE_TASKS,
+  **choice_tasks.CHOICE_TASKS,
   **hfl_tasks.HFL_TASKS,
   cluener=tagging.CLUENER,
   cmrc2018=qa.QATask,
@@ -38,4 +40,12 @@ def get_task(config, name):
 
 
 def get_tasks(config):
-  return [get_task(config, name) for name in config.task_names]
+  tasks = [get_task(config, name) for name in config.task_names]
+  choice = [t.name for t in tasks if hasattr(t, "max_choices")]
+  if choice and len(tasks) > 1:
+    raise ValueError(
+      f"hparam 'task_names' {config.task_names}: {choice[0]} is a "
+      f"multiple-choice task (its inputs are one row per option); "
+      f"fine-tune it on its own"
+    )
+  return tasks

@@ -110,6 +110,7 @@ class ExportModule(tf.Module):
       "labels": list(spec.labels) if spec else None,
       "max_seq_length": self.serving.max_seq_length if spec else None,
       "qa": spec.qa if spec else None,
+      "cloze": spec.cloze if spec and spec.kind == "multiple_choice" else None,
     }
 
 

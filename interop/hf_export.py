@@ -8,8 +8,9 @@ vocabulary, ``vocab.txt`` plus ``tokenizer_config.json`` (so that
 - the generator as ``ElectraForMaskedLM``, with the shared token embeddings
   written into it (its output layer is tied to them);
 - a classification or regression head as
-  ``ElectraForSequenceClassification`` and a tagging head as
-  ``ElectraForTokenClassification``, with ``id2label``, made to give the
+  ``ElectraForSequenceClassification``, a tagging head as
+  ``ElectraForTokenClassification`` (with ``id2label``) and a
+  multiple-choice head as ``ElectraForMultipleChoice``, made to give the
   trainer's outputs on the inputs transformers feeds by default (a
   regression output on the label's own scale; a tagging model's constant
   segment folded into the default segment row);
@@ -38,6 +39,11 @@ INPUT_NOTES = {
   "regression": (
     "token_type_ids as the tokenizer gives them; the output is the value on "
     "the label's own scale (the trainer's normalisation is folded in)"
+  ),
+  "multiple_choice": (
+    "input_ids [batch, options, seq_len], each option packed [CLS] context "
+    "[SEP] question option [SEP] (token_type_ids 0, then 1), the context "
+    "cut first; pass only a question's real options"
   ),
   "tagging": (
     "the trainer fed token_type_ids 1 on every token; the segment-1 "
@@ -120,6 +126,23 @@ def classifier_state(tensors, task):
   return state
 
 
+def multiple_choice_state(tensors, task):
+  """``ElectraForMultipleChoice`` weights for our one-dense option scorer.
+
+  transformers scores an option by sequence_summary (dense -> GELU on
+  [CLS]) then classifier; as for `classifier_state`, the summary is the
+  identity shifted into GELU's linear range and the shift is folded into
+  the classifier's bias.
+  """
+  state = classifier_state(tensors, task)
+  return {
+    name.replace("classifier.dense.", "sequence_summary.summary.").replace(
+      "classifier.out_proj.", "classifier."
+    ): array
+    for name, array in state.items()
+  }
+
+
 def tagger_state(tensors, task):
   """``ElectraForTokenClassification`` weights (one dense layer, as ours)."""
   state = torch_state(tensors, "electra", ("electra/",))
@@ -174,6 +197,11 @@ def task_plan(tensors, task, spec):
   if spec.kind == "tagging":
     architecture = "ElectraForTokenClassification"
     state = tagger_state(tensors, task)
+  elif spec.kind == "multiple_choice":
+    architecture = "ElectraForMultipleChoice"
+    state = multiple_choice_state(tensors, task)
+    # the summary keeps the hidden width (not one output per label)
+    extra = {"summary_proj_to_labels": False}
   elif spec.kind == "regression":
     architecture = "ElectraForSequenceClassification"
     state = regressor_state(tensors, task, spec.value_scale, spec.value_shift)

@@ -81,11 +81,26 @@ def check_inputs(options):
     raise FileNotFoundError(f"--vocab-file {options.vocab_file} does not exist")
   for task in options.tasks:
     for split in ("train", "dev"):
-      path = os.path.join(options.clue_dir, task, split + ".json")
-      if not os.path.isfile(path):
-        raise FileNotFoundError(
-          f"--clue-dir: {path} does not exist (task {task}, split {split})"
-        )
+      for path in task_files(options.clue_dir, task, split):
+        if not os.path.isfile(path):
+          raise FileNotFoundError(
+            f"--clue-dir: {path} does not exist (task {task}, split {split})"
+          )
+
+
+def task_files(clue_dir, task, split):
+  """The files a task reads for a split: its own list (C3, CHID), else
+  ``<task>/<split>.json``."""
+  config = configure_finetuning.FinetuningConfig(
+    "check", "", task_names=[task], raw_data_dir=clue_dir
+  )
+  task_object = task_builder.get_task(config, task)
+  if hasattr(task_object, "data_files"):
+    try:
+      return task_object.data_files(split)
+    except FileNotFoundError as error:
+      raise FileNotFoundError(f"--clue-dir: {error}") from None
+  return [os.path.join(clue_dir, task, split + ".json")]
 
 
 def pretraining_config(options):
@@ -162,7 +177,10 @@ def task_corpus(clue_dir, task, output_dir):
   os.makedirs(output_dir, exist_ok=True)
   lines = []
   for example in examples:
-    lines += [example.text_a] + ([example.text_b] if example.text_b else [])
+    if hasattr(example, "context"):  # a multiple-choice question
+      lines += [*example.context, example.question]
+    else:
+      lines += [example.text_a] + ([example.text_b] if example.text_b else [])
     lines.append("")
   files_lib.atomic_write_text(
     "\n".join(lines), os.path.join(output_dir, f"{task}_train_text.txt")

@@ -95,6 +95,12 @@ def _fmt(stat):
   return f"{stat['mean']:.2f} ± {stat['std']:.2f} (n={stat['n']})"
 
 
+def published_cell(published, model):
+  """A published figure, or "not published" (never a made-up number)."""
+  value = published.get(model)
+  return "not published" if value is None else value
+
+
 def finetuning_table(rows):
   columns = (
     "task", "CLUE ELECTRA-tiny", "RoBERTa-tiny", "ours, pretrained",
@@ -105,7 +111,8 @@ def finetuning_table(rows):
     pub = row["published"]
     sizes = row["examples"] or {}
     lines.append(
-      f"| {task} | {pub.get('ELECTRA-tiny')} | {pub.get('RoBERTa-tiny')} | "
+      f"| {task} | {published_cell(pub, 'ELECTRA-tiny')} | "
+      f"{published_cell(pub, 'RoBERTa-tiny')} | "
       f"{_fmt(row['ours']['pretrained'])} | {_fmt(row['ours']['random'])} | "
       f"{row['gain']:+.2f}{BEYOND if row['beyond_spread'] else ''} | "
       f"{sizes.get('train')}/{sizes.get('dev')} |"

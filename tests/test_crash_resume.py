@@ -171,9 +171,31 @@ def run_until(command_line, markers, env):
   raise AssertionError(f"the run ended before printing {waiting[0]!r}")
 
 
+def write_c3_questions(root):
+  """C3 files (train 48 questions, test 6); the model of `write_reviews`."""
+  sys.path.insert(0, os.path.join(ROOT, "tests", "finetune"))
+  from choice_data import write_c3
+
+  write_c3(root, sizes=(("train", 48), ("dev", 10)))
+  hparams = write_reviews(root)
+  del hparams["custom_tasks"]
+  return dict(hparams, task_names=["c3"], save_checkpoints_steps=2, log_every=2)
+
+
+# per task type: (data writer, steps per epoch, test predictions file and
+# its lines); both run 3 epochs in 2 trials
+RESUME_CASES = {
+  "classification": (write_reviews, 12, "reviews_predict.json", 8),
+  "multiple_choice": (write_c3_questions, 6, "c311_predict.json", 6),
+}
+
+
 @pytest.mark.slow
-def test_finetuning_resumes_after_kill_minus_nine(tmp_path):
-  hparams = write_reviews(tmp_path)
+@pytest.mark.parametrize("case", sorted(RESUME_CASES))
+def test_finetuning_resumes_after_kill_minus_nine(tmp_path, case):
+  write, per_epoch, predictions, test_lines = RESUME_CASES[case]
+  hparams = write(tmp_path)
+  total = 3 * per_epoch
   command_line = [
     sys.executable, os.path.join(ROOT, "run_finetuning.py"),
     "--data-dir", str(tmp_path), "--model-name", "m",
@@ -181,11 +203,12 @@ def test_finetuning_resumes_after_kill_minus_nine(tmp_path):
   ]  # fmt: skip
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   # kill 1: right after the first epoch's last step, during its dev eval
-  proc = run_until(command_line, ["12/36 = "], env)
+  proc = run_until(command_line, [f"{per_epoch}/{total} = "], env)
   proc.send_signal(signal.SIGKILL)
   proc.wait()
   # kill 2: at a random moment of the second trial's second epoch
-  proc = run_until(command_line, ["Trial 2/2", "16/36 = "], env)
+  second = per_epoch + hparams["log_every"]
+  proc = run_until(command_line, ["Trial 2/2", f"{second}/{total} = "], env)
   time.sleep(random.Random(1).uniform(0.0, 0.5))
   proc.send_signal(signal.SIGKILL)
   proc.wait()
@@ -195,16 +218,17 @@ def test_finetuning_resumes_after_kill_minus_nine(tmp_path):
   assert done.returncode == 0, done.stderr[-2000:]
   assert "Trial 1 finished earlier" in done.stdout
   assert "Resuming trial 2 at step" in done.stdout
-  assert "36/36 = 100.0%" in done.stdout
+  assert f"{total}/{total} = 100.0%" in done.stdout
+  task = hparams["task_names"][0]
   results = json.load(
-    open(tmp_path / "models" / "m" / "results" / "reviews_results.json")
+    open(tmp_path / "models" / "m" / "results" / f"{task}_results.json")
   )
   assert len(results["trials"]) == 2 and len(results["best"]) == 2
   assert [len(b["history"]) for b in results["best"]] == [3, 3]
   for trial in (1, 2):
     path = tmp_path / "models" / "m" / "test_predictions" / f"trial_{trial}"
-    lines = open(path / "reviews_predict.json").read().splitlines()
-    assert len(lines) == 8
+    lines = open(path / predictions).read().splitlines()
+    assert len(lines) == test_lines
 
 
 @pytest.fixture

@@ -119,3 +119,30 @@ def test_domain_adaptive_corpus_is_the_tasks_text_without_labels(tmp_path):
   assert len(documents) == 40  # one per training pair, two sentences each
   assert all(len(d.strip().split("\n")) == 2 for d in documents)
   assert '"label"' not in text and "sentence1" not in text
+
+
+def test_multiple_choice_tasks_are_checked_by_their_own_files(tmp_path):
+  import sys
+
+  from recipes import clue
+  from recipes import report
+
+  sys.path.insert(0, os.path.join(ROOT, "tests", "finetune"))
+  from choice_data import write_c3
+
+  write_c3(tmp_path)
+  clue_dir = str(tmp_path / "finetuning_data")
+  files = clue.task_files(clue_dir, "c3", "dev")
+  assert [os.path.basename(p) for p in files] == ["d-dev.json", "m-dev.json"]
+  os.remove(os.path.join(clue_dir, "c3", "m-dev.json"))
+  vocab = str(tmp_path / "v.txt")
+  write_vocab(vocab)
+  for task, missing in (("c3", "c3/m-dev.json does not"), ("chid", "none of")):
+    with pytest.raises(FileNotFoundError, match=missing):
+      reproduce_clue.main(
+        ["--corpus-dir", clue_dir, "--clue-dir", clue_dir, "--work-dir",
+         str(tmp_path / "w"), "--vocab-file", vocab, "--tasks", task]
+      )  # fmt: skip
+  assert report.published_cell({"RoBERTa-tiny": 54.15}, "ELECTRA-tiny") == (
+    "not published"
+  )
