@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from choice_data import CHOICE_RUN
 from choice_data import write_c3
 from choice_data import write_chid_clue
@@ -18,8 +19,10 @@ import score_predictions
 from conftest import shared_path
 from finetune import driver
 from finetune import finetuning_model
+from finetune import preprocessing
 from finetune import readers
 from finetune import task_builder
+from finetune import trial as trial_lib
 from model import choice_packing
 from model import tokenizers
 
@@ -167,6 +170,41 @@ def test_predict_only_from_the_finetuned_checkpoint(c3_run, tmp_path):
   )
   (again,) = driver.run_finetuning(config)
   assert again["c3"]["accuracy"] == pytest.approx(trained["accuracy"])
+
+
+def test_bucketed_batches_cut_every_option_row_alike(c3_run, tmp_path):
+  """Batches cut to their longest option row give the probabilities of
+  batches padded to max_seq_length."""
+  probabilities = []
+  for bucketing in (True, False):
+    config = config_for(
+      tmp_path / str(bucketing),
+      task_names=["c3"],
+      **dict(
+        RUN,
+        raw_data_dir=c3_run.raw_data_dir,
+        do_train=False,
+        init_checkpoint=f"{c3_run.model_dir}_1",
+        bucket_by_length=bucketing,
+        bucket_multiple=4,
+        max_seq_length=96,  # rows of 60-80 tokens: buckets differ
+      ),
+    )
+    tasks = task_builder.get_tasks(config)
+    tokenizer = tokenizers.get_tokenizer(config.vocab_file, True)
+    preprocessor = preprocessing.Preprocessor(config, tasks, tokenizer)
+    run = trial_lib.Trial(
+      config, tasks, preprocessor, tf.distribute.get_strategy(), 1
+    )
+    run.build(1)
+    record_path, _ = preprocessor.prepare(tasks, "dev", False)
+    lengths = {
+      batch["input_ids"].shape[-1]
+      for batch in preprocessor.dataset(record_path, 3, False)
+    }
+    assert (min(lengths) < 96) == bucketing
+    probabilities.append(run.predict(record_path)["c3"]["probabilities"])
+  np.testing.assert_allclose(probabilities[0], probabilities[1], atol=1e-5)
 
 
 def chid_task(root):
@@ -331,3 +369,29 @@ def test_chid_guids_are_the_fewclue_ids(tmp_path):
   write_chid_fewclue(tmp_path)
   examples = chid_task(tmp_path).get_examples("test")
   assert [e.guid for e in examples] == [400, 401, 402, 403]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+  "name,submission,count", [("c3", "c311_predict.json", 3892),
+                            ("chid", "chidf_predict.json", 2000)]
+)  # fmt: skip
+def test_real_data_end_to_end(tmp_path, name, submission, count):
+  vocab = shared_path("data", "vocab", "bert-base-chinese-vocab.txt")
+  os.makedirs(tmp_path / "finetuning_data")
+  os.symlink(
+    shared_path("data", "clue", name), tmp_path / "finetuning_data" / name
+  )
+  hparams = dict(
+    RUN, vocab_file=vocab, vocab_size=21128, max_seq_length=64,
+    train_batch_size=8, predict_batch_size=64,
+    max_examples={"train": 64, "dev": 64},
+  )  # fmt: skip
+  config = config_for(tmp_path, task_names=[name], **hparams)
+  driver.run_finetuning(config)
+  results = json.load(open(config.results_json))
+  assert len(results["best"][0]["history"]) == 2
+  path = os.path.join(config.test_predictions_dir, "trial_1", submission)
+  lines = [json.loads(line) for line in open(path, encoding="utf-8")]
+  assert len(lines) == count
+  assert len({row["id"] for row in lines}) == count
