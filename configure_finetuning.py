@@ -21,6 +21,14 @@ class FinetuningConfig(hparams_lib.HParams):
     "max_examples": dict,
     "num_train_epochs": float,
     "mixed_precision": str,
+    "teacher_checkpoint": (str, list),
+  }
+  # the "distillation" settings and their defaults (TextBrewer's recipes
+  # use temperature 8 and the soft labels alone)
+  DISTILLATION_DEFAULTS = {
+    "temperature": 8.0,
+    "hard_label_weight": 0.0,
+    "soft_label_weight": 1.0,
   }
 
   def __init__(self, model_name, data_dir, **kwargs):
@@ -122,6 +130,12 @@ class FinetuningConfig(hparams_lib.HParams):
     # compile each training step with XLA: once per batch shape, so at most
     # max_seq_length / bucket_multiple times with bucket_by_length
     self.jit_compile = False
+    # knowledge distillation: a fine-tuned teacher of the same tasks (ours,
+    # official TF1 or transformers; a list averages several), its shape
+    # when it is not the student's, and DISTILLATION_DEFAULTS overrides
+    self.teacher_checkpoint = None
+    self.teacher_hparams = {}
+    self.distillation = {}
 
   def _locations(self, data_dir, model_name, task_names):
     """Default locations of data files."""
@@ -188,7 +202,35 @@ class FinetuningConfig(hparams_lib.HParams):
     hparams_lib.check_choice(
       self, "mixed_precision", hparams_lib.MIXED_PRECISION_POLICIES
     )
+    self._check_distillation()
     if self.num_train_epochs <= 0:
       raise ValueError(
         f"hparam 'num_train_epochs' must be > 0, got {self.num_train_epochs}"
       )
+
+  def _check_distillation(self):
+    """Unknown keys and values out of range are errors naming them."""
+    for key, value in self.distillation.items():
+      if key not in self.DISTILLATION_DEFAULTS:
+        raise ValueError(
+          f"hparam 'distillation' has unknown key {key!r}; known keys are "
+          f"{sorted(self.DISTILLATION_DEFAULTS)}"
+        )
+      if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ValueError(f"hparam 'distillation.{key}' must be a number")
+    settings = self.distillation_settings()
+    if settings["temperature"] <= 0:
+      raise ValueError("hparam 'distillation.temperature' must be > 0")
+    if min(settings["hard_label_weight"], settings["soft_label_weight"]) < 0:
+      raise ValueError("hparam 'distillation' weights must be >= 0")
+
+  def distillation_settings(self):
+    """DISTILLATION_DEFAULTS with the hparam's overrides."""
+    return dict(self.DISTILLATION_DEFAULTS, **self.distillation)
+
+  def teacher_checkpoints(self):
+    """The teacher checkpoints as a list (empty without distillation)."""
+    spec = self.teacher_checkpoint
+    if spec is None:
+      return []
+    return [spec] if isinstance(spec, str) else list(spec)

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from finetune import finetuning_model
 from finetune import head_specs
+from finetune import teacher as teacher_lib
 from finetune import trial_state
 from interop import checkpoints
 from interop import loading
@@ -144,6 +145,10 @@ class Trial:
       init_encoder(config, self.model)
     else:
       restore_finetuned(config, self.model)
+    self.teachers = None
+    if config.do_train and config.teacher_checkpoints():
+      with self.strategy.scope():
+        self.teachers = teacher_lib.Teachers(config, self.tasks)
     self._predict_steps = {}
 
   def _predict_batch(self, features):
@@ -202,7 +207,9 @@ class Trial:
     batch = float(config.train_batch_size)
 
     def loss_fn(features, _):
-      total, _ = self.model(features, training=True)
+      total, outputs = self.model(features, training=True)
+      if self.teachers is not None:  # distillation
+        total = self.teachers.combined(total, outputs, features)
       return total, {"mean_loss": total / batch}
 
     replica_step = step_lib.make_replica_step(

@@ -1,0 +1,145 @@
+"""Knowledge distillation in fine-tuning: fine-tuned teachers of the same
+tasks, run in inference mode on each training batch, teach the student
+through `distill_losses`.
+
+A teacher is a `FinetuningModel` of the student's tasks with the shape of
+``teacher_hparams`` (the student's by default), loaded with its encoder
+and task heads from ``teacher_checkpoint``; several checkpoints form an
+ensemble whose outputs are averaged. What each task kind learns from:
+- classification, pairs, multiple choice: the logits (soft labels at the
+  ``distillation.temperature``);
+- tagging: each real token's logits;
+- regression: the score (squared difference).
+The student's loss is ``hard_label_weight`` x its task loss plus
+``soft_label_weight`` x the distillation loss.
+"""
+
+import tensorflow as tf
+
+from finetune import distill_losses
+from finetune import finetuning_model
+from finetune import head_specs
+from interop import loading
+
+# what a teacher takes from the student's config, and the shape it takes
+# when 'teacher_hparams' gives none
+SHARED_HPARAMS = (
+  "task_names", "custom_tasks", "tagging_scheme", "max_seq_length",
+  "vocab_size", "do_lower_case", "mixed_precision",
+)  # fmt: skip
+SHAPE_HPARAMS = ("model_size", "model_hparam_overrides", "embedding_size")
+
+# the output each kind of head is taught through
+TAUGHT_OUTPUT = {
+  "classification": "logits",
+  "multiple_choice": "logits",
+  "tagging": "logits",
+  "regression": "predictions",
+}
+
+
+def teacher_config(config):
+  """The config of the teacher model: the student's tasks and inputs, with
+  ``teacher_hparams`` as its shape (the student's shape when empty)."""
+  hparams = {key: getattr(config, key) for key in SHARED_HPARAMS}
+  shape = config.teacher_hparams or {
+    key: getattr(config, key) for key in SHAPE_HPARAMS
+  }
+  return type(config)("teacher", config.data_dir, **hparams, **shape)
+
+
+def check_kinds(tasks):
+  """{task: kind}; a task this module cannot teach is an error."""
+  kinds = {}
+  for task in tasks:
+    spec = head_specs.describe(task)
+    kind = spec.kind if spec is not None else None
+    if kind not in TAUGHT_OUTPUT:
+      raise ValueError(
+        f"hparam 'teacher_checkpoint': distillation teaches "
+        f"{', '.join(sorted(TAUGHT_OUTPUT))} tasks; {task.name} is "
+        f"{kind or 'another kind'}"
+      )
+    kinds[task.name] = kind
+  return kinds
+
+
+def check_labels(checkpoint, tasks):
+  """The teacher's tasks.json (when it has one) must give each task the
+  student's labels."""
+  saved = head_specs.read_descriptions(checkpoint) or {}
+  for task in tasks:
+    spec, ours = saved.get(task.name), head_specs.describe(task)
+    if spec is not None and list(spec.labels) != list(ours.labels):
+      raise ValueError(
+        f"teacher_checkpoint {checkpoint}: task {task.name} was trained with "
+        f"labels {spec.labels[:6]}..., the student has {ours.labels[:6]}..."
+      )
+
+
+def load_teacher(config, tasks, checkpoint):
+  """A teacher model with every encoder and head variable loaded."""
+  check_labels(checkpoint, tasks)
+  model = finetuning_model.FinetuningModel(teacher_config(config), tasks)
+  report = loading.init_from_checkpoint(model.official_variables(), checkpoint)
+  if report.missing:
+    raise ValueError(
+      f"teacher_checkpoint {report.path} lacks {report.missing[0]} (and "
+      f"{len(report.missing) - 1} more): a teacher must be fine-tuned on "
+      f"{[t.name for t in tasks]} with the shape of 'teacher_hparams'"
+    )
+  return model
+
+
+class Teachers:
+  """The teachers of a run and the distillation loss they give."""
+
+  def __init__(self, config, tasks):
+    self.tasks = tasks
+    self.kinds = check_kinds(tasks)
+    self.settings = config.distillation_settings()
+    self.models = [
+      load_teacher(config, tasks, path) for path in config.teacher_checkpoints()
+    ]
+
+  def outputs(self, features):
+    """{task: {output: tensor}} averaged over the teachers."""
+    runs = [model(features, training=False)[1] for model in self.models]
+    averaged = {}
+    for task in self.tasks:
+      name = TAUGHT_OUTPUT[self.kinds[task.name]]
+      values = [run[task.name][name] for run in runs]
+      averaged[task.name] = sum(values) / float(len(values))
+    return averaged
+
+  def loss(self, student_outputs, features):
+    """The distillation loss of a batch (summed over its examples)."""
+    taught = self.outputs(features)
+    total = 0.0
+    for task_id, task in enumerate(self.tasks):
+      kind = self.kinds[task.name]
+      student = student_outputs[task.name][TAUGHT_OUTPUT[kind]]
+      teacher = tf.stop_gradient(taught[task.name])
+      in_task = tf.cast(tf.equal(features["task_id"], task_id), tf.float32)
+      if kind == "regression":
+        losses = distill_losses.score_loss(student, teacher, in_task)
+      else:
+        weights = in_task
+        if kind == "tagging":
+          weights = distill_losses.token_weights(
+            features["input_mask"], in_task
+          )
+        losses = distill_losses.soft_label_loss(
+          student, teacher, self.settings["temperature"], weights
+        )
+      total += tf.reduce_sum(losses)
+    return total
+
+  def combined(self, hard_loss, student_outputs, features):
+    """hard_label_weight x the task loss + soft_label_weight x the
+    distillation loss."""
+    soft = self.loss(student_outputs, features)
+    return (
+      self.settings["hard_label_weight"] * hard_loss
+      + self.settings["soft_label_weight"] * soft
+    )

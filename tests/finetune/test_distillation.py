@@ -1,0 +1,152 @@
+"""Distillation in fine-tuning: a fine-tuned teacher (or an ensemble)
+teaches a student of another shape; teachers that do not fit are errors
+before any training."""
+
+import json
+import os
+import random
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from helpers import DEMO_ENCODER_HPARAMS
+from helpers import DEMO_VOCAB
+from helpers import clue_row
+from helpers import config_for
+from helpers import demo_sentences
+from helpers import write_jsonl
+
+from finetune import driver
+from finetune import finetuning_model
+from finetune import task_builder
+from finetune import teacher as teacher_lib
+from interop import loading
+from model import tokenizers
+
+TEACHER = dict(
+  DEMO_ENCODER_HPARAMS,
+  vocab_file=DEMO_VOCAB,
+  max_seq_length=24,
+  train_batch_size=8,
+  num_train_epochs=4,
+  learning_rate=2e-3,
+  init_checkpoint=None,
+)
+# a narrower student: one layer, hidden 24, two heads
+STUDENT_SHAPE = {
+  "model_hparam_overrides": {
+    "hidden_size": 24,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 30,
+  },
+  "embedding_size": 16,
+}
+
+
+def write_tnews(root, labels=("100", "101", "102")):
+  rng, sentences = random.Random(0), demo_sentences()
+  for split, size in (("train", 48), ("dev", 12)):
+    rows = [
+      clue_row("tnews", sentences, rng, labels[i % 3], i) for i in range(size)
+    ]
+    write_jsonl(
+      os.path.join(root, "finetuning_data", "tnews", split + ".json"), rows
+    )
+
+
+@pytest.fixture(scope="module")
+def teacher_dir(tmp_path_factory):
+  """A teacher fine-tuned on the fixture's TNEWS rows."""
+  root = tmp_path_factory.mktemp("teacher")
+  write_tnews(root)
+  config = config_for(root, task_names=["tnews"], **TEACHER)
+  driver.run_finetuning(config)
+  return root, f"{config.model_dir}_1"
+
+
+def student_config(root, teacher, **extra):
+  hparams = dict(TEACHER, **STUDENT_SHAPE, teacher_checkpoint=teacher)
+  hparams["teacher_hparams"] = {
+    k: DEMO_ENCODER_HPARAMS[k]
+    for k in ("model_size", "model_hparam_overrides", "embedding_size")
+  }
+  hparams["task_names"] = ["tnews"]
+  hparams.update(extra)
+  return config_for(root, **hparams)
+
+
+def train_batch(config):
+  tasks = task_builder.get_tasks(config)
+  tokenizer = tokenizers.get_tokenizer(config.vocab_file, True)
+  features = tasks[0].featurize(tasks[0].get_examples("train"), tokenizer)
+  batch = {k: tf.constant([f[k] for f in features]) for k in features[0]}
+  batch["task_id"] = tf.zeros([len(features)], tf.int32)
+  return tasks, batch
+
+
+def test_the_teachers_own_outputs_have_no_distillation_loss(teacher_dir):
+  root, checkpoint = teacher_dir
+  config = student_config(root, checkpoint)
+  tasks, batch = train_batch(config)
+  teachers = teacher_lib.Teachers(config, tasks)
+  _, outputs = teachers.models[0](batch, training=False)
+  assert abs(float(teachers.loss(outputs, batch))) < 1e-4
+  # an ensemble of one teacher twice teaches what it teaches alone
+  twice = teacher_lib.Teachers(
+    student_config(root, [checkpoint, checkpoint]), tasks
+  )
+  np.testing.assert_allclose(
+    twice.outputs(batch)["tnews"], teachers.outputs(batch)["tnews"], atol=1e-6
+  )
+
+
+def test_a_narrower_student_learns_its_teachers_labels(teacher_dir, tmp_path):
+  root, checkpoint = teacher_dir
+  write_tnews(tmp_path)
+  config = student_config(tmp_path, checkpoint)
+  tasks, batch = train_batch(config)
+  fresh = finetuning_model.FinetuningModel(config, tasks)
+  teachers = teacher_lib.Teachers(config, tasks)
+  before = float(teachers.loss(fresh(batch, training=False)[1], batch))
+  driver.run_finetuning(config)
+  student = finetuning_model.FinetuningModel(config, tasks)
+  loading.init_from_checkpoint(
+    student.official_variables(), f"{config.model_dir}_1"
+  )
+  after = float(teachers.loss(student(batch, training=False)[1], batch))
+  assert after < 0.5 * before
+  results = json.load(open(config.results_json))
+  assert len(results["best"][0]["history"]) == 4
+
+
+def test_teachers_that_do_not_fit_are_errors(teacher_dir, tmp_path):
+  root, checkpoint = teacher_dir
+  config = student_config(tmp_path, checkpoint, task_names=["afqmc"])
+  with pytest.raises(ValueError, match="lacks task_specific/afqmc"):
+    teacher_lib.Teachers(config, task_builder.get_tasks(config))
+  labels = os.path.join(checkpoint, "tasks.json")
+  saved = json.load(open(labels))
+  saved["tnews"]["labels"] = list(reversed(saved["tnews"]["labels"]))
+  other = tmp_path / "reordered"
+  os.makedirs(other)
+  for name in os.listdir(checkpoint):
+    if name != "tasks.json" and os.path.isfile(os.path.join(checkpoint, name)):
+      os.symlink(os.path.join(checkpoint, name), other / name)
+  json.dump(saved, open(other / "tasks.json", "w"))
+  config = student_config(tmp_path, str(other))
+  with pytest.raises(ValueError, match="trained with labels"):
+    teacher_lib.Teachers(config, task_builder.get_tasks(config))
+
+
+@pytest.mark.parametrize(
+  "distillation,message",
+  [
+    ({"temprature": 2.0}, "unknown key 'temprature'"),
+    ({"temperature": 0}, "temperature' must be > 0"),
+    ({"soft_label_weight": -1}, "weights must be >= 0"),
+  ],
+)
+def test_bad_distillation_settings(tmp_path, distillation, message):
+  with pytest.raises(ValueError, match=message):
+    config_for(tmp_path, distillation=distillation)
