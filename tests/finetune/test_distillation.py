@@ -125,6 +125,9 @@ def test_teachers_that_do_not_fit_are_errors(teacher_dir, tmp_path):
   config = student_config(tmp_path, checkpoint, task_names=["afqmc"])
   with pytest.raises(ValueError, match="lacks task_specific/afqmc"):
     teacher_lib.Teachers(config, task_builder.get_tasks(config))
+  config = student_config(tmp_path, checkpoint, teacher_hparams=STUDENT_SHAPE)
+  with pytest.raises(ValueError, match="shape"):
+    teacher_lib.Teachers(config, task_builder.get_tasks(config))
   labels = os.path.join(checkpoint, "tasks.json")
   saved = json.load(open(labels))
   saved["tnews"]["labels"] = list(reversed(saved["tnews"]["labels"]))
