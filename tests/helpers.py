@@ -281,6 +281,16 @@ DEMO_ENCODER_HPARAMS = {
 }
 
 
+# fine-tuning the demo encoder from random weights, a few steps
+DEMO_FINETUNE_RUN = dict(
+  DEMO_ENCODER_HPARAMS,
+  vocab_file=DEMO_VOCAB,
+  num_train_epochs=2,
+  learning_rate=1e-3,
+  init_checkpoint=None,
+)
+
+
 def entity_label(outputs, row):
   """One row of a tagging SavedModel's outputs (numpy) in CLUENER's
   submission format: {type: {entity text: [[start, end], ...]}}."""

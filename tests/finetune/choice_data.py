@@ -4,21 +4,12 @@ CHID's layouts; C3 questions with 2, 3 and 4 options)."""
 import json
 import os
 
-from helpers import DEMO_ENCODER_HPARAMS
-from helpers import DEMO_VOCAB
+from helpers import DEMO_FINETUNE_RUN
 from helpers import demo_sentences
 from helpers import write_jsonl
 
-# a tiny encoder from random weights, trained a few steps
-CHOICE_RUN = dict(
-  DEMO_ENCODER_HPARAMS,
-  vocab_file=DEMO_VOCAB,
-  max_seq_length=29,
-  train_batch_size=4,
-  num_train_epochs=2,
-  learning_rate=1e-3,
-  init_checkpoint=None,
-)
+# the demo encoder from random weights, trained a few steps
+CHOICE_RUN = dict(DEMO_FINETUNE_RUN, max_seq_length=29, train_batch_size=4)
 
 IDIOMS = [
   "一帆风顺", "三心二意", "井井有条", "半途而废", "水滴石穿", "画蛇添足",

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from helpers import DEMO_ENCODER_HPARAMS
-from helpers import DEMO_VOCAB
+from helpers import DEMO_FINETUNE_RUN
 from helpers import clue_row
 from helpers import config_for
 from helpers import demo_sentences
@@ -24,13 +24,11 @@ from interop import loading
 from model import tokenizers
 
 TEACHER = dict(
-  DEMO_ENCODER_HPARAMS,
-  vocab_file=DEMO_VOCAB,
+  DEMO_FINETUNE_RUN,
   max_seq_length=24,
   train_batch_size=8,
   num_train_epochs=4,
   learning_rate=2e-3,
-  init_checkpoint=None,
 )
 # a narrower student: one layer, hidden 24, two heads
 STUDENT_SHAPE = {
