@@ -58,7 +58,6 @@ class C3(multiple_choice.MultipleChoiceTask):
   """
 
   max_choices = 4
-  submission_file = "c311_predict.json"
   SPLIT_FILES = {
     "train": ("d-train.json", "m-train.json"),
     "dev": ("d-dev.json", "m-dev.json"),
@@ -67,6 +66,16 @@ class C3(multiple_choice.MultipleChoiceTask):
 
   def __init__(self, config):
     super().__init__(config, "c3")
+
+  @property
+  def submission_file(self):
+    """CLUE 1.0's name for its test (``test1.0.json``), else 1.1's."""
+    directory = os.path.join(self.config.raw_data_dir, self.name)
+    old = os.path.join(directory, "test1.0.json")
+    newer = [os.path.join(directory, n) for n in self.TEST_FILES[:2]]
+    if os.path.exists(old) and not any(map(os.path.exists, newer)):
+      return "c3_predict.json"
+    return "c311_predict.json"
 
   def data_files(self, split):
     directory = os.path.join(self.config.raw_data_dir, self.name)
@@ -184,7 +193,10 @@ class CHID(multiple_choice.MultipleChoiceTask):
   @property
   def submission_file(self):
     """CLUE's or FewCLUE's file name, after the test file's layout."""
-    path = self.data_files("test")[0]
+    try:
+      path = self.data_files("test")[0]
+    except FileNotFoundError:  # no test file: dev predictions only
+      return "chid11_predict.json"
     rows = readers.read_jsonl(path)
     layout = self.layout(rows[0][1], path, rows[0][0]) if rows else "clue"
     return "chid11_predict.json" if layout == "clue" else "chidf_predict.json"

@@ -395,3 +395,16 @@ def test_real_data_end_to_end(tmp_path, name, submission, count):
   lines = [json.loads(line) for line in open(path, encoding="utf-8")]
   assert len(lines) == count
   assert len({row["id"] for row in lines}) == count
+
+
+def test_submission_names_follow_the_test_file(tmp_path):
+  write_c3(tmp_path, test=2)
+  directory = tmp_path / "finetuning_data" / "c3"
+  task = task_builder.get_task(config_for(tmp_path, task_names=["c3"]), "c3")
+  assert task.submission_file == "c311_predict.json"
+  os.rename(directory / "test.json", directory / "test1.0.json")
+  assert task.submission_file == "c3_predict.json"
+  assert len(task.get_examples("test")) == 2
+  os.remove(directory / "test1.0.json")  # dev predictions still have a name
+  assert task.submission_file == "c311_predict.json"
+  assert chid_task(tmp_path).submission_file == "chid11_predict.json"
