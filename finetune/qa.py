@@ -145,22 +145,37 @@ class QATask(task.Task):
       sequence_output = tf.pad(sequence_output, [[0, 0], [0, extra], [0, 0]])
     return 1000.0 * (allowed - 1.0), sequence_output
 
-  def head_outputs(self, head, sequence_output, features, training):
-    block, sequence_output = self._answer_block(
-      features, sequence_output, training
-    )
+  def span_logits(self, head, sequence_output, block, features):
+    """Start and end logits [batch, seq_len]; a joint head's end given the
+    gold start (as training feeds it)."""
     start_logits = (
       tf.cast(head.start(sequence_output)[..., 0], tf.float32) + block
     )
-    gold_start = features[f"{self.name}_start"]
-    gold_end = features[f"{self.name}_end"]
     if head.joint:
+      gold_start = features[f"{self.name}_start"]
       gold_reprs = tf.gather(sequence_output, gold_start, batch_dims=1)
       end_logits = head.end_given_start(sequence_output, gold_reprs) + block
     else:
       end_logits = (
         tf.cast(head.end(sequence_output)[..., 0], tf.float32) + block
       )
+    return start_logits, end_logits
+
+  def distillation_logits(self, head, sequence_output, features):
+    """What a teacher gives a student: the span logits of training (end
+    given the gold start), stacked [batch, 2, seq_len]."""
+    block, _ = self._answer_block(features, sequence_output, True)
+    return tf.stack(self.span_logits(head, sequence_output, block, features), 1)
+
+  def head_outputs(self, head, sequence_output, features, training):
+    block, sequence_output = self._answer_block(
+      features, sequence_output, training
+    )
+    start_logits, end_logits = self.span_logits(
+      head, sequence_output, block, features
+    )
+    gold_start = features[f"{self.name}_start"]
+    gold_end = features[f"{self.name}_end"]
     losses = 0.5 * (
       tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=gold_start, logits=start_logits
@@ -179,6 +194,7 @@ class QATask(task.Task):
       )
     outputs = {"loss": losses, "eid": features[f"{self.name}_eid"]}
     if training:
+      outputs["span_logits"] = tf.stack([start_logits, end_logits], 1)
       return losses, outputs
     if head.answerable:
       outputs["no_answer_logit"] = no_answer

@@ -9,7 +9,9 @@ ensemble whose outputs are averaged. What each task kind learns from:
 - classification, pairs, multiple choice: the logits (soft labels at the
   ``distillation.temperature``);
 - tagging: each real token's logits;
-- regression: the score (squared difference).
+- regression: the score (squared difference);
+- span-extraction QA: the start and end distributions of training (a
+  joint head's end given the gold start), the mean of their losses.
 The student's loss is ``hard_label_weight`` x its task loss plus
 ``soft_label_weight`` x the distillation loss.
 """
@@ -35,6 +37,7 @@ TAUGHT_OUTPUT = {
   "multiple_choice": "logits",
   "tagging": "logits",
   "regression": "predictions",
+  "qa": "span_logits",
 }
 
 
@@ -102,15 +105,28 @@ class Teachers:
       load_teacher(config, tasks, path) for path in config.teacher_checkpoints()
     ]
 
-  def outputs(self, features):
-    """{task: {output: tensor}} averaged over the teachers."""
-    runs = [model(features, training=False)[1] for model in self.models]
-    averaged = {}
+  def taught_by(self, model, features):
+    """{task: the output a student learns from} of one model (a teacher,
+    or a student to compare with them), without dropout."""
+    inputs = finetuning_model.encoder_inputs(features)
+    sequence = tf.cast(model.electra(*inputs, False), tf.float32)
+    taught = {}
     for task in self.tasks:
-      name = TAUGHT_OUTPUT[self.kinds[task.name]]
-      values = [run[task.name][name] for run in runs]
-      averaged[task.name] = sum(values) / float(len(values))
-    return averaged
+      head, kind = model.heads[task.name], self.kinds[task.name]
+      if kind == "qa":  # the span logits of training, without dropout
+        taught[task.name] = task.distillation_logits(head, sequence, features)
+      else:
+        _, outputs = task.head_outputs(head, sequence, features, False)
+        taught[task.name] = outputs[TAUGHT_OUTPUT[kind]]
+    return taught
+
+  def outputs(self, features):
+    """{task: taught output} averaged over the teachers."""
+    runs = [self.taught_by(model, features) for model in self.models]
+    return {
+      task.name: sum(run[task.name] for run in runs) / float(len(runs))
+      for task in self.tasks
+    }
 
   def loss(self, student_outputs, features):
     """The distillation loss of a batch (summed over its examples)."""
@@ -129,6 +145,8 @@ class Teachers:
           weights = distill_losses.token_weights(
             features["input_mask"], in_task
           )
+        elif kind == "qa":  # the mean of the start and end losses
+          weights = tf.stack([in_task, in_task], 1) * 0.5
         losses = distill_losses.soft_label_loss(
           student, teacher, self.settings["temperature"], weights
         )

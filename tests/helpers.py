@@ -181,6 +181,40 @@ def write_cluener(root, sizes=(("train", 40), ("dev", 12), ("test", 6))):
         f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
+def write_cmrc(root, unanswerable=False):
+  """SQuAD-format cmrc2018 files (train 30, dev 8, test 5 questions) from
+  the demo corpus, and the demo vocabulary as ``<root>/vocab.txt``."""
+  shutil.copy(DEMO_VOCAB, root / "vocab.txt")
+  with open(
+    os.path.join(ROOT, "demo", "corpus", "science.txt"), encoding="utf-8"
+  ) as f:
+    sentences = [line for line in f.read().split("\n") if len(line) > 12]
+  for split, count in (("train", 30), ("dev", 8), ("test", 5)):
+    paragraphs = []
+    for i in range(count):
+      context = "".join(sentences[i % len(sentences) :][:3])
+      answer = context[4:8]
+      impossible = unanswerable and i % 4 == 0
+      qas = [
+        {
+          "id": f"{split}-{i}",
+          "question": "这里说的是什么？",
+          "answers": []
+          if split == "test" or impossible
+          else [{"text": answer, "answer_start": 4}],
+        }
+      ]
+      if impossible:
+        qas[0]["is_impossible"] = True
+      paragraphs.append({"context": context, "qas": qas})
+    path = root / "finetuning_data" / "cmrc2018" / f"{split}.json"
+    os.makedirs(path.parent, exist_ok=True)
+    path.write_text(
+      json.dumps({"data": [{"paragraphs": paragraphs}]}, ensure_ascii=False),
+      encoding="utf-8",
+    )
+
+
 def config_for(data_dir, **hparams):
   hparams.setdefault("task_names", ["tnews"])
   return configure_finetuning.FinetuningConfig("m", str(data_dir), **hparams)

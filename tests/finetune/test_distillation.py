@@ -14,6 +14,7 @@ from helpers import DEMO_FINETUNE_RUN
 from helpers import clue_row
 from helpers import config_for
 from helpers import demo_sentences
+from helpers import write_cmrc
 from helpers import write_jsonl
 
 from finetune import driver
@@ -151,3 +152,46 @@ def test_teachers_that_do_not_fit_are_errors(teacher_dir, tmp_path):
 def test_bad_distillation_settings(tmp_path, distillation, message):
   with pytest.raises(ValueError, match=message):
     config_for(tmp_path, distillation=distillation)
+
+
+@pytest.mark.slow
+def test_a_qa_student_learns_its_teachers_spans(tmp_path):
+  write_cmrc(tmp_path)
+  qa_run = dict(
+    DEMO_FINETUNE_RUN, task_names=["cmrc2018"], max_seq_length=64,
+    doc_stride=24, train_batch_size=8, num_train_epochs=3, learning_rate=2e-3,
+  )  # fmt: skip
+  teacher = config_for(tmp_path / "teacher", **dict(qa_run, raw_data_dir=str(
+    tmp_path / "finetuning_data")))  # fmt: skip
+  driver.run_finetuning(teacher)
+  config = config_for(
+    tmp_path / "student",
+    **dict(
+      qa_run, **STUDENT_SHAPE, raw_data_dir=teacher.raw_data_dir,
+      teacher_checkpoint=f"{teacher.model_dir}_1",
+      teacher_hparams={
+        k: DEMO_ENCODER_HPARAMS[k]
+        for k in ("model_size", "model_hparam_overrides", "embedding_size")
+      },
+    ),
+  )  # fmt: skip
+  tasks = task_builder.get_tasks(config)
+  tokenizer = tokenizers.get_tokenizer(config.vocab_file, True)
+  features = tasks[0].featurize(tasks[0].get_examples("train"), tokenizer)
+  batch = {k: tf.constant([f[k] for f in features]) for k in features[0]}
+  batch["task_id"] = tf.zeros([len(features)], tf.int32)
+  teachers = teacher_lib.Teachers(config, tasks)
+
+  def distance(model):
+    """The distillation loss of ``model``'s span logits without dropout."""
+    spans = teachers.taught_by(model, batch)["cmrc2018"]
+    return float(teachers.loss({"cmrc2018": {"span_logits": spans}}, batch))
+
+  before = distance(finetuning_model.FinetuningModel(config, tasks))
+  (results,) = driver.run_finetuning(config)
+  student = finetuning_model.FinetuningModel(config, tasks)
+  loading.init_from_checkpoint(
+    student.official_variables(), f"{config.model_dir}_1"
+  )
+  assert distance(student) < 0.5 * before
+  assert set(results["cmrc2018"]) == {"em", "f1", "loss"}

@@ -4,6 +4,7 @@ import json
 import os
 
 import pytest
+from helpers import write_cmrc
 
 import configure_finetuning
 from conftest import ROOT
@@ -91,37 +92,7 @@ def test_real_trial_answers_map_back_exactly(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("unanswerable", [False, True])
 def test_cmrc_end_to_end(tmp_path, unanswerable):
-  import shutil
-
-  shutil.copy(DEMO_VOCAB, tmp_path / "vocab.txt")
-  with open(
-    os.path.join(ROOT, "demo", "corpus", "science.txt"), encoding="utf-8"
-  ) as f:
-    sentences = [line for line in f.read().split("\n") if len(line) > 12]
-  for split, count in (("train", 30), ("dev", 8), ("test", 5)):
-    paragraphs = []
-    for i in range(count):
-      context = "".join(sentences[i % len(sentences) :][:3])
-      answer = context[4:8]
-      impossible = unanswerable and i % 4 == 0
-      qas = [
-        {
-          "id": f"{split}-{i}",
-          "question": "这里说的是什么？",
-          "answers": []
-          if split == "test" or impossible
-          else [{"text": answer, "answer_start": 4}],
-        }
-      ]
-      if impossible:
-        qas[0]["is_impossible"] = True
-      paragraphs.append({"context": context, "qas": qas})
-    path = tmp_path / "finetuning_data" / "cmrc2018" / f"{split}.json"
-    os.makedirs(path.parent, exist_ok=True)
-    path.write_text(
-      json.dumps({"data": [{"paragraphs": paragraphs}]}, ensure_ascii=False),
-      encoding="utf-8",
-    )
+  write_cmrc(tmp_path, unanswerable)
   hparams = {
     "task_names": ["cmrc2018"],
     "init_checkpoint": None,
@@ -223,7 +194,15 @@ def test_head_outputs_and_candidates(joint):
   }
   sequence = tf.random.normal([batch, length, 8])
   losses, train_out = task.head_outputs(head, sequence, features, True)
-  assert losses.shape == (batch,) and set(train_out) == {"loss", "eid"}
+  assert losses.shape == (batch,)
+  assert set(train_out) == {"loss", "eid", "span_logits"}
+  # what a distillation teacher gives: the training logits, start and end
+  np.testing.assert_allclose(
+    task.distillation_logits(head, sequence, features).numpy(),
+    train_out["span_logits"].numpy(),
+    atol=1e-6,
+  )
+  assert train_out["span_logits"].shape == (batch, 2, length)
   _, out = task.head_outputs(head, sequence, features, False)
   out = {k: v.numpy() for k, v in out.items()}
   assert out["no_answer_logit"].shape == (batch,)  # answerable classifier
