@@ -184,6 +184,14 @@ class Trial:
       lambda: self.manager.save(checkpoint_number=self.step), self.steps_dir
     )
 
+  def _loss_fn(self, features, _):
+    """(summed loss, {"mean_loss"}) of a training batch; with teachers,
+    the distillation loss joins the task loss."""
+    total, outputs = self.model(features, training=True)
+    if self.teachers is not None:
+      total = self.teachers.combined(total, outputs, features)
+    return total, {"mean_loss": total / float(self.config.train_batch_size)}
+
   def train(self, record_path, num_examples, tracker, progress_logger=None):
     """Trains num_train_epochs from the current step, evaluating through
     ``tracker.on_epoch_end(trial, epoch, last)``; progress lines go to
@@ -204,16 +212,8 @@ class Trial:
     iterator = iter(
       distribution.distribute_dataset(self.strategy, dataset.skip(self.step))
     )
-    batch = float(config.train_batch_size)
-
-    def loss_fn(features, _):
-      total, outputs = self.model(features, training=True)
-      if self.teachers is not None:  # distillation
-        total = self.teachers.combined(total, outputs, features)
-      return total, {"mean_loss": total / batch}
-
     replica_step = step_lib.make_replica_step(
-      loss_fn,
+      self._loss_fn,
       self.model.trainable_variables,
       self.optimizer,
       jit_compile=config.jit_compile,
