@@ -2,6 +2,7 @@
 cloze), read from their released layouts, written in CLUE's submission
 formats."""
 
+import functools
 import json
 import os
 
@@ -36,17 +37,6 @@ def read_json_value(path):
     ) from None
 
 
-def option_index(value, count, where):
-  """A predicted or gold option index: an int in [0, count)."""
-  if isinstance(value, bool) or not isinstance(value, int):
-    raise readers.DataFileError(f"{where}: {value!r} is not an option index")
-  if not 0 <= value < count:
-    raise readers.DataFileError(
-      f"{where}: option index {value} is not below its {count} options"
-    )
-  return value
-
-
 class C3(multiple_choice.MultipleChoiceTask):
   """C3: a document or dialogue, questions with 2-4 free-form options.
 
@@ -69,13 +59,13 @@ class C3(multiple_choice.MultipleChoiceTask):
 
   @property
   def submission_file(self):
-    """CLUE 1.0's name for its test (``test1.0.json``), else 1.1's."""
-    directory = os.path.join(self.config.raw_data_dir, self.name)
-    old = os.path.join(directory, "test1.0.json")
-    newer = [os.path.join(directory, n) for n in self.TEST_FILES[:2]]
-    if os.path.exists(old) and not any(map(os.path.exists, newer)):
-      return "c3_predict.json"
-    return "c311_predict.json"
+    """CLUE 1.0's name when its test (``test1.0.json``) is the one read,
+    else 1.1's."""
+    try:
+      test = os.path.basename(self.data_files("test")[0])
+    except FileNotFoundError:  # no test file: dev predictions only
+      return "c311_predict.json"
+    return "c3_predict.json" if test == "test1.0.json" else "c311_predict.json"
 
   def data_files(self, split):
     directory = os.path.join(self.config.raw_data_dir, self.name)
@@ -138,7 +128,7 @@ class C3(multiple_choice.MultipleChoiceTask):
 
   def submission_lines(self, examples, outputs, tokenizer):
     """One {"id", "label"} per question, label = the option's index."""
-    predicted = self.predicted_indices(examples, outputs)
+    predicted = self.predicted_indices(outputs)
     return [{"id": e.guid, "label": predicted[e.eid]} for e in examples]
 
   def score_file(self, gold_path, predictions_path):
@@ -151,12 +141,10 @@ class C3(multiple_choice.MultipleChoiceTask):
     examples = []
     for path in paths:
       examples += self.read_file(path, True, len(examples))
-    predicted = {}
-    for guid, row in readers.read_predictions(predictions_path).items():
-      where = f"{predictions_path}: id {readers.shown(guid)}"
-      predicted[guid] = readers.field(row, "label", predictions_path, guid)
-      if not isinstance(predicted[guid], int):
-        raise readers.DataFileError(f"{where}: label is not an option index")
+    predicted = {
+      guid: readers.field(row, "label", predictions_path, guid)
+      for guid, row in readers.read_predictions(predictions_path).items()
+    }
     return self.accuracy_of(examples, predicted, predictions_path)
 
 
@@ -190,9 +178,10 @@ class CHID(multiple_choice.MultipleChoiceTask):
     directory = os.path.join(self.config.raw_data_dir, self.name)
     return [first_existing(directory, self.SPLIT_FILES[split], "chid", split)]
 
-  @property
+  @functools.cached_property
   def submission_file(self):
-    """CLUE's or FewCLUE's file name, after the test file's layout."""
+    """CLUE's or FewCLUE's file name, after the test file's layout (read
+    once: every dev evaluation asks for it)."""
     try:
       path = self.data_files("test")[0]
     except FileNotFoundError:  # no test file: dev predictions only
@@ -225,8 +214,8 @@ class CHID(multiple_choice.MultipleChoiceTask):
       raise readers.DataFileError(f"{path}: chid has no rows")
     layout = self.layout(rows[0][1], path, rows[0][0])
     if layout == "clue":
-      answers = self._answers(path) if labelled else {}
-      examples = self._clue_examples(rows, path, answers, labelled)
+      answers = self._answers(path) if labelled else None
+      examples = self._clue_examples(rows, path, answers)
     else:
       examples = self._fewclue_examples(rows, path, labelled)
     if not examples:
@@ -247,8 +236,10 @@ class CHID(multiple_choice.MultipleChoiceTask):
     candidates = readers.field(row, "candidates", path, line)
     return list(candidates) if isinstance(candidates, list) else []
 
-  def _clue_examples(self, rows, path, answers, labelled):
-    answers, answer_path = answers if labelled else ({}, None)
+  def _clue_examples(self, rows, path, answers):
+    """One example per blank; ``answers`` is (the answer file's {blank:
+    index}, its path) for labelled files, else None."""
+    answers, answer_path = answers or ({}, None)
     examples = []
     for line, row in rows:
       self.layout(row, path, line)
@@ -266,13 +257,13 @@ class CHID(multiple_choice.MultipleChoiceTask):
             self.name, len(examples), context, "", candidates, None, blank
           )
           self.check_question(example, path, where)
-          if labelled:
+          if answer_path:
             if blank not in answers:
               raise readers.DataFileError(
                 f"{answer_path}: blank {blank} of {path} line {line} has "
                 f"no answer"
               )
-            example.label = option_index(
+            example.label = multiple_choice.option_index(
               answers[blank], len(candidates), f"{answer_path}: {blank}"
             )
           examples.append(example)
@@ -296,7 +287,7 @@ class CHID(multiple_choice.MultipleChoiceTask):
       self.check_question(example, path, f"line {line}")
       if labelled:
         answer = readers.field(row, "answer", path, line)
-        example.label = option_index(
+        example.label = multiple_choice.option_index(
           answer, len(candidates), f"{path} line {line}: field 'answer'"
         )
       examples.append(example)
@@ -305,7 +296,7 @@ class CHID(multiple_choice.MultipleChoiceTask):
   def submission_lines(self, examples, outputs, tokenizer):
     """CLUE's layout: one {blank: index} object; FewCLUE's: {"id",
     "answer"} lines."""
-    predicted = self.predicted_indices(examples, outputs)
+    predicted = self.predicted_indices(outputs)
     if examples and isinstance(examples[0].guid, str):
       return [{e.guid: predicted[e.eid] for e in examples}]
     return [{"id": e.guid, "answer": predicted[e.eid]} for e in examples]

@@ -145,6 +145,9 @@ class ClassificationTask(task.Task):
       self.config.raw_data_dir, self.name, split + self.file_suffix
     )
 
+  def data_files(self, split):
+    return [self.split_path(split)]
+
   def get_examples(self, split):
     examples = self.read_examples(self.split_path(split), split != "test")
     if split == "train" and self.symmetric and self.config.double_unordered:

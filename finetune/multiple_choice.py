@@ -58,6 +58,17 @@ def stack_rows(rows, max_choices, max_length):
   }
 
 
+def option_index(value, count, where):
+  """A predicted or gold option index: an int in [0, count)."""
+  if isinstance(value, bool) or not isinstance(value, int):
+    raise readers.DataFileError(f"{where}: {value!r} is not an option index")
+  if not 0 <= value < count:
+    raise readers.DataFileError(
+      f"{where}: option index {value} is not below its {count} options"
+    )
+  return value
+
+
 class MultipleChoiceTask(task.Task):
   """A task whose examples are `ChoiceExample` questions.
 
@@ -66,7 +77,6 @@ class MultipleChoiceTask(task.Task):
   """
 
   max_choices = 4  # options per question the model is built for
-  pair = True
 
   def check_question(self, example, path, record):
     """Errors naming the file and record for options the task cannot
@@ -162,7 +172,7 @@ class MultipleChoiceTask(task.Task):
   def get_scorer(self, examples, tokenizer):
     return classification.AccuracyScorer(num_labels=None)
 
-  def predicted_indices(self, examples, outputs):
+  def predicted_indices(self, outputs):
     """{eid: predicted option index} of a split's outputs."""
     return dict(zip(outputs["eid"].tolist(), outputs["predictions"].tolist()))
 
@@ -172,14 +182,9 @@ class MultipleChoiceTask(task.Task):
     labels, preds = [], []
     for example in examples:
       index = predicted.get(str(example.guid))
-      if index is not None and not (
-        isinstance(index, int) and 0 <= index < len(example.choices)
-      ):
-        raise readers.DataFileError(
-          f"{predictions_path}: id {readers.shown(example.guid)} has "
-          f"{readers.shown(index)}, not an option index below "
-          f"{len(example.choices)}"
-        )
+      if index is not None:
+        where = f"{predictions_path}: id {readers.shown(example.guid)}"
+        option_index(index, len(example.choices), where)
       labels.append(example.label)
       preds.append(-1 if index is None else index)
     results = classification.accuracy_metrics(labels, preds, None)

@@ -35,7 +35,7 @@ class Preprocessor:
     self.tokenizer = tokenizer
     seq = [config.max_seq_length]
     # a multiple-choice task packs every option of a question as a row
-    choices = [t.max_choices for t in tasks if hasattr(t, "max_choices")]
+    choices = [t.max_choices for t in tasks if t.max_choices]
     if choices:
       seq = [max(choices)] + seq
     self.specs = {

@@ -2,6 +2,7 @@
 
 import abc
 import dataclasses
+import os
 from typing import Any
 from typing import Optional
 
@@ -47,6 +48,9 @@ class Task(abc.ABC):
   """
 
   submission_file: Optional[str] = None  # test predictions file, if any
+  # options per example of a multiple-choice task (its inputs are one row
+  # per option); None for every other task
+  max_choices: Optional[int] = None
   # outputs shaped [batch, seq_len, ...], with the value that pads them
   # back to max_seq_length when a batch was cut shorter (bucket_by_length)
   token_outputs: dict = {}
@@ -91,6 +95,11 @@ class Task(abc.ABC):
     """The task's metrics of a predictions file against labelled data (the
     functions the dev scorer uses)."""
     raise NotImplementedError(f"task {self.name} cannot score files")
+
+  def data_files(self, split):
+    """The files a split is read from (``<raw_data_dir>/<task>/<split>.json``
+    unless the task says otherwise)."""
+    return [os.path.join(self.config.raw_data_dir, self.name, split + ".json")]
 
   def split_examples(self, split):
     """`get_examples`, capped at `DEBUG_EXAMPLES` in debug mode (as the

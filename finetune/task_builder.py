@@ -41,7 +41,7 @@ def get_task(config, name):
 
 def get_tasks(config):
   tasks = [get_task(config, name) for name in config.task_names]
-  choice = [t.name for t in tasks if hasattr(t, "max_choices")]
+  choice = [t.name for t in tasks if t.max_choices]
   if choice and len(tasks) > 1:
     raise ValueError(
       f"hparam 'task_names' {config.task_names}: {choice[0]} is a "

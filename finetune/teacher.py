@@ -128,9 +128,25 @@ class Teachers:
       for task in self.tasks
     }
 
-  def loss(self, student_outputs, features):
-    """The distillation loss of a batch (summed over its examples)."""
-    taught = self.outputs(features)
+  def with_outputs(self, replica_step):
+    """``replica_step`` fed the teachers' outputs as features
+    ``teacher/<task>``: computed before the step's gradient tape, which
+    then neither records the teachers' forward pass nor keeps its
+    activations."""
+
+    def step(features):
+      taught = self.outputs(features)
+      return replica_step(
+        dict(features, **{f"teacher/{k}": v for k, v in taught.items()})
+      )
+
+    return step
+
+  def loss(self, student_outputs, features, taught=None):
+    """The distillation loss of a batch (summed over its examples);
+    ``taught`` is {task: teacher output}, computed here when not given."""
+    if taught is None:
+      taught = self.outputs(features)
     total = 0.0
     for task_id, task in enumerate(self.tasks):
       kind = self.kinds[task.name]
@@ -155,8 +171,12 @@ class Teachers:
 
   def combined(self, hard_loss, student_outputs, features):
     """hard_label_weight x the task loss + soft_label_weight x the
-    distillation loss."""
-    soft = self.loss(student_outputs, features)
+    distillation loss (the teachers' outputs in ``features``, see
+    `with_outputs`)."""
+    taught = {
+      task.name: features[f"teacher/{task.name}"] for task in self.tasks
+    }
+    soft = self.loss(student_outputs, features, taught)
     return (
       self.settings["hard_label_weight"] * hard_loss
       + self.settings["soft_label_weight"] * soft

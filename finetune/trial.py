@@ -218,6 +218,8 @@ class Trial:
       self.optimizer,
       jit_compile=config.jit_compile,
     )
+    if self.teachers is not None:
+      replica_step = self.teachers.with_outputs(replica_step)
     # a call of the compiled loop runs at most iterations_per_loop steps;
     # epochs end, and every save_checkpoints_steps a checkpoint is written
     events = (

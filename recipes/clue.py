@@ -89,18 +89,14 @@ def check_inputs(options):
 
 
 def task_files(clue_dir, task, split):
-  """The files a task reads for a split: its own list (C3, CHID), else
-  ``<task>/<split>.json``."""
+  """The files a task reads for a split (`Task.data_files`)."""
   config = configure_finetuning.FinetuningConfig(
     "check", "", task_names=[task], raw_data_dir=clue_dir
   )
-  task_object = task_builder.get_task(config, task)
-  if hasattr(task_object, "data_files"):
-    try:
-      return task_object.data_files(split)
-    except FileNotFoundError as error:
-      raise FileNotFoundError(f"--clue-dir: {error}") from None
-  return [os.path.join(clue_dir, task, split + ".json")]
+  try:
+    return task_builder.get_task(config, task).data_files(split)
+  except FileNotFoundError as error:  # none of a task's candidate files
+    raise FileNotFoundError(f"--clue-dir: {error}") from None
 
 
 def pretraining_config(options):
