@@ -8,6 +8,7 @@ import os
 
 import tensorflow as tf
 
+from finetune import distill_matches
 from interop import sources
 from util import hparams as hparams_lib
 
@@ -24,11 +25,16 @@ class FinetuningConfig(hparams_lib.HParams):
     "teacher_checkpoint": (str, list),
   }
   # the "distillation" settings and their defaults (TextBrewer's recipes
-  # use temperature 8 and the soft labels alone)
+  # use temperature 8 and the soft labels alone); "matches" lists the
+  # intermediate matches (see finetune/distill_matches.py); "cache_outputs"
+  # None caches the teachers' outputs when the training set is read twice
+  # or more (see finetune/teacher_cache.py)
   DISTILLATION_DEFAULTS = {
     "temperature": 8.0,
     "hard_label_weight": 0.0,
     "soft_label_weight": 1.0,
+    "matches": [],
+    "cache_outputs": None,
   }
 
   def __init__(self, model_name, data_dir, **kwargs):
@@ -216,7 +222,14 @@ class FinetuningConfig(hparams_lib.HParams):
           f"hparam 'distillation' has unknown key {key!r}; known keys are "
           f"{sorted(self.DISTILLATION_DEFAULTS)}"
         )
-      if not isinstance(value, (int, float)) or isinstance(value, bool):
+      if key == "matches":
+        distill_matches.check_fields(value)
+      elif key == "cache_outputs":
+        if value is not None and not isinstance(value, bool):
+          raise ValueError(
+            "hparam 'distillation.cache_outputs' must be true, false or null"
+          )
+      elif not isinstance(value, (int, float)) or isinstance(value, bool):
         raise ValueError(f"hparam 'distillation.{key}' must be a number")
     settings = self.distillation_settings()
     if settings["temperature"] <= 0:

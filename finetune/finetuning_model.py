@@ -42,15 +42,16 @@ class FinetuningModel(tf.Module):
     )
     self.heads = {t.name: t.build_head(self.bert_config) for t in tasks}
 
-  def __call__(self, features, training):
-    """Returns (summed loss, {task name: outputs}) of a batch.
+  def __call__(self, features, training, taps=None):
+    """Returns (summed loss, {task name: outputs}) of a batch; ``taps``
+    (a `modeling.LayerTaps`) collects the encoder's layers.
 
     As official, the loss is summed (not averaged) over the batch; the
     published fine-tuning results were obtained this way.
     """
     # the heads and losses run in float32 under mixed precision
     sequence = tf.cast(
-      self.electra(*encoder_inputs(features), training), tf.float32
+      self.electra(*encoder_inputs(features), training, taps), tf.float32
     )
     total, outputs = 0.0, {}
     for task_id, task in enumerate(self.tasks):

@@ -158,6 +158,9 @@ class Preprocessor:
       for k, v in example.items()
     }
 
+  def _decode_indexed(self, index, record):
+    return dict(self._decode(record), example_index=index)
+
   def _bucketed(self, dataset, batch_size, drop_remainder):
     """Batches of similar length, each cut to its longest row rounded up to
     ``bucket_multiple`` (padding is masked, so the outputs are the same up
@@ -192,23 +195,28 @@ class Preprocessor:
     )
     return dataset.map(cut, num_parallel_calls=tf.data.AUTOTUNE)
 
-  def dataset(self, record_path, batch_size, is_training, seed=None):
+  def dataset(
+    self, record_path, batch_size, is_training, seed=None, with_index=False
+  ):
     """Training: shuffled, repeated, fixed-size batches; else one pass, each
     example with its ``example_index`` (its position in the file, so
-    outputs of bucketed batches can be put back in order).
+    outputs of bucketed batches can be put back in order). ``with_index``
+    gives training examples their index too (cached teacher outputs).
 
     With ``bucket_by_length`` batches hold examples of similar length and
     are cut to the longest (see `_bucketed`); training batches still mix
     buckets in the shuffled order in which they fill.
     """
-    dataset = tf.data.TFRecordDataset(record_path)
+    records = tf.data.TFRecordDataset(record_path)
+    indexed = with_index or not is_training
+    if indexed:  # the index travels with its record through the shuffle
+      records = records.enumerate()
     if is_training:
-      dataset = dataset.shuffle(10000, seed=seed).repeat()
-    dataset = dataset.map(self._decode, num_parallel_calls=tf.data.AUTOTUNE)
-    if not is_training:
-      dataset = dataset.enumerate().map(
-        lambda index, example: dict(example, example_index=index)
-      )
+      records = records.shuffle(10000, seed=seed).repeat()
+    dataset = records.map(
+      self._decode_indexed if indexed else self._decode,
+      num_parallel_calls=tf.data.AUTOTUNE,
+    )
     if self.config.bucket_by_length:
       dataset = self._bucketed(dataset, batch_size, is_training)
     else:

@@ -13,15 +13,25 @@ ensemble whose outputs are averaged. What each task kind learns from:
 - span-extraction QA: the start and end distributions of training (a
   joint head's end given the gold start), the mean of their losses.
 The student's loss is ``hard_label_weight`` x its task loss plus
-``soft_label_weight`` x the distillation loss.
+``soft_label_weight`` x the distillation loss, plus the intermediate
+matches (`distill_matches`) when ``distillation.matches`` names any.
+
+Without matches, the teachers' outputs over the training set are computed
+once and cached (`teacher_cache`) when ``distillation.cache_outputs`` is
+true, or by default when the run reads its training set twice or more;
+matches need the teachers' layers, which are computed with each batch.
 """
 
 import tensorflow as tf
 
 from finetune import distill_losses
+from finetune import distill_matches
 from finetune import finetuning_model
 from finetune import head_specs
+from finetune import teacher_cache
 from interop import loading
+from model import modeling
+from util import training_utils
 
 # what a teacher takes from the student's config, and the shape it takes
 # when 'teacher_hparams' gives none
@@ -94,22 +104,51 @@ def load_teacher(config, tasks, checkpoint):
   return model
 
 
+def caches_outputs(config, settings):
+  """Whether to cache the teachers' outputs: as ``cache_outputs`` says,
+  or when null, when the run reads its training set twice or more (the
+  cache's one inference pass costs more than one epoch of computing the
+  outputs with each batch, see docs/finetuning.md)."""
+  if settings["cache_outputs"] is not None:
+    return settings["cache_outputs"]
+  return config.num_train_epochs * config.num_trials >= 2
+
+
 class Teachers:
-  """The teachers of a run and the distillation loss they give."""
+  """The teachers of a run and the distillation loss they give.
+
+  Args:
+    config: the student's `FinetuningConfig`.
+    tasks: the student's tasks.
+  """
 
   def __init__(self, config, tasks):
     self.tasks = tasks
     self.kinds = check_kinds(tasks)
     self.settings = config.distillation_settings()
-    self.models = [
-      load_teacher(config, tasks, path) for path in config.teacher_checkpoints()
-    ]
+    self.matches = self.settings["matches"]
+    paths = config.teacher_checkpoints()
+    if self.matches and len(paths) > 1:
+      raise ValueError(
+        "hparam 'distillation.matches' needs one teacher_checkpoint: the "
+        "layers of an ensemble's models do not share a basis to average"
+      )
+    self.models = [load_teacher(config, tasks, path) for path in paths]
+    student_shape = training_utils.get_bert_config(config)
+    teacher_shape = self.models[0].bert_config
+    distill_matches.check_shapes(self.matches, student_shape, teacher_shape)
+    self.projections = distill_matches.Projections(
+      self.matches, student_shape.hidden_size, teacher_shape.hidden_size
+    )
+    self.caches = caches_outputs(config, self.settings) and not self.matches
+    self.tables = None
 
-  def taught_by(self, model, features):
+  def taught_by(self, model, features, taps=None):
     """{task: the output a student learns from} of one model (a teacher,
-    or a student to compare with them), without dropout."""
+    or a student to compare with them), without dropout; ``taps``
+    collects its layers."""
     inputs = finetuning_model.encoder_inputs(features)
-    sequence = tf.cast(model.electra(*inputs, False), tf.float32)
+    sequence = tf.cast(model.electra(*inputs, False, taps), tf.float32)
     taught = {}
     for task in self.tasks:
       head, kind = model.heads[task.name], self.kinds[task.name]
@@ -128,19 +167,55 @@ class Teachers:
       for task in self.tasks
     }
 
+  def batch_features(self, features):
+    """{``teacher/<task>``, and ``teacher/match_<k>`` with matches}: what
+    the teachers give one training batch (from the cache when loaded)."""
+    if self.tables is not None:
+      taught = {
+        name: teacher_cache.gathered(table, self.kinds[name], features)
+        for name, table in self.tables.items()
+      }
+      return {f"teacher/{k}": v for k, v in taught.items()}
+    taps = modeling.LayerTaps() if self.matches else None
+    if taps is None:
+      taught = self.outputs(features)
+    else:
+      taught = self.taught_by(self.models[0], features, taps)
+    given = {f"teacher/{k}": v for k, v in taught.items()}
+    if taps is not None:
+      given.update(distill_matches.taught_features(self.matches, taps))
+    return given
+
+  def load_cache(self, config, dataset_fn, record_path):
+    """Reads (or computes and writes) the teachers' outputs over the
+    training records into variables, from which `batch_features` gathers;
+    a no-op unless caching applies. Returns whether batches need their
+    ``example_index``."""
+    if not self.caches:
+      return False
+    arrays = teacher_cache.load_or_compute(
+      self, config, dataset_fn, record_path
+    )
+    self.tables = {
+      name: tf.Variable(array, trainable=False, name=f"teacher_{name}")
+      for name, array in arrays.items()
+    }
+    return True
+
   def with_outputs(self, replica_step):
-    """``replica_step`` fed the teachers' outputs as features
-    ``teacher/<task>``: computed before the step's gradient tape, which
-    then neither records the teachers' forward pass nor keeps its
-    activations."""
+    """``replica_step`` fed `batch_features`: computed before the step's
+    gradient tape, which then neither records the teachers' forward pass
+    nor keeps its activations."""
 
     def step(features):
-      taught = self.outputs(features)
-      return replica_step(
-        dict(features, **{f"teacher/{k}": v for k, v in taught.items()})
-      )
+      return replica_step(dict(features, **self.batch_features(features)))
 
     return step
+
+  def student_taps(self):
+    """A `modeling.LayerTaps` for the student's forward pass when matches
+    need its layers, else None."""
+    return modeling.LayerTaps() if self.matches else None
 
   def loss(self, student_outputs, features, taught=None):
     """The distillation loss of a batch (summed over its examples);
@@ -169,15 +244,31 @@ class Teachers:
       total += tf.reduce_sum(losses)
     return total
 
-  def combined(self, hard_loss, student_outputs, features):
+  def match_token_weights(self, features):
+    """[rows, seq_len]: the real tokens of examples of a task (a
+    multiple-choice example's weight repeated over its options)."""
+    mask = tf.cast(finetuning_model.encoder_inputs(features)[1], tf.float32)
+    task_id = features["task_id"]
+    in_a_task = tf.cast(
+      (task_id >= 0) & (task_id < len(self.tasks)), tf.float32
+    )
+    rows_per_example = tf.shape(mask)[0] // tf.shape(task_id)[0]
+    return mask * tf.repeat(in_a_task, rows_per_example)[:, tf.newaxis]
+
+  def combined(self, hard_loss, student_outputs, features, taps=None):
     """hard_label_weight x the task loss + soft_label_weight x the
     distillation loss (the teachers' outputs in ``features``, see
-    `with_outputs`)."""
+    `with_outputs`) + the matches' losses (the student's layers in
+    ``taps``)."""
     taught = {
       task.name: features[f"teacher/{task.name}"] for task in self.tasks
     }
-    soft = self.loss(student_outputs, features, taught)
-    return (
-      self.settings["hard_label_weight"] * hard_loss
-      + self.settings["soft_label_weight"] * soft
-    )
+    total = self.settings["hard_label_weight"] * hard_loss + self.settings[
+      "soft_label_weight"
+    ] * self.loss(student_outputs, features, taught)
+    if taps is not None:
+      total += distill_matches.loss(
+        self.matches, self.projections, taps, features,
+        self.match_token_weights(features),
+      )  # fmt: skip
+    return total

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from finetune import distill_matches
 from finetune import finetuning_model
 from finetune import head_specs
 from finetune import teacher as teacher_lib
@@ -119,21 +120,30 @@ class Trial:
 
   def build(self, total_steps):
     config = self.config
+    self.teachers = None
     with self.strategy.scope():
       self.model = finetuning_model.FinetuningModel(config, self.tasks)
+      if config.do_train and config.teacher_checkpoints():
+        self.teachers = teacher_lib.Teachers(config, self.tasks)
       self.optimizer = optimization.create_optimizer(
-        self.model.trainable_variables,
+        self.trainable_variables(),
         config.learning_rate,
         max(1, total_steps),
         weight_decay_rate=config.weight_decay_rate,
         warmup_proportion=config.warmup_proportion,
         layerwise_lr_decay_power=config.layerwise_lr_decay,
         n_transformer_layers=self.model.bert_config.num_hidden_layers,
-        head_scope=finetuning_model.HEAD_SCOPE,
+        head_scope=(
+          finetuning_model.HEAD_SCOPE,
+          distill_matches.PROJECTION_SCOPE,
+        ),
         dynamic_loss_scale=config.mixed_precision == "mixed_float16",
       )
+    extra = {}
+    if self.teachers is not None and self.teachers.projections.kernels:
+      extra["distillation"] = self.teachers.projections.by_name()
     self.checkpoint = checkpoints.make_checkpoint(
-      self.model.official_variables(), self.optimizer
+      self.model.official_variables(), self.optimizer, **extra
     )
     self.manager = tf.train.CheckpointManager(
       self.checkpoint,
@@ -145,11 +155,14 @@ class Trial:
       init_encoder(config, self.model)
     else:
       restore_finetuned(config, self.model)
-    self.teachers = None
-    if config.do_train and config.teacher_checkpoints():
-      with self.strategy.scope():
-        self.teachers = teacher_lib.Teachers(config, self.tasks)
     self._predict_steps = {}
+
+  def trainable_variables(self):
+    """The student's variables, and the projections of its matches."""
+    variables = list(self.model.trainable_variables)
+    if self.teachers is not None:
+      variables += list(self.teachers.projections.trainable_variables)
+    return variables
 
   def _predict_batch(self, features):
     _, outputs = self.model(features, training=False)
@@ -187,10 +200,34 @@ class Trial:
   def _loss_fn(self, features, _):
     """(summed loss, {"mean_loss"}) of a training batch; with teachers,
     the distillation loss joins the task loss."""
-    total, outputs = self.model(features, training=True)
-    if self.teachers is not None:
-      total = self.teachers.combined(total, outputs, features)
+    if self.teachers is None:
+      total, outputs = self.model(features, training=True)
+    else:
+      taps = self.teachers.student_taps()
+      total, outputs = self.model(features, training=True, taps=taps)
+      total = self.teachers.combined(total, outputs, features, taps)
     return total, {"mean_loss": total / float(self.config.train_batch_size)}
+
+  def _training_dataset(self, record_path):
+    """Shuffled training batches; with cached teacher outputs (loaded
+    here), each example carries its index."""
+    config, with_index = self.config, False
+    if self.teachers is not None:
+      with self.strategy.scope():
+        with_index = self.teachers.load_cache(
+          config,
+          lambda: self.preprocessor.dataset(
+            record_path, config.eval_batch_size, False
+          ),
+          record_path,
+        )
+    return self.preprocessor.dataset(
+      record_path,
+      config.train_batch_size,
+      True,
+      config.seed + self.trial,
+      with_index,
+    )
 
   def train(self, record_path, num_examples, tracker, progress_logger=None):
     """Trains num_train_epochs from the current step, evaluating through
@@ -205,16 +242,14 @@ class Trial:
         f"smaller than train_batch_size "
         f"({config.train_batch_size})"
       )
-    dataset = self.preprocessor.dataset(
-      record_path, config.train_batch_size, True, config.seed + self.trial
-    )
+    dataset = self._training_dataset(record_path)
     # a resumed trial skips the batches its steps consumed: the same order
     iterator = iter(
       distribution.distribute_dataset(self.strategy, dataset.skip(self.step))
     )
     replica_step = step_lib.make_replica_step(
       self._loss_fn,
-      self.model.trainable_variables,
+      self.trainable_variables(),
       self.optimizer,
       jit_compile=config.jit_compile,
     )

@@ -129,11 +129,12 @@ class SelfAttention(tf.Module):
     x = tf.reshape(x, [shape[0], shape[1], self.num_heads, self.head_size])
     return tf.transpose(x, [0, 2, 1, 3])
 
-  def __call__(self, x, attention_bias, training):
+  def __call__(self, x, attention_bias, training, taps=None):
     """Args: x [batch, seq_len, hidden]; attention_bias broadcastable to
-    [batch, heads, seq_len, seq_len] (0 to attend, -10000 to block)."""
+    [batch, heads, seq_len, seq_len] (0 to attend, -10000 to block);
+    taps: a `LayerTaps` that collects the layer's attention scores."""
     if fused_ops.applicable(x):
-      return self._compiled(x, attention_bias, training)
+      return self._compiled(x, attention_bias, training, taps)
     q, k, v = (
       self._heads(proj(x)) for proj in (self.query, self.key, self.value)
     )
@@ -141,6 +142,8 @@ class SelfAttention(tf.Module):
     # the attention's forward and backward run 15% faster than as einsums
     scores = tf.matmul(q, k, transpose_b=True)
     scores *= tf.cast(1.0 / self.head_size**0.5, scores.dtype)
+    if taps is not None:
+      taps.attention.append(tf.cast(scores, tf.float32))
     scores = tf.cast(scores, tf.float32) + attention_bias
     probs = tf.cast(tf.nn.softmax(scores), x.dtype)
     probs = layers.dropout(probs, self.attention_dropout, training)
@@ -162,12 +165,17 @@ class SelfAttention(tf.Module):
     qkv = tf.reshape(qkv, [batch, seq_len, 3, self.num_heads, self.head_size])
     return tf.unstack(tf.transpose(qkv, [2, 0, 3, 1, 4]))
 
-  def _compiled(self, x, attention_bias, training):
+  def _compiled(self, x, attention_bias, training, taps=None):
     """The same computation with its element-wise chains compiled
     (`fused_sublayers`); x must have a static shape."""
     q, k, v = self._query_key_value(x)
+    raw_scores = tf.matmul(q, k, transpose_b=True)
+    if taps is not None:
+      taps.attention.append(
+        tf.cast(raw_scores, tf.float32) * (1.0 / self.head_size**0.5)
+      )
     probs = fused_sublayers.attention_probs(
-      tf.matmul(q, k, transpose_b=True),
+      raw_scores,
       attention_bias,
       1.0 / self.head_size**0.5,
       self.attention_dropout,
@@ -207,9 +215,9 @@ class TransformerLayer(tf.Module):
     )
     self.output_norm = layers.LayerNorm(f"{scope}/output", hidden)
 
-  def __call__(self, x, attention_bias, training):
+  def __call__(self, x, attention_bias, training, taps=None):
     """Maps [batch, seq_len, hidden] to [batch, seq_len, hidden]."""
-    attention_output = self.attention(x, attention_bias, training)
+    attention_output = self.attention(x, attention_bias, training, taps)
     if fused_ops.applicable(x):
       return self._compiled_feed_forward(attention_output, training)
     output = self.output_dense(self.intermediate(attention_output))
@@ -310,12 +318,16 @@ class BertModel(tf.Module):
     """The word embedding table [vocab_size, E]."""
     return self.embeddings.word_embeddings
 
-  def __call__(self, input_ids, input_mask, segment_ids, training=False):
+  def __call__(
+    self, input_ids, input_mask, segment_ids, training=False, taps=None
+  ):
     """Encodes a batch.
 
     Args:
       input_ids, input_mask, segment_ids: int [batch, seq_len].
       training: enables dropout.
+      taps: an optional `LayerTaps` that collects every layer's states and
+        attention scores (distillation's intermediate matches).
 
     Returns:
       The sequence output [batch, seq_len, hidden].
@@ -326,9 +338,28 @@ class BertModel(tf.Module):
     if self.embeddings_project is not None:
       output = self.embeddings_project(output)
     bias = attention_bias_from_mask(input_mask, self.ltr, self.rtl)
+    if taps is not None:
+      taps.hidden.append(output)
     for layer in self.layers:
-      output = layer(output, bias, training)
+      output = layer(output, bias, training, taps)
+      if taps is not None:
+        taps.hidden.append(output)
     return output
+
+
+class LayerTaps:
+  """What an encoder's layers computed, collected during one call.
+
+  Attributes:
+    hidden: [embeddings, layer 1, ..., layer L] states, each
+      [batch, seq_len, hidden] (after embeddings_project, if any).
+    attention: the pre-softmax attention scores of layers 1..L (scaled,
+      without the mask's bias), each float32 [batch, heads, seq_len, seq_len].
+  """
+
+  def __init__(self):
+    self.hidden = []
+    self.attention = []
 
 
 def variable_name(variable):

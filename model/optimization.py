@@ -51,7 +51,8 @@ def layerwise_lr_multipliers(layer_decay, n_layers, head_scope):
   """Learning-rate multipliers by variable-name key, as official.
 
   Depths: embeddings (and embeddings_project) 0, ``encoder/layer_i`` i + 1,
-  the heads under ``head_scope`` (fine-tuning: ``task_specific/``) n + 2;
+  the heads under ``head_scope`` (fine-tuning: ``task_specific/``; a
+  tuple names several scopes) n + 2;
   multiplier = decay ** (n + 2 - depth). Depth
   n + 1 (the pooler of BERT) is unused, so the top transformer layer gets
   decay ** 2 rather than decay; we keep this because CLUE's and the paper's
@@ -60,12 +61,10 @@ def layerwise_lr_multipliers(layer_decay, n_layers, head_scope):
   Returns:
     An ordered dict {name key: multiplier}.
   """
+  head_scopes = (head_scope,) if isinstance(head_scope, str) else head_scope
   depths = collections.OrderedDict(
-    [
-      ("/embeddings/", 0),
-      ("/embeddings_project/", 0),
-      (head_scope, n_layers + 2),
-    ]
+    [("/embeddings/", 0), ("/embeddings_project/", 0)]
+    + [(scope, n_layers + 2) for scope in head_scopes]
   )
   for layer in range(n_layers):
     depths[f"encoder/layer_{layer}/"] = layer + 1
@@ -360,7 +359,8 @@ def create_optimizer(
       update reads the rate); 0 uses lr(t).
     layerwise_lr_decay_power: > 0 enables layer-wise decay (fine-tuning).
     n_transformer_layers: depth of the encoder, for layer-wise decay.
-    head_scope: the name prefix of the output heads, for layer-wise decay.
+    head_scope: the name prefix of the output heads (or a tuple of
+      prefixes), for layer-wise decay.
   """
 
   def schedule(step):

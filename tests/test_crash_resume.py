@@ -182,11 +182,41 @@ def write_c3_questions(root):
   return dict(hparams, task_names=["c3"], save_checkpoints_steps=2, log_every=2)
 
 
+def write_distilled_reviews(root):
+  """The task of `write_reviews`, a teacher fine-tuned on it, and a
+  narrower student taught its logits and (through a projection) its
+  states."""
+  hparams = write_reviews(root)
+  teacher = dict(hparams, num_trials=1, num_train_epochs=1.0)
+  subprocess.run(
+    [sys.executable, os.path.join(ROOT, "run_finetuning.py"), "--data-dir",
+     str(root), "--model-name", "teacher", "--hparams", json.dumps(teacher)],
+    check=True, capture_output=True,
+  )  # fmt: skip
+  shape = ("model_size", "model_hparam_overrides", "embedding_size")
+  return dict(
+    hparams,
+    teacher_checkpoint=str(
+      root / "models" / "teacher" / "finetuning_models" / "reviews_model_1"
+    ),
+    teacher_hparams={key: hparams[key] for key in shape},
+    model_hparam_overrides=dict(
+      hparams["model_hparam_overrides"], hidden_size=24, num_hidden_layers=1
+    ),
+    distillation={
+      "temperature": 2.0,
+      "hard_label_weight": 1.0,
+      "matches": [{"student_layer": 1, "teacher_layer": 2, "feature": "hidden"}],
+    },
+  )
+
+
 # per task type: (data writer, steps per epoch, test predictions file and
-# its lines); both run 3 epochs in 2 trials
+# its lines); each runs 3 epochs in 2 trials
 RESUME_CASES = {
   "classification": (write_reviews, 12, "reviews_predict.json", 8),
   "multiple_choice": (write_c3_questions, 6, "c311_predict.json", 6),
+  "distillation": (write_distilled_reviews, 12, "reviews_predict.json", 8),
 }
 
 

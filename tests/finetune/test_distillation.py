@@ -2,6 +2,7 @@
 teaches a student of another shape; teachers that do not fit are errors
 before any training."""
 
+import glob
 import json
 import os
 import random
@@ -11,17 +12,24 @@ import pytest
 import tensorflow as tf
 from helpers import DEMO_ENCODER_HPARAMS
 from helpers import DEMO_FINETUNE_RUN
+from helpers import DEMO_VOCAB
 from helpers import clue_row
 from helpers import config_for
 from helpers import demo_sentences
+from helpers import trainer_outputs
 from helpers import write_cmrc
 from helpers import write_jsonl
 
+import export_savedmodel
+from finetune import distill_matches
 from finetune import driver
 from finetune import finetuning_model
+from finetune import preprocessing
 from finetune import task_builder
 from finetune import teacher as teacher_lib
+from finetune import teacher_cache
 from interop import loading
+from model import modeling
 from model import tokenizers
 
 TEACHER = dict(
@@ -31,12 +39,12 @@ TEACHER = dict(
   num_train_epochs=4,
   learning_rate=2e-3,
 )
-# a narrower student: one layer, hidden 24, two heads
+# a narrower student: one layer, hidden 24, the teacher's three heads
 STUDENT_SHAPE = {
   "model_hparam_overrides": {
     "hidden_size": 24,
     "num_hidden_layers": 1,
-    "num_attention_heads": 2,
+    "num_attention_heads": 3,
     "intermediate_size": 30,
   },
   "embedding_size": 16,
@@ -195,3 +203,110 @@ def test_a_qa_student_learns_its_teachers_spans(tmp_path):
   )
   assert distance(student) < 0.5 * before
   assert set(results["cmrc2018"]) == {"em", "f1", "loss"}
+
+
+# the student's layer 1 taught by the teacher's layer 2 (states through a
+# learned map from width 24 to 36, and attention scores), its embeddings'
+# output by the teacher's at half weight
+MATCHED = {
+  "temperature": 2.0,
+  "hard_label_weight": 1.0,
+  "matches": [
+    {"student_layer": 1, "teacher_layer": 2, "feature": "hidden"},
+    {"student_layer": 1, "teacher_layer": 2, "feature": "attention"},
+    {"student_layer": 0, "teacher_layer": 0, "feature": "hidden", "weight": 0.5},
+  ],
+}
+
+
+def match_loss(teachers, model, batch):
+  """The matches' loss of ``model`` (dropout off) on ``batch``."""
+  taps = modeling.LayerTaps()
+  model(batch, False, taps)
+  features = dict(batch, **teachers.batch_features(batch))
+  weights = teachers.match_token_weights(batch)
+  return float(
+    distill_matches.loss(
+      teachers.matches, teachers.projections, taps, features, weights
+    )
+  )
+
+
+def test_a_student_learns_its_teachers_layers(teacher_dir, tmp_path):
+  root, checkpoint = teacher_dir
+  write_tnews(tmp_path)
+  config = student_config(tmp_path, checkpoint, distillation=MATCHED)
+  tasks, batch = train_batch(config)
+  teachers = teacher_lib.Teachers(config, tasks)
+  before = match_loss(
+    teachers, finetuning_model.FinetuningModel(config, tasks), batch
+  )
+  driver.run_finetuning(config)
+  trained = f"{config.model_dir}_1"
+  student = finetuning_model.FinetuningModel(config, tasks)
+  loading.init_from_checkpoint(student.official_variables(), trained)
+  saved = tf.train.Checkpoint(distillation=teachers.projections.by_name())
+  saved.read(tf.train.latest_checkpoint(trained)).expect_partial()
+  assert match_loss(teachers, student, batch) < 0.5 * before
+  # the projections are saved with the student, not among its variables
+  names = [name for name, _ in tf.train.list_variables(trained)]
+  assert sum(name.startswith("distillation/") for name in names) == 2
+  assert not any("projection" in n for n in student.official_variables())
+  # and the student exports as any fine-tuned model
+  out = str(tmp_path / "exported")
+  export_savedmodel.export_savedmodel(
+    dict(STUDENT_SHAPE, vocab_size=config.vocab_size), trained, out, DEMO_VOCAB,
+    task="tnews",
+  )  # fmt: skip
+  (_, examples, _, _, logits) = trainer_outputs(config, trained)["tnews"]
+  served = tf.saved_model.load(out).signatures["serving_default"](
+    text=tf.constant([e.text_a for e in examples])
+  )
+  np.testing.assert_allclose(
+    served["probabilities"].numpy(), tf.nn.softmax(logits).numpy(), atol=1e-5
+  )
+
+
+def test_an_ensemble_cannot_teach_layers(teacher_dir, tmp_path):
+  root, checkpoint = teacher_dir
+  config = student_config(
+    tmp_path, [checkpoint, checkpoint], distillation=MATCHED
+  )
+  with pytest.raises(ValueError, match="matches' needs one teacher"):
+    teacher_lib.Teachers(config, task_builder.get_tasks(config))
+
+
+def test_cached_outputs_teach_as_per_batch_outputs_do(teacher_dir, tmp_path):
+  root, checkpoint = teacher_dir
+  results, caches = {}, {}
+  for cache in (True, False):
+    write_tnews(tmp_path / str(cache))
+    config = student_config(
+      tmp_path / str(cache), checkpoint, distillation={"cache_outputs": cache}
+    )
+    (results[cache],) = driver.run_finetuning(config)
+    caches[cache] = glob.glob(
+      os.path.join(config.preprocessed_data_dir, "*.teacher-*.npz")
+    )
+  assert len(caches[True]) == 1 and not caches[False]
+  np.testing.assert_allclose(
+    results[True]["tnews"]["loss"], results[False]["tnews"]["loss"], rtol=1e-4
+  )
+  # the cache holds the teacher's logits of the training records, in order
+  tasks = task_builder.get_tasks(config)
+  tokenizer = tokenizers.get_tokenizer(config.vocab_file, True)
+  preprocessor = preprocessing.Preprocessor(config, tasks, tokenizer)
+  records = os.path.join(config.preprocessed_data_dir, "tnews_train.tfrecord")
+  teachers = teacher_lib.Teachers(config, tasks)
+  with np.load(caches[True][0]) as saved:
+    assert len(saved["tnews"]) == 48
+    for batch in preprocessor.dataset(records, 100, False):
+      np.testing.assert_allclose(
+        saved["tnews"][batch["example_index"].numpy()],
+        teachers.outputs(batch)["tnews"].numpy(),
+        atol=1e-5,
+      )
+  # another teacher (here an ensemble of two) has another file
+  records = records.replace(f"{False}", f"{True}")
+  ensemble = student_config(tmp_path / "True", [checkpoint, checkpoint])
+  assert teacher_cache.cache_path(ensemble, records) != caches[True][0]

@@ -200,3 +200,40 @@ def test_embedding_tables_are_never_read_sparsely(model_and_batch):
   ).graph
   ops = {op.type for op in graph.get_operations()}
   assert "GatherV2" in ops and "ResourceGather" not in ops
+
+
+def _reference_scores(weights, layer, states, heads):
+  """Scaled q k^T of ``layer`` from its input ``states`` [b, l, h]."""
+  prefix = f"electra/encoder/layer_{layer}/attention/self/"
+
+  def split(name):
+    x = ref.dense(states, weights, prefix + name)
+    b, l, h = x.shape
+    return x.reshape(b, l, heads, h // heads).transpose(0, 2, 1, 3)
+
+  query, key = split("query"), split("key")
+  return query @ key.transpose(0, 1, 3, 2) / np.sqrt(query.shape[-1])
+
+
+@pytest.mark.parametrize("traced", [False, True])
+def test_taps_collect_every_layers_states_and_scores(model_and_batch, traced):
+  model, batch = model_and_batch
+  inputs = [batch[k] for k in ("input_ids", "input_mask", "segment_ids")]
+
+  def encode(ids, mask, segments):
+    taps = modeling.LayerTaps()
+    output = model(ids, mask, segments, False, taps)
+    return output, taps.hidden, taps.attention
+
+  if traced:  # static shapes: the compiled sublayers
+    encode = tf.function(encode, autograph=False)
+  output, hidden, attention = encode(*inputs)
+  assert len(hidden) == 3 and len(attention) == 2
+  assert attention[0].shape == (5, 3, 17, 17)
+  np.testing.assert_allclose(hidden[-1].numpy(), output.numpy(), atol=1e-6)
+  weights = numpy_weights(model)
+  for layer in range(2):
+    expected = _reference_scores(
+      weights, layer, hidden[layer].numpy().astype(np.float64), 3
+    )
+    np.testing.assert_allclose(attention[layer].numpy(), expected, atol=1e-4)
