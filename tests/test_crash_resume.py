@@ -206,7 +206,9 @@ def write_distilled_reviews(root):
     distillation={
       "temperature": 2.0,
       "hard_label_weight": 1.0,
-      "matches": [{"student_layer": 1, "teacher_layer": 2, "feature": "hidden"}],
+      "matches": [
+        {"student_layer": 1, "teacher_layer": 2, "feature": "hidden"}
+      ],
     },
   )
 

@@ -207,14 +207,14 @@ def test_a_qa_student_learns_its_teachers_spans(tmp_path):
 
 # the student's layer 1 taught by the teacher's layer 2 (states through a
 # learned map from width 24 to 36, and attention scores), its embeddings'
-# output by the teacher's at half weight
+# output by the teacher's
 MATCHED = {
   "temperature": 2.0,
   "hard_label_weight": 1.0,
   "matches": [
     {"student_layer": 1, "teacher_layer": 2, "feature": "hidden"},
     {"student_layer": 1, "teacher_layer": 2, "feature": "attention"},
-    {"student_layer": 0, "teacher_layer": 0, "feature": "hidden", "weight": 0.5},
+    {"student_layer": 0, "teacher_layer": 0, "feature": "hidden", "weight": 1},
   ],
 }
 

@@ -38,9 +38,7 @@ def test_classification_outputs_are_not_padded():
 def test_gathered_rows_are_cut_to_the_batch_length(
   kind, table_shape, expected_shape
 ):
-  table = np.arange(np.prod(table_shape), dtype=np.float32).reshape(
-    table_shape
-  )
+  table = np.arange(np.prod(table_shape), dtype=np.float32).reshape(table_shape)
   features = {
     "example_index": tf.constant([3, 1], tf.int64),
     "input_ids": tf.zeros([2, 4], tf.int32),  # a batch cut to 4 tokens

@@ -208,8 +208,9 @@ def _reference_scores(weights, layer, states, heads):
 
   def split(name):
     x = ref.dense(states, weights, prefix + name)
-    b, l, h = x.shape
-    return x.reshape(b, l, heads, h // heads).transpose(0, 2, 1, 3)
+    batch, length, width = x.shape
+    x = x.reshape(batch, length, heads, width // heads)
+    return x.transpose(0, 2, 1, 3)
 
   query, key = split("query"), split("key")
   return query @ key.transpose(0, 1, 3, 2) / np.sqrt(query.shape[-1])
