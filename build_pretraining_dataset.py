@@ -3,7 +3,8 @@
 Every file under --corpus-dir (plain or .gz, UTF-8) holds one sentence per
 line; blank lines separate documents. Masking happens online, in
 run_pretraining.py, so the records hold only input_ids, input_mask and
-segment_ids.
+segment_ids (and word_ids with --word-segmentation, for whole-word and span
+masking).
 """
 
 import argparse
@@ -64,6 +65,7 @@ def parse_args(argv=None):
     help="Don't lower case input text.",
   )
   _add_build_flags(parser)
+  _add_segmentation_flags(parser)
   return parser.parse_args(argv)
 
 
@@ -113,6 +115,25 @@ def _add_build_flags(parser):
     help="Tokenize in pure Python (same ids, slower).",
   )
   parser.set_defaults(do_lower_case=True, strip_accents=True)
+
+
+def _add_segmentation_flags(parser):
+  """Word boundaries for whole-word and span masking."""
+  parser.add_argument(
+    "--word-segmentation",
+    default="none",
+    choices=["none", "jieba", "whitespace", "ref"],
+    help="Also write each token's word index (feature word_ids) for "
+    "whole-word and span masking: words from jieba (pip install jieba), "
+    "from the corpus's spaces, or from run_chinese_ref.py files in "
+    "--ref-dir (default none: no word ids).",
+  )
+  parser.add_argument(
+    "--ref-dir",
+    default=None,
+    help="With --word-segmentation ref: the reference file of each corpus "
+    "file, at the same relative path.",
+  )
 
 
 def main(argv=None):

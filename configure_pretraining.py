@@ -23,6 +23,7 @@ DISTRIBUTION_STRATEGIES = (
   "multi_worker_mirrored",
   "tpu",
 )
+MASKING_CHOICES = ("token", "whole_word", "span")
 
 
 class PretrainingConfig(hparams_lib.HParams):
@@ -136,6 +137,12 @@ class PretrainingConfig(hparams_lib.HParams):
     # lr(t + 1), and the clipping norm taken over the IndexedSlices values
     # of the embedding gradients (repeated rows unsummed)
     self.official_step_quirks = False
+    # which tokens are masked: "token" (the official per-token masking),
+    # "whole_word" or "span" (SpanBERT's spans of words), both of which
+    # mask whole words given by the records' word ids (see
+    # build_pretraining_dataset.py --word-segmentation); span masking of
+    # records without word ids takes spans of tokens
+    self.masking = "token"
 
   def _locations(self, data_dir, model_name):
     """Default locations of data files."""
@@ -175,6 +182,7 @@ class PretrainingConfig(hparams_lib.HParams):
     hparams_lib.check_choice(
       self, "distribution_strategy", DISTRIBUTION_STRATEGIES
     )
+    hparams_lib.check_choice(self, "masking", MASKING_CHOICES)
     hparams_lib.check_choice(
       self, "mixed_precision", hparams_lib.MIXED_PRECISION_POLICIES
     )

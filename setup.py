@@ -44,13 +44,17 @@ setup(
   extras_require={
     # plots in reproduce_clue.py's report (the tables need nothing)
     "report": ["matplotlib>=3.7,<4"],
+    # build_pretraining_dataset.py --word-segmentation jieba
+    "segmentation": ["jieba>=0.42,<0.43"],
     # safetensors and nltk: the tests check our safetensors reader and
-    # writer, and our copy of NLTK's word tokenizer, against them
+    # writer, and our copy of NLTK's word tokenizer, against them; jieba
+    # segments real text for the whole-word masking tests
     "test": [
       "pytest>=7,<10",
       "ruff>=0.17,<0.18",
       "safetensors>=0.4,<1",
       "nltk>=3.8,<4",
+      "jieba>=0.42,<0.43",
     ],
   },
 )

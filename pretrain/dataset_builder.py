@@ -21,6 +21,7 @@ from model import tokenization
 from model import tokenizers
 from pretrain import corpus_reader
 from pretrain import example_builder
+from pretrain import word_segmentation
 from training import progress
 from util import files as files_lib
 from util import logs
@@ -48,6 +49,8 @@ class BuildOptions:
   overwrite: bool = False
   replace_invalid_utf8: bool = False
   fast_tokenizer: bool = True
+  word_segmentation: str = "none"  # see pretrain/word_segmentation.py
+  ref_dir: str = None  # run_chinese_ref.py files, with "ref"
 
 
 def shard_name(index, total):
@@ -107,20 +110,23 @@ class _JobProgress:
     )
 
 
-def _examples_of_file(path, tokenizer, builder, options, stats):
+def _examples_of_file(path, line_tokenizer, builder, options, stats):
   """Yields the examples of one file (a file ends its last document)."""
   lines, replaced = corpus_reader.read_lines(path, options.replace_invalid_utf8)
   stats["replaced_invalid_utf8"] += replaced
   lines = [line.strip() for line in lines]
+  line_tokenizer.open_file(path, lines)
+  done_nonblank = 0
   for begin in range(0, len(lines), TOKENIZE_BATCH):
     chunk = lines[begin : begin + TOKENIZE_BATCH]
     nonblank = [line for line in chunk if line]
-    ids = iter(tokenizer.tokenize_to_ids(nonblank))
+    tokenized = iter(line_tokenizer.tokenize(nonblank, done_nonblank))
+    done_nonblank += len(nonblank)
     for line in chunk:
       if line:
-        token_ids = next(ids)
+        token_ids, starts = next(tokenized)
         stats["tokens"] += len(token_ids)
-        example = builder.add_sentence(token_ids)
+        example = builder.add_sentence(token_ids, starts)
       elif options.blanks_separate_docs:
         example = builder.end_document()
       else:
@@ -139,6 +145,9 @@ def write_job(job_id, options, files, num_shards, tmp_tag):
     options.do_lower_case,
     options.strip_accents,
     options.fast_tokenizer,
+  )
+  line_tokenizer = word_segmentation.LineTokenizer(
+    tokenizer, options.word_segmentation, options.corpus_dir, options.ref_dir
   )
   rng = random.Random(f"{options.seed}-{job_id}")
   builder = example_builder.ExampleBuilder(
@@ -166,7 +175,8 @@ def write_job(job_id, options, files, num_shards, tmp_tag):
   }
   job_progress = _JobProgress(job_id, len(my_files))
   for done, path in enumerate(my_files, 1):
-    for example in _examples_of_file(path, tokenizer, builder, options, stats):
+    examples = _examples_of_file(path, line_tokenizer, builder, options, stats)
+    for example in examples:
       slot = stats["examples"] % len(writers)
       writers[slot].write(example_builder.serialize_example(*example))
       stats["shards"][shard_name(shards[slot], num_shards)] += 1
@@ -221,6 +231,7 @@ def build(options):
     raise ValueError("--num-processes must be at least 1")
   files = corpus_reader.list_corpus_files(options.corpus_dir)
   vocab = _check_vocab(options.vocab_file)
+  word_segmentation.check_method(options.word_segmentation, options.ref_dir)
   check_output_dir(options)
   os.makedirs(options.output_dir, exist_ok=True)
   num_shards = options.num_out_files or default_num_shards(

@@ -32,6 +32,9 @@ class PretrainingJob:
   def __init__(self, config, strategy, special_ids):
     self.config = config
     self.strategy = strategy
+    # whether the batches carry word ids (word-based masking; see
+    # pretrain_data.check_input_files)
+    self.with_word_ids = False
     with strategy.scope():
       self.model = pretraining_model.PretrainingModel(config, special_ids)
       self.optimizer = optimization.create_optimizer(

@@ -37,6 +37,9 @@ def get_updated_inputs(inputs, **kwargs):
 
 
 FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids")
+# each token's word index within its sequence (-1: none), written by
+# build_pretraining_dataset.py --word-segmentation for word-based masking
+WORD_IDS = "word_ids"
 
 
 def list_input_files(pattern):
@@ -52,11 +55,12 @@ def list_input_files(pattern):
   return sorted(files)
 
 
-def decode_record(record, max_seq_length):
-  """Parses one serialized example into int32 features of [max_seq_length]."""
+def decode_record(record, max_seq_length, with_word_ids=False):
+  """Parses one serialized example into int32 features of [max_seq_length]
+  (``word_ids`` too when ``with_word_ids``)."""
+  names = FEATURE_NAMES + ((WORD_IDS,) if with_word_ids else ())
   spec = {
-    name: tf.io.FixedLenFeature([max_seq_length], tf.int64)
-    for name in FEATURE_NAMES
+    name: tf.io.FixedLenFeature([max_seq_length], tf.int64) for name in names
   }
   example = tf.io.parse_single_example(record, spec)
   return {name: tf.cast(value, tf.int32) for name, value in example.items()}
@@ -71,6 +75,7 @@ def make_dataset(
   seed=None,
   num_parallel_reads=4,
   skip_examples=0,
+  with_word_ids=False,
 ):
   """The pretraining input pipeline.
 
@@ -89,6 +94,7 @@ def make_dataset(
     input_context: a `tf.distribute.InputContext` or None.
     seed: shuffle seed (None: nondeterministic).
     skip_examples: examples of this pipeline's stream to skip (resuming).
+    with_word_ids: also read each token's word index (word masking).
   """
   if input_context is not None and input_context.num_input_pipelines > 1:
     if len(files) >= input_context.num_input_pipelines:
@@ -114,7 +120,7 @@ def make_dataset(
   if skip_examples:
     dataset = dataset.skip(skip_examples)
   dataset = dataset.map(
-    lambda r: decode_record(r, max_seq_length),
+    lambda r: decode_record(r, max_seq_length, with_word_ids),
     num_parallel_calls=tf.data.AUTOTUNE,
   )
   dataset = dataset.batch(batch_size, drop_remainder=True)
@@ -129,6 +135,7 @@ def distributed_dataset(
   is_training,
   seed=None,
   steps_done=0,
+  with_word_ids=False,
 ):
   """A distributed dataset of ``global_batch_size`` examples per step.
 
@@ -147,6 +154,7 @@ def distributed_dataset(
       input_context,
       seed,
       skip_examples=steps_done * per_step,
+      with_word_ids=with_word_ids,
     )
 
   return distribution.distribute_datasets_from_function(strategy, dataset_fn)
@@ -156,37 +164,24 @@ class InputDataError(ValueError):
   """A problem in the pretraining TFRecords; the message names the file."""
 
 
-def check_input_files(files, max_seq_length, vocab_size):
+def check_input_files(files, max_seq_length, vocab_size, masking="token"):
   """Checks the first record of every file before any work starts.
 
   Raises `InputDataError` naming the file for: an unreadable (corrupted)
   record, a missing feature, a feature whose length is not max_seq_length,
-  and a token id outside [0, vocab_size).
+  a token id outside [0, vocab_size), and records without word ids when
+  ``masking`` is "whole_word".
+
+  Returns:
+    Whether every record has word ids and ``masking`` uses them.
   """
+  with_word_ids = masking != "token"
   for path in files:
-    try:
-      first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
-    except tf.errors.OpError as e:
-      raise InputDataError(
-        f"{path}: not a readable TFRecord file ({e.message})"
-      ) from e
-    if first is None:
+    features = _first_record_features(path)
+    if features is None:
       continue  # an empty shard
-    features = tf.train.Example.FromString(first.numpy()).features.feature
     for name in FEATURE_NAMES:
-      if name not in features:
-        raise InputDataError(
-          f"{path}: records lack the feature {name!r}; expected "
-          f"{', '.join(FEATURE_NAMES)} (as build_pretraining_dataset.py "
-          f"writes them)"
-        )
-      length = len(features[name].int64_list.value)
-      if length != max_seq_length:
-        raise InputDataError(
-          f"{path}: feature {name!r} has length {length} but hparam "
-          f"'max_seq_length' is {max_seq_length}; rebuild the data or set "
-          f"max_seq_length to {length}"
-        )
+      _check_feature(path, features, name, max_seq_length)
     ids = features["input_ids"].int64_list.value
     if min(ids) < 0 or max(ids) >= vocab_size:
       bad = max(ids) if max(ids) >= vocab_size else min(ids)
@@ -194,6 +189,46 @@ def check_input_files(files, max_seq_length, vocab_size):
         f"{path}: token id {bad} is outside the "
         f"vocabulary (vocab_size {vocab_size})"
       )
+    if WORD_IDS in features:
+      _check_feature(path, features, WORD_IDS, max_seq_length)
+    elif masking == "whole_word":
+      raise InputDataError(
+        f"{path}: records lack {WORD_IDS!r}, which hparam 'masking' "
+        f"'whole_word' needs; build them with build_pretraining_dataset.py "
+        f"--word-segmentation jieba, whitespace or ref"
+      )
+    else:
+      with_word_ids = False
+  return with_word_ids
+
+
+def _first_record_features(path):
+  """The features of a file's first record (None: an empty file)."""
+  try:
+    first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
+  except tf.errors.OpError as e:
+    raise InputDataError(
+      f"{path}: not a readable TFRecord file ({e.message})"
+    ) from e
+  if first is None:
+    return None
+  return tf.train.Example.FromString(first.numpy()).features.feature
+
+
+def _check_feature(path, features, name, max_seq_length):
+  if name not in features:
+    raise InputDataError(
+      f"{path}: records lack the feature {name!r}; expected "
+      f"{', '.join(FEATURE_NAMES)} (as build_pretraining_dataset.py "
+      f"writes them)"
+    )
+  length = len(features[name].int64_list.value)
+  if length != max_seq_length:
+    raise InputDataError(
+      f"{path}: feature {name!r} has length {length} but hparam "
+      f"'max_seq_length' is {max_seq_length}; rebuild the data or set "
+      f"max_seq_length to {length}"
+    )
 
 
 def find_corrupt_file(files):

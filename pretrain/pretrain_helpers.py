@@ -180,11 +180,31 @@ def mask(
   positions = tf.random.categorical(sample_logits, n, dtype=tf.int32)
   positions *= tf.cast(weights, tf.int32)
 
+  return with_positions_masked(
+    inputs, positions, weights, masked_lm_weights, special_ids, [batch, n]
+  )
+
+
+def with_positions_masked(
+  inputs, positions, weights, masked_lm_weights, special_ids, shape
+):
+  """``inputs`` with 85% of ``positions`` (those of weight 1) set to
+  [MASK] and the 15% others left as they are, and the masked_lm fields.
+
+  Args:
+    inputs: a `pretrain_data.Inputs`.
+    positions: [B, N] int32 positions (0 for unused slots).
+    weights: [B, N] bool or 0/1, the used slots.
+    masked_lm_weights: [B, N] float32, the same as weights.
+    special_ids: a `SpecialIds`.
+    shape: [B, N] as a list (the shape of the random draws).
+  """
+  input_ids = inputs.input_ids
   masked_lm_ids = gather_positions(input_ids, positions)
   masked_lm_ids *= tf.cast(weights, masked_lm_ids.dtype)
-  replace = tf.less(tf.random.uniform([batch, n]), 0.85)
+  replace = tf.less(tf.random.uniform(shape), 0.85)
   replace_positions = positions * tf.cast(replace, tf.int32)
-  mask_ids = tf.fill([batch, n], tf.cast(special_ids.mask_id, input_ids.dtype))
+  mask_ids = tf.fill(shape, tf.cast(special_ids.mask_id, input_ids.dtype))
   masked_ids, _ = scatter_update(input_ids, mask_ids, replace_positions)
   return pretrain_data.get_updated_inputs(
     inputs,

@@ -18,6 +18,7 @@ from model import modeling
 from pretrain import heads
 from pretrain import pretrain_data
 from pretrain import pretrain_helpers
+from pretrain import word_masking
 from util import training_utils
 
 PretrainingOutputs = collections.namedtuple(
@@ -128,11 +129,32 @@ class PretrainingModel(tf.Module):
         self.bert_config,
       )
 
+  def _mask(self, unmasked, word_ids):
+    """The masked batch: the official per-token masking, or with
+    ``masking`` "whole_word" or "span" the `word_masking` options."""
+    config = self.config
+    if config.masking == "token":
+      return pretrain_helpers.mask(
+        unmasked,
+        config.mask_prob,
+        config.max_predictions_per_seq,
+        self.special_ids,
+      )
+    return word_masking.mask_words(
+      unmasked,
+      word_ids,
+      config.masking,
+      config.mask_prob,
+      config.max_predictions_per_seq,
+      self.special_ids,
+    )
+
   def __call__(self, features, training):
     """Masks the batch, runs the generator and the discriminator.
 
     Args:
-      features: dict of int32 [B, L] input_ids, input_mask, segment_ids.
+      features: dict of int32 [B, L] input_ids, input_mask, segment_ids
+        (and word_ids for whole-word and span masking).
       training: enables dropout.
 
     Returns:
@@ -140,12 +162,7 @@ class PretrainingModel(tf.Module):
     """
     config = self.config
     unmasked = pretrain_data.features_to_inputs(features)
-    masked = pretrain_helpers.mask(
-      unmasked,
-      config.mask_prob,
-      config.max_predictions_per_seq,
-      self.special_ids,
-    )
+    masked = self._mask(unmasked, features.get(pretrain_data.WORD_IDS))
     cloze = None
     if config.uniform_generator:
       shape = tf.concat(

@@ -62,6 +62,7 @@ def train(job, files):
       is_training=True,
       seed=int(job.data_seed.numpy()),
       steps_done=start,
+      with_word_ids=job.with_word_ids,
     )
   )
   if start:
@@ -114,6 +115,7 @@ def evaluate(job, files, write=True):
     config.max_seq_length,
     is_training=False,
     seed=config.seed,
+    with_word_ids=job.with_word_ids,
   )
   iterator = iter(dataset)
   eval_step = steps.make_eval_step(job.model, job.strategy, config.jit_compile)
@@ -190,15 +192,18 @@ def open_job(config):
   # TensorFlow runs any op
   strategy = distribution.get_strategy(config)
   files = pretrain_data.list_input_files(config.pretrain_tfrecords)
-  pretrain_data.check_input_files(
-    files, config.max_seq_length, config.vocab_size
+  with_word_ids = pretrain_data.check_input_files(
+    files, config.max_seq_length, config.vocab_size, config.masking
   )
+  if config.masking == "span" and not with_word_ids:
+    logs.log("The records have no word ids: span masking takes token spans")
   special_ids = job_lib.load_special_ids(config)
   if config.seed is not None:
     tf.random.set_seed(config.seed)
   distribution.check_batch_divisible(config, strategy)
   files_lib.check_writable_dir(config.model_dir, "model_dir")
   job = job_lib.PretrainingJob(config, strategy, special_ids)
+  job.with_word_ids = with_word_ids
   logs.heading("Config:")
   logs.log_config(config)
   if job.chief:
