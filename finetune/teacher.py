@@ -263,9 +263,11 @@ class Teachers:
     taught = {
       task.name: features[f"teacher/{task.name}"] for task in self.tasks
     }
-    total = self.settings["hard_label_weight"] * hard_loss + self.settings[
-      "soft_label_weight"
-    ] * self.loss(student_outputs, features, taught)
+    soft_loss = self.loss(student_outputs, features, taught)
+    total = (
+      self.settings["hard_label_weight"] * hard_loss
+      + self.settings["soft_label_weight"] * soft_loss
+    )
     if taps is not None:
       total += distill_matches.loss(
         self.matches, self.projections, taps, features,
