@@ -32,12 +32,20 @@ def _file_stamp(path):
   return [path, stat.st_size, stat.st_mtime_ns]
 
 
+def _teacher_stamp(spec):
+  """What identifies a teacher checkpoint: its index file, or for a
+  transformers directory (no TensorFlow checkpoint) all of its files."""
+  if os.path.isdir(spec) and tf.train.latest_checkpoint(spec) is None:
+    names = sorted(os.listdir(spec))
+    return [_file_stamp(os.path.join(spec, name)) for name in names]
+  return _file_stamp(checkpoints.resolve_checkpoint_path(spec) + ".index")
+
+
 def cache_path(config, record_path):
   """Where the outputs of ``config``'s teachers over ``record_path`` go."""
   stamps = [_file_stamp(record_path)]
   for spec in config.teacher_checkpoints():
-    prefix = checkpoints.resolve_checkpoint_path(spec)
-    stamps.append(_file_stamp(prefix + ".index"))
+    stamps.append(_teacher_stamp(spec))
   stamps.append([config.teacher_hparams, config.mixed_precision])
   digest = hashlib.sha1(json.dumps(stamps, default=str).encode()).hexdigest()
   base = record_path[: -len(".tfrecord")] if record_path.endswith(

@@ -72,3 +72,19 @@ def test_outputs_are_cached_when_the_training_set_is_read_twice(
   )  # fmt: skip
   settings = config.distillation_settings()
   assert teacher_lib.caches_outputs(config, settings) is expected
+
+
+def test_a_transformers_teacher_directory_is_stamped_by_its_files(tmp_path):
+  records = tmp_path / "tnews_train.tfrecord"
+  records.write_bytes(b"records")
+  teacher = tmp_path / "hf_teacher"
+  teacher.mkdir()
+  (teacher / "config.json").write_text("{}")
+  (teacher / "model.safetensors").write_bytes(b"weights")
+  config = config_for(tmp_path, teacher_checkpoint=str(teacher))
+  first = teacher_cache.cache_path(config, str(records))
+  assert first.endswith(".npz") and first.startswith(
+    str(tmp_path / "tnews_train")
+  )
+  (teacher / "model.safetensors").write_bytes(b"other weights")
+  assert teacher_cache.cache_path(config, str(records)) != first
