@@ -176,7 +176,7 @@ class Teachers:
         for name, table in self.tables.items()
       }
       return {f"teacher/{k}": v for k, v in taught.items()}
-    taps = modeling.LayerTaps() if self.matches else None
+    taps = self.layer_taps()
     if taps is None:
       taught = self.outputs(features)
     else:
@@ -212,9 +212,9 @@ class Teachers:
 
     return step
 
-  def student_taps(self):
-    """A `modeling.LayerTaps` for the student's forward pass when matches
-    need its layers, else None."""
+  def layer_taps(self):
+    """A `modeling.LayerTaps` for a forward pass (the student's or the
+    teacher's) when matches need its layers, else None."""
     return modeling.LayerTaps() if self.matches else None
 
   def loss(self, student_outputs, features, taught=None):

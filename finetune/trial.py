@@ -203,7 +203,7 @@ class Trial:
     if self.teachers is None:
       total, outputs = self.model(features, training=True)
     else:
-      taps = self.teachers.student_taps()
+      taps = self.teachers.layer_taps()
       total, outputs = self.model(features, training=True, taps=taps)
       total = self.teachers.combined(total, outputs, features, taps)
     return total, {"mean_loss": total / float(self.config.train_batch_size)}

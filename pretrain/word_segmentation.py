@@ -88,7 +88,7 @@ def tokenize_words(tokenizer, lines, method, jieba=None, id_to_token=None):
       starts += [True] + [False] * (len(word_ids) - 1)
     if ids != line_ids:
       ids = line_ids
-      starts = [not id_to_token[i].startswith("##") for i in ids]
+      starts = wordpiece_starts(ids, id_to_token)
     results.append((ids, starts))
   return results
 
@@ -133,6 +133,11 @@ class RefFile:
     return {p - 1 for p in positions}
 
 
+def wordpiece_starts(token_ids, id_to_token):
+  """WordPiece's word starts: every token but a "##" piece."""
+  return [not id_to_token[token].startswith("##") for token in token_ids]
+
+
 def ref_starts(token_ids, continued, id_to_token, where):
   """The starts of one line's tokens from its reference positions; a
   position past the line's tokens is an error naming ``where``."""
@@ -142,9 +147,9 @@ def ref_starts(token_ids, continued, id_to_token, where):
       f"{where}: reference position {max(beyond) + 1} is past the line's "
       f"{len(token_ids)} tokens; was it made with another vocabulary?"
     )
+  starts = wordpiece_starts(token_ids, id_to_token)
   return [
-    index not in continued and not id_to_token[token].startswith("##")
-    for index, token in enumerate(token_ids)
+    start and index not in continued for index, start in enumerate(starts)
   ]
 
 
