@@ -9,6 +9,7 @@ import os
 import tensorflow as tf
 
 from finetune import distill_matches
+from interop import model_record
 from interop import sources
 from util import hparams as hparams_lib
 
@@ -45,9 +46,14 @@ class FinetuningConfig(hparams_lib.HParams):
       data_dir, model_name, kwargs.get("task_names", self.task_names)
     )
     self._seal()
-    # a transformers init_checkpoint describes the model's shape itself
+    # an init_checkpoint describes the model's shape itself (transformers'
+    # config.json, our model.json); the packed length is the run's own
+    # unless it only predicts with a fine-tuned checkpoint
     spec = kwargs.get("init_checkpoint", self.init_checkpoint)
-    derived = sources.hparams_from_checkpoint(spec, kwargs)
+    trains = kwargs.get("do_train", True)
+    derived = sources.hparams_from_checkpoint(
+      spec, kwargs, () if trains is False else ("max_seq_length",)
+    )
     kwargs = dict(
       {k: v for k, v in derived.items() if k in self.__dict__}, **kwargs
     )
@@ -117,6 +123,10 @@ class FinetuningConfig(hparams_lib.HParams):
     # tag encoding of tagging tasks: "BIOES" (the official LABEL_ENCODING)
     # or "BIO"
     self.tagging_scheme = "BIOES"
+    # QA data with unanswerable questions (SQuAD 2.0-style): the answerable
+    # classifier's odds above qa_na_threshold then mean "no answer"; CMRC
+    # 2018 and DRCD have none
+    self.qa_has_unanswerable = False
     self.distribution_strategy = "auto"  # as in configure_pretraining.py
     self.seed = 0  # trial t uses seed + t
     self.log_every = 50  # steps between progress lines
@@ -209,6 +219,11 @@ class FinetuningConfig(hparams_lib.HParams):
       self, "mixed_precision", hparams_lib.MIXED_PRECISION_POLICIES
     )
     self._check_distillation()
+    if isinstance(self.init_checkpoint, (str, dict)) and self.init_checkpoint:
+      model_record.check(
+        sources.model_path(self.init_checkpoint), self,
+        "hparam 'init_checkpoint'",
+      )  # fmt: skip
     if self.num_train_epochs <= 0:
       raise ValueError(
         f"hparam 'num_train_epochs' must be > 0, got {self.num_train_epochs}"

@@ -6,6 +6,7 @@ a JSON file such as ``configs/electra_tiny_zh.json``) to ``run_pretraining.py``.
 
 import os
 
+from interop import model_record
 from interop import sources
 from util import hparams as hparams_lib
 
@@ -45,7 +46,8 @@ class PretrainingConfig(hparams_lib.HParams):
     self._toolkit_defaults()
     self._locations(data_dir, model_name)
     self._seal()
-    # a transformers init_checkpoint describes the model's shape itself
+    # an init_checkpoint describes the model's shape itself (transformers'
+    # config.json, our model.json)
     spec = kwargs.get("init_checkpoint")
     kwargs = dict(sources.hparams_from_checkpoint(spec, kwargs), **kwargs)
     # update defaults with passed-in hyperparameters
@@ -199,6 +201,11 @@ class PretrainingConfig(hparams_lib.HParams):
         "save_checkpoints_steps",
       ),
     )
+    if isinstance(self.init_checkpoint, (str, dict)) and self.init_checkpoint:
+      model_record.check(
+        sources.model_path(self.init_checkpoint), self,
+        "hparam 'init_checkpoint'",
+      )  # fmt: skip
     max_positions = self.model_hparam_overrides.get(
       "max_position_embeddings", 512
     )

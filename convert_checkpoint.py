@@ -12,12 +12,12 @@ Usage:
 --checkpoint may be ours, an official TF1 one or a transformers ELECTRA
 directory. --format hf writes discriminator/, generator/ (when the
 checkpoint has one) or one directory per fine-tuned task head; it needs
-the model's shape: --hparams, else the config.json that run_pretraining.py
-keeps beside its checkpoints, else a transformers config.json.
+the model's shape: what the checkpoint records (the model.json our
+trainers and converters write beside it, a transformers config.json),
+else --hparams. TF1 and TF2 outputs get a model.json of their own.
 """
 
 import argparse
-import json
 import os
 
 import configure_finetuning
@@ -28,46 +28,80 @@ from interop import checkpoints
 from interop import hf_config
 from interop import hf_export
 from interop import loading
+from interop import model_record
 from interop import sources
 from interop import writers
 from pretrain import pretraining_model
 from util import cli
+from util import files as files_lib
 from util import logs
 from util import training_utils
 
 FORMATS = ("tf1", "tf2", "hf")
 
 
-def saved_hparams(checkpoint):
-  """Shape hparams from the config.json run_pretraining.py writes beside its
-  checkpoints ({} when there is none)."""
-  directory = head_specs.checkpoint_directory(checkpoint)
-  config_path = os.path.join(directory or "", "config.json")
-  if not os.path.exists(config_path):
-    return {}
-  with open(config_path, encoding="utf-8") as f:
-    saved = json.load(f)
-  if "model_type" in saved:
-    return {}
-  return {k: saved[k] for k in hf_config.SHAPE_HPARAMS if k in saved}
-
-
 def model_hparams(checkpoint, hparams):
-  """The given hparams, completed from the checkpoint's own description."""
-  derived = sources.hparams_from_checkpoint(checkpoint, hparams)
-  merged = dict(saved_hparams(checkpoint), **derived)
+  """The given hparams, completed from what the checkpoint records (its
+  model.json, a pretraining directory's config.json, a transformers
+  config.json)."""
+  merged = dict(sources.hparams_from_checkpoint(checkpoint, hparams))
   merged.update(hparams)
-  if not merged:
+  if not any(k in merged for k in hf_config.SHAPE_HPARAMS):
     raise ValueError(
-      f"--format hf needs the model's shape: pass --hparams (the "
-      f"pretraining hparams of {checkpoint}; the number of attention heads "
-      f"cannot be read from the weights)"
+      f"--format hf needs the model's shape: {checkpoint} records none, so "
+      f"pass --hparams (its pretraining hparams; the number of attention "
+      f"heads cannot be read from the weights)"
     )
   return merged
 
 
 # fine-tuning hparams that describe task heads, not the model's shape
-TASK_HPARAMS = ("custom_tasks", "tagging_scheme")
+TASK_HPARAMS = ("custom_tasks", "tagging_scheme", "qa_has_unanswerable")
+
+
+def shape_and_task_hparams(hparams):
+  """``hparams`` (pretraining or fine-tuning ones, e.g. the preset a model
+  was fine-tuned with) less the fine-tuning ones that neither shape the
+  model nor describe its heads; a name neither job knows is an error."""
+  known = configure_pretraining.PretrainingConfig("x", "").to_dict()
+  finetuning = configure_finetuning.FinetuningConfig("x", "").to_dict()
+  kept = {}
+  for key, value in hparams.items():
+    if key in known or key in TASK_HPARAMS:
+      kept[key] = value
+    elif key not in finetuning:
+      # the pretraining config's own error, with its "did you mean"
+      configure_pretraining.PretrainingConfig("x", "", **{key: value})
+  return kept
+
+
+def record_conversion(checkpoint, output, hparams):
+  """Writes the converted checkpoint's model.json (and vocab.txt, and the
+  tasks.json of a fine-tuned one) beside ``output``, from what the source
+  records and ``hparams``; says so when neither gives the shape."""
+  directory = os.path.dirname(os.path.abspath(output))
+  merged = dict(sources.hparams_from_checkpoint(checkpoint, hparams))
+  merged.update(shape_and_task_hparams(hparams))
+  task_hparams = dict(model_record.recorded_task_hparams(checkpoint))
+  task_hparams.update({k: merged.pop(k) for k in TASK_HPARAMS if k in merged})
+  if not any(k in merged for k in hf_config.SHAPE_HPARAMS):
+    logs.log(
+      f"{checkpoint} records no shape and none was passed (--hparams): "
+      f"{directory} gets no model.json, so its readers need --hparams"
+    )
+    return
+  config = configure_pretraining.PretrainingConfig("convert", "", **merged)
+  model_record.write(
+    directory, config, "convert_checkpoint.py", task_hparams or None
+  )
+  saved = os.path.join(
+    model_record.directory_of(checkpoint) or ".", head_specs.DESCRIPTIONS_FILE
+  )
+  if os.path.exists(saved):
+    with open(saved, "rb") as f:
+      files_lib.atomic_write_bytes(
+        f.read(), os.path.join(directory, head_specs.DESCRIPTIONS_FILE)
+      )
 
 
 def registry_spec(task, hparams):
@@ -165,14 +199,18 @@ def export_hf(checkpoint, output_dir, hparams=None, vocab_file=None, task=None):
   if os.path.exists(output_dir) and os.listdir(output_dir):
     raise FileExistsError(f"--output {output_dir} is not empty")
   source = sources.open_source(checkpoint, "--checkpoint")
-  hparams = model_hparams(checkpoint, dict(hparams or {}))
-  task_hparams = {k: hparams.pop(k) for k in TASK_HPARAMS if k in hparams}
+  given = shape_and_task_hparams(dict(hparams or {}))
+  hparams = model_hparams(checkpoint, given)
+  task_hparams = dict(model_record.recorded_task_hparams(checkpoint))
+  task_hparams.update({k: hparams.pop(k) for k in TASK_HPARAMS if k in hparams})
   vocab_file = vocab_file or hparams.pop("vocab_file", None)
   positions = hparams.get("model_hparam_overrides", {}).get(
     "max_position_embeddings", 512
   )
+  recorded_length = "max_seq_length" in hparams
   hparams.setdefault("max_seq_length", min(128, positions))
   config = configure_pretraining.PretrainingConfig("export", "", **hparams)
+  model_record.check(checkpoint, config, "--checkpoint")
   disc_config = training_utils.get_bert_config(config)
   shapes = (
     disc_config,
@@ -192,6 +230,7 @@ def export_hf(checkpoint, output_dir, hparams=None, vocab_file=None, task=None):
     specs,
     vocab_file,
     config.do_lower_case,
+    config.max_seq_length if recorded_length else None,
   )
 
 
@@ -201,9 +240,11 @@ def convert(
   """Runs one conversion; returns a line saying what was written."""
   if fmt == "tf1":
     count = writers.write_tf1_checkpoint(checkpoint, output)
+    record_conversion(checkpoint, output, dict(hparams or {}))
     return f"Wrote {count} tensors to {output} (official TF1 layout)"
   if fmt == "tf2":
     count = writers.write_tf2_checkpoint(checkpoint, output)
+    record_conversion(checkpoint, output, dict(hparams or {}))
     return f"Wrote {count} variables to {output} (our TF2 checkpoint)"
   written = export_hf(checkpoint, output, hparams, vocab_file, task)
   return "Wrote " + ", ".join(

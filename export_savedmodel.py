@@ -6,11 +6,15 @@ Usage:
       [--vocab-file data/vocab.txt --max-seq-length 128 --task tnews] \
       [--mixed-precision mixed_bfloat16]
 --checkpoint may be ours, an official TF1 one or a transformers ELECTRA
-directory. --hparams are the pretraining hyperparameters that describe the
-model's shape (a transformers directory's config.json gives them when they
-are not passed). A fine-tuned checkpoint exports one task (--task, when
-it holds several), described by the tasks.json fine-tuning writes beside
-it. With --vocab-file (or the hparams' vocab_file) its ``serving_default``
+directory. The model's shape, casing and vocabulary come from what the
+checkpoint records (the model.json and vocab.txt our trainers and
+converters write beside it, a transformers directory's config.json);
+--hparams (pretraining or fine-tuning hparams) are needed only for
+checkpoints that record nothing, such as official TF1 ones. A fine-tuned
+checkpoint exports one task (--task, when it holds several), described by
+the tasks.json fine-tuning writes beside it. With a vocabulary (--vocab-file,
+the hparams' vocab_file, or the vocab.txt beside the checkpoint) its
+``serving_default``
 signature takes raw UTF-8 strings, tokenizes them in the graph as training
 did and returns decoded predictions (labels, scores, entities); the
 ids-in signatures (``classify``, ``tag``) stay for callers who tokenize
@@ -21,6 +25,8 @@ inputs and outputs and the task's label list (output i means label i).
 import argparse
 import os
 
+import tensorflow as tf
+
 import configure_pretraining
 import convert_checkpoint
 from finetune import head_specs
@@ -29,6 +35,7 @@ from finetune import qa_head
 from interop import choice_serving
 from interop import export
 from interop import loading
+from interop import model_record
 from interop import qa_serving
 from interop import sources
 from interop import text_serving
@@ -38,6 +45,8 @@ from pretrain import pretraining_model
 from util import cli
 from util import logs
 
+# model parts a checkpoint may lack (a fine-tuned one has neither)
+NOT_SERVED_UNLESS_PRESENT = ("generator", "discriminator_predictions/")
 # the serving functions of each kind of head (others: classifiers)
 SERVING = {
   "tagging": text_serving.TaggerServing,
@@ -89,11 +98,17 @@ def task_specs(checkpoint, shapes, task_hparams):
 
 def model_config(hparams, checkpoint, max_seq_length):
   """The `PretrainingConfig` of the model's shape, and the fine-tuning
-  hparams (custom_tasks, tagging_scheme) that describe its heads."""
-  hparams = dict(hparams)
-  task_hparams = {
-    k: hparams.pop(k) for k in convert_checkpoint.TASK_HPARAMS if k in hparams
-  }
+  hparams (custom_tasks, tagging_scheme) that describe its heads.
+
+  What the checkpoint records (``model.json``, a transformers config.json)
+  completes ``hparams``; a shape in ``hparams`` that contradicts it is an
+  error naming both.
+  """
+  hparams = convert_checkpoint.shape_and_task_hparams(hparams)
+  task_hparams = dict(model_record.recorded_task_hparams(checkpoint))
+  task_hparams.update(
+    {k: hparams.pop(k) for k in convert_checkpoint.TASK_HPARAMS if k in hparams}
+  )
   hparams = dict(
     sources.hparams_from_checkpoint(checkpoint, hparams), **hparams
   )
@@ -105,8 +120,11 @@ def model_config(hparams, checkpoint, max_seq_length):
       f"--max-seq-length {max_seq_length} is above the model's "
       f"max_position_embeddings ({positions})"
     )
-  hparams.setdefault("max_seq_length", min(max_seq_length or 128, positions))
+  if max_seq_length is not None:
+    hparams["max_seq_length"] = max_seq_length
+  hparams.setdefault("max_seq_length", min(128, positions))
   config = configure_pretraining.PretrainingConfig("export", "", **hparams)
+  model_record.check(checkpoint, config, "--checkpoint")
   return config, task_hparams
 
 
@@ -141,20 +159,31 @@ def build_module(
   model = pretraining_model.PretrainingModel(config)
   specs = task_specs(checkpoint, source.shapes, task_hparams)
   task = choose_task(specs, task, checkpoint)
-  variables = dict(model.official_variables())
+  # the generator and discriminator head are exported only when the
+  # checkpoint has them: absent ones are not "left at initialisation"
+  variables = {
+    name: variable
+    for name, variable in model.official_variables().items()
+    if name in source.shapes or not name.startswith(NOT_SERVED_UNLESS_PRESENT)
+  }
   serving = None
   if task is not None:
     spec = specs[task]
     head = build_head(task, spec, source.shapes)
     variables.update(modeling.variables_by_name(head))
-    vocab_file = vocab_file or hparams.get("vocab_file")
+    vocab_file = (
+      vocab_file
+      or hparams.get("vocab_file")
+      or sources.hparams_from_checkpoint(checkpoint, {}).get("vocab_file")
+    )
     tokenizer = (
       fast_tokenization.FastTokenizer(vocab_file, config.do_lower_case)
       if vocab_file
       else None
     )
     length = max_seq_length or spec.max_seq_length or config.max_seq_length
-    encode = lambda *ids: model.electra(*ids, False)
+    # the heads run in float32 under mixed precision, as in the trainer
+    encode = lambda *ids: tf.cast(model.electra(*ids, False), tf.float32)
     kind = SERVING.get(spec.kind, text_serving.ClassifierServing)
     serving = kind(encode, head, spec, tokenizer, length)
   report = loading.init_from_checkpoint(variables, source)

@@ -29,21 +29,23 @@ def pack_pair(ids_a, ids_b, cls_id, sep_id, max_seq_length):
   return packing.pack(ids_a, ids_b, cls_id, sep_id, max_seq_length)
 
 
-def accuracy_metrics(labels, preds, num_labels):
-  """Accuracy, and for binary tasks precision/recall/F1 of label 1, in %.
+def accuracy_metrics(labels, preds, num_labels, positive=1):
+  """Accuracy, and for binary tasks precision/recall/F1 of the label id
+  ``positive``, in %.
 
   Args:
     labels, preds: label ids [examples].
     num_labels: the task's number of labels.
+    positive: the id of the binary task's positive label.
   """
   labels, preds = np.asarray(labels), np.asarray(preds)
   results = {
     "accuracy": 100.0 * float(np.mean(labels == preds)) if len(labels) else 0.0
   }
   if num_labels == 2:
-    tp = float(np.sum((preds == 1) & (labels == 1)))
-    precision = 100.0 * tp / max(1.0, float(np.sum(preds == 1)))
-    recall = 100.0 * tp / max(1.0, float(np.sum(labels == 1)))
+    tp = float(np.sum((preds == positive) & (labels == positive)))
+    precision = 100.0 * tp / max(1.0, float(np.sum(preds == positive)))
+    recall = 100.0 * tp / max(1.0, float(np.sum(labels == positive)))
     results.update(
       precision=precision,
       recall=recall,
@@ -90,9 +92,10 @@ class AccuracyScorer(task.Scorer):
   them from the labels.
   """
 
-  def __init__(self, num_labels, metric="accuracy"):
+  def __init__(self, num_labels, metric="accuracy", positive=1):
     self.num_labels = num_labels
     self.metric = metric
+    self.positive = positive
     self.labels, self.preds, self.losses = [], [], []
 
   def update(self, outputs):
@@ -101,7 +104,9 @@ class AccuracyScorer(task.Scorer):
     self.losses.extend(outputs["loss"].tolist())
 
   def get_results(self):
-    results = accuracy_metrics(self.labels, self.preds, self.num_labels)
+    results = accuracy_metrics(
+      self.labels, self.preds, self.num_labels, self.positive
+    )
     if self.metric == "mcc":  # first: it picks the best epoch
       results = dict(
         mcc=matthews_correlation(self.labels, self.preds), **results
@@ -122,6 +127,7 @@ class ClassificationTask(task.Task):
   id_field = "id"  # the field of a test row's submission id
   metric = "accuracy"  # or "mcc" (Matthews correlation, reported first)
   pair = False  # its examples are text pairs (text_a, text_b)
+  positive = 1  # the label id whose precision/recall/F1 a binary task gives
 
   def __init__(self, config, name, label_list):
     super().__init__(config, name)
@@ -149,15 +155,21 @@ class ClassificationTask(task.Task):
     return [self.split_path(split)]
 
   def get_examples(self, split):
-    examples = self.read_examples(self.split_path(split), split != "test")
-    if split == "train" and self.symmetric and self.config.double_unordered:
-      examples += [
-        task.Example(
-          self.name, len(examples) + i, e.text_b, e.text_a, e.label, e.guid
-        )
-        for i, e in enumerate(examples)
-      ]
-    return examples
+    return self.read_examples(self.split_path(split), split != "test")
+
+  def added_examples(self, split, examples):
+    """With ``double_unordered``, a symmetric task also trains on each pair
+    swapped."""
+    if split != "train" or not (
+      self.symmetric and self.config.double_unordered
+    ):
+      return []
+    return [
+      task.Example(
+        self.name, len(examples) + i, e.text_b, e.text_a, e.label, e.guid
+      )
+      for i, e in enumerate(examples)
+    ]
 
   def read_examples(self, path, labelled):
     """The examples of one data file (with labels when ``labelled``)."""
@@ -226,7 +238,7 @@ class ClassificationTask(task.Task):
     return label_outputs(self.name, head(sequence_output, training), features)
 
   def get_scorer(self, examples, tokenizer):
-    return AccuracyScorer(len(self.label_list), self.metric)
+    return AccuracyScorer(len(self.label_list), self.metric, self.positive)
 
   def submission_lines(self, examples, outputs, tokenizer):
     """One {"id", "label"} per test example, in file order."""
@@ -254,7 +266,9 @@ class ClassificationTask(task.Task):
           f"one of the labels of {self.name}"
         )
       preds.append(self.label_ids.get(str(label), -1))
-    results = accuracy_metrics(labels, preds, len(self.label_list))
+    results = accuracy_metrics(
+      labels, preds, len(self.label_list), self.positive
+    )
     if self.metric == "mcc":
       results = dict(mcc=matthews_correlation(labels, preds), **results)
     results["missing"] = sum(p < 0 for p in preds)

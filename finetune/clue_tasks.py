@@ -101,6 +101,9 @@ class CLUEWSC2020(classification.ClassificationTask):
   """Pronoun resolution: does the pronoun refer to the marked noun?"""
 
   submission_file = "cluewsc11_predict.json"
+  # precision/recall/F1 are of "true" (the pronoun refers to the noun); the
+  # label order stays CLUE's, which the heads of checkpoints follow
+  positive = 0
 
   def __init__(self, config):
     super().__init__(config, "cluewsc2020", ["true", "false"])

@@ -76,14 +76,23 @@ def write_results(config, trial_results, best_results=None):
   logs.log(f"Wrote results to {config.results_txt}")
 
 
-def _fresh_or_resumable(model_dir):
+def _fresh_or_resumable(model_dir, config):
   """The saved state of a trial directory; an error when the directory
-  holds files of something else."""
+  holds files of something else, or a trial trained with other hparams
+  (reusing or resuming it would report or continue another run)."""
   state = trial_state.load(model_dir)
   if state is None and os.path.isdir(model_dir) and os.listdir(model_dir):
     raise FileExistsError(
       f"fine-tuning model_dir {model_dir} already holds files; move or "
       f"delete it (nothing is deleted for you), or pick another model_dir"
+    )
+  changes = [] if state is None else trial_state.config_changes(state, config)
+  if changes:
+    raise FileExistsError(
+      f"fine-tuning model_dir {model_dir} holds a trial trained with other "
+      f"hparams ({'; '.join(changes)}), so it can be neither reused nor "
+      f"resumed; pick another model_dir or --model-name, or move that "
+      f"directory away (nothing is deleted for you)"
     )
   return state
 
@@ -116,9 +125,11 @@ def run_trial(config, tasks, preprocessor, strategy, trial):
   trial_run = trial_lib.Trial(config, tasks, preprocessor, strategy, trial)
   tracker = trial_state.EpochTracker(config)
   if config.do_train:
-    state = _fresh_or_resumable(trial_run.model_dir)
+    state = _fresh_or_resumable(trial_run.model_dir, config)
     if state is not None and state["done"]:
       logs.log(f"Trial {trial} finished earlier; its results are reused")
+      if config.write_test_outputs and trial <= config.n_writes_test:
+        trial_run.write_finished_test_predictions()
       return state["last"], state["best"]
     train_trial(trial_run, tracker, preprocessor, state)
   else:

@@ -25,7 +25,10 @@ A `HeadSpec` says what an exporter must reproduce of the trainer:
   unanswerable questions, so the no-answer threshold applies);
 - ``cloze``: for multiple choice (kind "multiple_choice", whose
   ``labels`` are the option indices "0".."n-1"), the context holds a
-  ``#idiom#`` blank the options fill (CHID).
+  ``#idiom#`` blank the options fill (CHID);
+- ``scheme``: for tagging, the tag encoding ("BIO" or "BIOES");
+- ``spelling``: for tagging, {entity type: how submission files spell it}
+  where they differ (CLUENER's "goverment").
 """
 
 import collections
@@ -49,8 +52,9 @@ QA_SETTINGS = (
 
 HeadSpec = collections.namedtuple(
   "HeadSpec",
-  "kind labels value_scale value_shift segment_id pair max_seq_length qa cloze",
-  defaults=(False, None, None, False),
+  "kind labels value_scale value_shift segment_id pair max_seq_length qa cloze "
+  "scheme spelling",
+  defaults=(False, None, None, False, None, None),
 )
 
 
@@ -68,7 +72,10 @@ def describe(task):
       "multiple_choice", labels, 1.0, 0.0, None, True, length, None, cloze
     )
   if isinstance(task, tagging.TaggingTask):
-    return HeadSpec("tagging", list(task.tags), 1.0, 0.0, 1, False, length)
+    return HeadSpec(
+      "tagging", list(task.tags), 1.0, 0.0, 1, False, length,
+      scheme=task.scheme, spelling=dict(getattr(task, "spelling", {})) or None,
+    )  # fmt: skip
   pair = bool(getattr(task, "pair", False))
   if isinstance(task, regression.RegressionTask):
     scale = (task.max_value, task.min_value)

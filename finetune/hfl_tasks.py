@@ -2,7 +2,8 @@
 layouts of their releases (as HFL's Chinese-ELECTRA code reads them).
 
 Files are ``<data-dir>/finetuning_data/<task>/{train,dev,test}.tsv``, tab
-separated with no quoting. A first line whose label column is not a label
+separated with no quoting. A first line whose label column names a column
+(not a label, nor an unlabelled test file's placeholder: empty or a number)
 is a header and skipped. Test files may carry labels (HFL scores test);
 they are only used when scored with score_predictions.py.
 
@@ -16,6 +17,18 @@ from finetune import classification
 from finetune import clue_tasks
 from finetune import readers
 from finetune import task
+
+
+def is_header_label(label, label_ids):
+  """A first row's label cell that names a column: neither a label, nor a
+  placeholder value of an unlabelled test file (empty, a number)."""
+  if label in label_ids or not label:
+    return False
+  try:
+    float(label)
+  except ValueError:
+    return True
+  return False
 
 
 class PositionalTSVTask(classification.ClassificationTask):
@@ -53,7 +66,7 @@ class PositionalTSVTask(classification.ClassificationTask):
           f"{self.name} needs {needed}"
         )
       label = self.clean_label(fields[label_column])
-      if index == 0 and label not in self.label_ids:
+      if index == 0 and is_header_label(label, self.label_ids):
         continue  # a header line
       if labelled:
         self.check_label(label, path, line)

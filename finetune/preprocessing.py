@@ -2,9 +2,11 @@
 
 Every split of a task set is written once to
 ``<preprocessed_data_dir>/<tasks>_<split>.tfrecord`` with a metadata JSON
-(example count and a fingerprint of the settings that shape the features);
-a later run reuses it when ``use_tfrecords_if_existing`` is true and the
-fingerprint matches.
+(example count and a fingerprint of everything that shapes the features:
+the hparams the tasks and the tokenizer read, and each data file and the
+vocabulary by path, size and modification time); a later run reuses it
+when ``use_tfrecords_if_existing`` is true and the fingerprint matches, and
+rebuilds it otherwise.
 """
 
 import hashlib
@@ -24,6 +26,23 @@ SHARED_SPECS = {
   "segment_ids": "seq",
   "task_id": [],
 }
+
+
+# the hparams that shape a split's features (beside the data files)
+FEATURE_HPARAMS = (
+  "max_seq_length", "do_lower_case", "double_unordered", "custom_tasks",
+  "debug", "tagging_scheme", "doc_stride", "max_query_length", "seed",
+)  # fmt: skip
+
+
+def file_stamp(path):
+  """(absolute path, size, modification time in ns) of a file; a missing
+  file (a split that does not exist) stamps as such."""
+  try:
+    stat = os.stat(path)
+  except OSError:
+    return [os.path.abspath(path), None, None]
+  return [os.path.abspath(path), stat.st_size, stat.st_mtime_ns]
 
 
 class Preprocessor:
@@ -50,18 +69,16 @@ class Preprocessor:
     }
 
   def _fingerprint(self, tasks, split):
-    settings = {
-      "tasks": [t.name for t in tasks],
-      "split": split,
-      "max_seq_length": self.config.max_seq_length,
-      "vocab_file": os.path.abspath(self.config.vocab_file),
-      "do_lower_case": self.config.do_lower_case,
-      "double_unordered": self.config.double_unordered,
-      "custom_tasks": self.config.custom_tasks,
-      "debug": self.config.debug,
-      "max_examples": self.config.max_examples.get(split),
-      "padded_to": self.config.train_batch_size if split == "train" else 1,
-    }
+    settings = {name: getattr(self.config, name) for name in FEATURE_HPARAMS}
+    settings.update(
+      tasks=[t.name for t in tasks],
+      split=split,
+      raw_data_dir=os.path.abspath(self.config.raw_data_dir),
+      vocab=file_stamp(self.config.vocab_file),
+      max_examples=self.config.max_examples.get(split),
+      padded_to=self.config.train_batch_size if split == "train" else 1,
+      data_files=[file_stamp(p) for t in tasks for p in t.data_files(split)],
+    )
     return hashlib.sha1(
       json.dumps(settings, sort_keys=True).encode()
     ).hexdigest()

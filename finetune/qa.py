@@ -32,15 +32,23 @@ class QATask(task.Task):
   def __init__(self, config, name="cmrc2018"):
     super().__init__(config, name)
     self.submission_file = f"{name}_predict.json"
-    self.has_unanswerable = False  # seen in the labelled data
+    # SQuAD 2.0-style data (some questions have no answer): the hparam,
+    # never what a split happened to hold, so that every run and export of
+    # the task abstains by the same rule
+    self.has_unanswerable = bool(getattr(config, "qa_has_unanswerable", False))
 
   def get_examples(self, split):
     path = os.path.join(self.config.raw_data_dir, self.name, split + ".json")
     if not tf.io.gfile.exists(path):
       raise FileNotFoundError(f"data file {path} does not exist")
     examples = qa_data.read_squad(path, self.name, split == "train")
-    if split != "test" and any(e.is_impossible for e in examples):
-      self.has_unanswerable = True
+    impossible = sum(e.is_impossible for e in examples)
+    if split != "test" and impossible and not self.has_unanswerable:
+      raise readers.DataFileError(
+        f"{path}: {impossible} questions are unanswerable (is_impossible), "
+        f"but {self.name} is read as having none; set hparam "
+        f"'qa_has_unanswerable' to true for SQuAD 2.0-style data"
+      )
     return examples
 
   def feature_specs(self):

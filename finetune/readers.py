@@ -113,6 +113,11 @@ def read_predictions(path):
   for line, row in read_jsonl(path):
     if "id" not in row:
       raise DataFileError(f"{path} line {line}: missing field 'id'")
+    if str(row["id"]) in predictions:
+      raise DataFileError(
+        f"{path} line {line}: id {shown(row['id'])} was given before (each "
+        f"prediction needs its own id)"
+      )
     predictions[str(row["id"])] = row
   return predictions
 

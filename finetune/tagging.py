@@ -1,4 +1,4 @@
-"""Sequence tagging (NER): CLUENER 2020 JSON lines and CoNLL-style files.
+"""Sequence tagging (NER) over characters, and CLUENER 2020 (JSON lines).
 
 Text is tokenized character by character (as CLUENER's baselines do), so
 every entity span maps onto whole tokens and predictions map back to the
@@ -89,24 +89,54 @@ def entity_metrics(gold, predicted):
   return results
 
 
+def predicted_spans(tags, outputs):
+  """{example eid: [(start, end inclusive, type)]} of a split's outputs,
+  over each text's characters (those past max_seq_length get "O").
+
+  Args:
+    tags: the task's tag names (output i means ``tags[i]``).
+    outputs: arrays "eid" [examples], "predictions" and "chars" [examples,
+      seq_len] (the character of each token's first piece, else -1).
+  """
+  by_eid = {}
+  for eid, preds, chars in zip(
+    outputs["eid"], outputs["predictions"], outputs["chars"]
+  ):
+    keep = chars >= 0
+    char_tags = ["O"] * (int(chars.max()) + 1 if keep.any() else 0)
+    for char, pred in zip(chars[keep], preds[keep]):
+      char_tags[char] = tags[pred]
+    by_eid[int(eid)] = tags_to_spans(char_tags)
+  return by_eid
+
+
 class EntityScorer(task.Scorer):
   """Entity-level precision, recall and F1 (exact span and type), in %,
-  overall and per type."""
+  overall and per type, against each text's gold entities in full: an
+  entity past max_seq_length is a missed one ("truncated" counts the texts
+  that were cut), as score_predictions.py scores the submission file."""
 
-  def __init__(self, task_):
-    self.task = task_
-    self.gold, self.pred = [], []
+  def __init__(self, task_, examples):
+    self.task, self.examples = task_, examples
+    self.outputs = collections.defaultdict(list)
 
   def update(self, outputs):
-    for labels, preds, weights in zip(
-      outputs["label_ids"], outputs["predictions"], outputs["weights"]
-    ):
-      keep = weights > 0
-      self.gold.append(set(tags_to_spans(self.task.decode(labels[keep]))))
-      self.pred.append(set(tags_to_spans(self.task.decode(preds[keep]))))
+    for key in ("eid", "predictions", "chars"):
+      self.outputs[key].extend(outputs[key])
 
   def get_results(self):
-    return entity_metrics(self.gold, self.pred)
+    by_eid = predicted_spans(self.task.tags, self.outputs)
+    gold = [set(tags_to_spans(e.label)) for e in self.examples]
+    pred = [set(by_eid.get(e.eid, [])) for e in self.examples]
+    results = entity_metrics(gold, pred)
+    fed = {
+      int(eid): int(chars.max()) + 1
+      for eid, chars in zip(self.outputs["eid"], self.outputs["chars"])
+    }
+    results["truncated"] = sum(
+      fed.get(e.eid, 0) < len(e.text_a.rstrip()) for e in self.examples
+    )
+    return results
 
 
 class TaggingTask(task.Task):
@@ -194,11 +224,13 @@ class TaggingTask(task.Task):
     }
 
   def get_scorer(self, examples, tokenizer):
-    return EntityScorer(self)
+    return EntityScorer(self, examples)
+
+  def data_files(self, split):
+    return [os.path.join(self.data_dir, split + self.file_suffix)]
 
   def get_examples(self, split):
-    path = os.path.join(self.data_dir, split + self.file_suffix)
-    return self.read_examples(path, split != "test")
+    return self.read_examples(self.data_files(split)[0], split != "test")
 
   def score_file(self, gold_path, predictions_path):
     """Entity P/R/F1 of a submission file ({"id", "label": {type: {text:
@@ -223,15 +255,7 @@ class TaggingTask(task.Task):
 
   def submission_lines(self, examples, outputs, tokenizer):
     """CLUENER's format: {"id", "label": {type: {entity: [[start, end]]}}}."""
-    by_eid = {}
-    for eid, preds, chars in zip(
-      outputs["eid"], outputs["predictions"], outputs["chars"]
-    ):
-      keep = chars >= 0
-      tags = ["O"] * (int(chars.max()) + 1 if keep.any() else 0)
-      for char, pred in zip(chars[keep], preds[keep]):
-        tags[char] = self.tags[pred]
-      by_eid[int(eid)] = tags_to_spans(tags)
+    by_eid = predicted_spans(self.tags, outputs)
     lines = []
     for example in examples:
       label = collections.defaultdict(dict)
@@ -256,11 +280,14 @@ CLUENER_TYPES = [
 ]
 # the official release spells it "goverment"; some copies correct it
 CLUENER_ALIASES = {"goverment": "government"}
+# submissions spell types as the official release (and CLUE's scorer) do
+CLUENER_SPELLING = {"government": "goverment"}
 
 
 class CLUENER(TaggingTask):
   """CLUENER 2020: 10 entity types. Both spellings of government are read;
-  submissions use the spelling the training file used."""
+  submissions use the official release's ("goverment"), whatever a run
+  read."""
 
   def __init__(self, config):
     super().__init__(
@@ -269,7 +296,7 @@ class CLUENER(TaggingTask):
       CLUENER_TYPES,
       getattr(config, "tagging_scheme", "BIOES"),
     )
-    self.spelling = {}
+    self.spelling = dict(CLUENER_SPELLING)
     self.data_dir = os.path.join(config.raw_data_dir, self.name)
     self.file_suffix = ".json"
 
@@ -292,9 +319,7 @@ class CLUENER(TaggingTask):
       if labelled:
         spans = []
         for kind, entities in readers.field(row, "label", path, line).items():
-          if kind in CLUENER_ALIASES:
-            self.spelling[CLUENER_ALIASES[kind]] = kind
-            kind = CLUENER_ALIASES[kind]
+          kind = CLUENER_ALIASES.get(kind, kind)
           if kind not in CLUENER_TYPES:
             raise readers.DataFileError(
               f"{path} line {line}: unknown entity type {readers.shown(kind)}"
@@ -307,72 +332,6 @@ class CLUENER(TaggingTask):
         task.Example(
           self.name, len(examples), text, None, label=tags, guid=guid
         )
-      )
-    if not examples:
-      raise readers.DataFileError(f"{path}: {self.name} has no examples")
-    return examples
-
-
-def read_conll(path):
-  """[(text, tags)] of a CoNLL-style file: one character and its tag per
-  line, a blank line between sentences."""
-  sentences, chars, tags = [], [], []
-  lines = readers.read_text(path).split("\n") + [""]
-  for number, line in enumerate(lines, 1):
-    if not line.strip():
-      if chars:
-        sentences.append(("".join(chars), tags))
-      chars, tags = [], []
-      continue
-    parts = line.split()
-    if len(parts) != 2 or len(parts[0]) != 1:
-      raise readers.DataFileError(
-        f"{path} line {number}: expected one character and its tag"
-      )
-    chars.append(parts[0])
-    tags.append(parts[1])
-  return sentences
-
-
-class ConllTaggingTask(TaggingTask):
-  """Your own tagging task from CoNLL-style files, described in hparams:
-  ``{"type": "tagging", "data_dir": ..., "entity_types": [...] or "infer",
-  "scheme": "BIO" or "BIOES"}``; files ``{train,dev,test}.txt``."""
-
-  def __init__(self, config, name, spec):
-    self.data_dir = spec.get("data_dir") or os.path.join(
-      config.raw_data_dir, name
-    )
-    types = spec.get("entity_types", "infer")
-    if types == "infer":
-      found = {
-        tag.split("-", 1)[1]
-        for _, tags in read_conll(os.path.join(self.data_dir, "train.txt"))
-        for tag in tags
-        if tag != "O"
-      }
-      types = sorted(found)
-    super().__init__(
-      config, name, types, spec.get("scheme", config.tagging_scheme)
-    )
-    self.file_suffix = ".txt"
-
-  def read_examples(self, path, labelled):
-    """Examples of a CoNLL file; its BIO or BIOES tags are re-encoded in
-    this task's scheme."""
-    kinds = {t.split("-", 1)[1] for t in self.tags if t != "O"}
-    examples = []
-    for text, tags in read_conll(path):
-      spans = tags_to_spans(tags)
-      unknown = [kind for _, _, kind in spans if kind not in kinds]
-      if unknown and labelled:
-        raise readers.DataFileError(
-          f"{path}: entity type {readers.shown(unknown[0])} is not one of "
-          f"{sorted(kinds)}"
-        )
-      label = span_tags(len(text), spans, self.scheme) if labelled else None
-      examples.append(
-        task.Example(self.name, len(examples), text, None, label=label)
       )
     if not examples:
       raise readers.DataFileError(f"{path}: {self.name} has no examples")

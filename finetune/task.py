@@ -21,6 +21,23 @@ class Example:
   guid: Any = None  # the id written to submission files
 
 
+def check_distinct_ids(task, lines):
+  """Submission lines of {"id", ...} objects need one id each: a file whose
+  ids repeat cannot be scored (an error naming the task, never written)."""
+  seen = set()
+  for line in lines:
+    if not isinstance(line, dict) or "id" not in line:
+      continue
+    key = str(line["id"])
+    if key in seen:
+      raise ValueError(
+        f"task {task.name}: two examples have the id {line['id']!r}, so its "
+        f"predictions cannot be told apart; give every row its own id (the "
+        f"task's id field) or leave the field out (ids are then positions)"
+      )
+    seen.add(key)
+
+
 class Scorer(abc.ABC):
   """Accumulates a split's outputs, then computes its metrics."""
 
@@ -101,15 +118,21 @@ class Task(abc.ABC):
     unless the task says otherwise)."""
     return [os.path.join(self.config.raw_data_dir, self.name, split + ".json")]
 
+  def added_examples(self, split, examples):
+    """Examples derived from a split's (capped) examples and trained on too,
+    e.g. the swapped pairs of ``double_unordered``; none by default."""
+    return []
+
   def split_examples(self, split):
     """`get_examples`, capped at `DEBUG_EXAMPLES` in debug mode (as the
     official code reads 100 lines of each file when debugging) and at the
-    ``max_examples`` of the split."""
+    ``max_examples`` of the split, then `added_examples` of what is kept."""
     examples = self.get_examples(split)
     if getattr(self.config, "debug", False):
       examples = examples[:DEBUG_EXAMPLES]
     cap = getattr(self.config, "max_examples", {}).get(split)
-    return examples[:cap] if cap else examples
+    examples = examples[:cap] if cap else examples
+    return examples + self.added_examples(split, examples)
 
   def __repr__(self):
     return f"Task({self.name})"

@@ -2,6 +2,7 @@
 
 from finetune import choice_tasks
 from finetune import clue_tasks
+from finetune import conll
 from finetune import custom_tasks
 from finetune import hfl_tasks
 from finetune import qa
@@ -24,7 +25,7 @@ def get_task(config, name):
     builders = {
       "classification": custom_tasks.CustomClassificationTask,
       "regression": custom_tasks.CustomRegressionTask,
-      "tagging": tagging.ConllTaggingTask,
+      "tagging": conll.ConllTaggingTask,
     }
     if kind not in builders:
       raise ValueError(

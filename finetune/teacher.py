@@ -30,6 +30,7 @@ from finetune import finetuning_model
 from finetune import head_specs
 from finetune import teacher_cache
 from interop import loading
+from interop import model_record
 from model import modeling
 from util import training_utils
 
@@ -51,14 +52,20 @@ TAUGHT_OUTPUT = {
 }
 
 
-def teacher_config(config):
+def teacher_config(config, checkpoint=None):
   """The config of the teacher model: the student's tasks and inputs, with
-  ``teacher_hparams`` as its shape (the student's shape when empty)."""
+  ``teacher_hparams`` as its shape, else the shape ``checkpoint`` records
+  (its model.json), else the student's. A ``teacher_hparams`` shape that
+  contradicts the record is an error naming both."""
   hparams = {key: getattr(config, key) for key in SHARED_HPARAMS}
+  recorded = model_record.recorded_hparams(checkpoint) if checkpoint else {}
   shape = config.teacher_hparams or {
-    key: getattr(config, key) for key in SHAPE_HPARAMS
+    key: recorded.get(key, getattr(config, key)) for key in SHAPE_HPARAMS
   }
-  return type(config)("teacher", config.data_dir, **hparams, **shape)
+  teacher = type(config)("teacher", config.data_dir, **hparams, **shape)
+  if checkpoint:
+    model_record.check(checkpoint, teacher, "hparam 'teacher_checkpoint'")
+  return teacher
 
 
 def check_kinds(tasks):
@@ -79,7 +86,7 @@ def check_kinds(tasks):
 
 def check_labels(checkpoint, tasks):
   """The teacher's tasks.json (when it has one) must give each task the
-  student's labels."""
+  student's labels (and a regression task the student's value range)."""
   saved = head_specs.read_descriptions(checkpoint) or {}
   for task in tasks:
     spec, ours = saved.get(task.name), head_specs.describe(task)
@@ -88,12 +95,27 @@ def check_labels(checkpoint, tasks):
         f"teacher_checkpoint {checkpoint}: task {task.name} was trained with "
         f"labels {spec.labels[:6]}..., the student has {ours.labels[:6]}..."
       )
+    # a regression output means value * scale + shift: the same only when
+    # both normalised by the same range
+    scale = lambda s: (float(s.value_scale), float(s.value_shift))
+    if (
+      spec is not None
+      and spec.kind == "regression"
+      and (scale(spec) != scale(ours))
+    ):
+      raise ValueError(
+        f"teacher_checkpoint {checkpoint}: task {task.name} was trained on "
+        f"values scaled by (max, min) {scale(spec)}, the student by "
+        f"{scale(ours)}; give both the same min_value and max_value"
+      )
 
 
 def load_teacher(config, tasks, checkpoint):
   """A teacher model with every encoder and head variable loaded."""
   check_labels(checkpoint, tasks)
-  model = finetuning_model.FinetuningModel(teacher_config(config), tasks)
+  model = finetuning_model.FinetuningModel(
+    teacher_config(config, checkpoint), tasks
+  )
   report = loading.init_from_checkpoint(model.official_variables(), checkpoint)
   if report.missing:
     raise ValueError(

@@ -10,10 +10,12 @@ import tensorflow as tf
 from finetune import distill_matches
 from finetune import finetuning_model
 from finetune import head_specs
+from finetune import task as task_lib
 from finetune import teacher as teacher_lib
 from finetune import trial_state
 from interop import checkpoints
 from interop import loading
+from interop import model_record
 from model import optimization
 from training import checkpointing
 from training import distribution
@@ -349,12 +351,11 @@ class Trial:
     """Writes the model and optimizer, with a 'checkpoint' state file so
     the directory itself names the checkpoint to any loader, and
     ``tasks.json`` saying what each task head's outputs mean."""
-    directory = (
-      os.path.join(self.model_dir, subdir) if subdir else (self.model_dir)
-    )
+    directory = os.path.join(self.model_dir, subdir or "")
     path = self.checkpoint.write(os.path.join(directory, "model.ckpt"))
     checkpoints.write_state_file(directory, os.path.basename(path))
     head_specs.write_descriptions(directory, self.tasks)
+    model_record.write(directory, self.config, "run_finetuning.py")
     return path
 
   def write_predictions(self, task, examples, outputs, path):
@@ -363,9 +364,23 @@ class Trial:
     lines = task.submission_lines(
       examples, outputs, self.preprocessor.tokenizer
     )
+    task_lib.check_distinct_ids(task, lines)
     text = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines)
     files_lib.atomic_write_text(text + "\n", path)
     return task.prediction_count(lines)
+
+  def write_finished_test_predictions(self):
+    """The test predictions of a trial finished earlier, from its final
+    checkpoint (which keep_all_models false removes: then it says so)."""
+    if tf.train.latest_checkpoint(self.model_dir) is None:
+      logs.log(f"No checkpoint in {self.model_dir}: no test predictions")
+      return
+    with self.strategy.scope():
+      self.model = finetuning_model.FinetuningModel(self.config, self.tasks)
+    variables = self.model.official_variables()
+    logs.log(loading.init_from_checkpoint(variables, self.model_dir).summary())
+    self._predict_steps = {}
+    self.write_test_predictions()
 
   def write_test_predictions(self):
     """CLUE submission files: one {"id", "label"} JSON object per line."""

@@ -55,6 +55,45 @@ class EpochTracker:
     return self.last, dict(self.best, history=self.history)
 
 
+# hparams that do not change what a trial trains (where files go, what is
+# logged or written afterwards, how fast it runs): a rerun may change them
+# and still reuse or resume the trial
+NOT_TRAINING_HPARAMS = frozenset((
+  "model_name", "data_dir", "raw_data_dir", "vocab_file", "model_dir",
+  "results_txt", "results_json", "preprocessed_data_dir",
+  "test_predictions_dir", "do_eval", "write_test_outputs", "n_writes_test",
+  "num_trials", "keep_all_models", "log_examples", "log_every",
+  "iterations_per_loop", "save_checkpoints_steps",
+  "use_tfrecords_if_existing", "eval_batch_size", "predict_batch_size",
+  "eval_every_epoch", "keep_best_checkpoint", "jit_compile",
+  "distribution_strategy", "use_tpu", "num_tpu_cores", "tpu_job_name",
+  "tpu_name", "tpu_zone", "gcp_project",
+))  # fmt: skip
+
+
+def training_config(config):
+  """The hparams that decide what a trial trains ({name: value})."""
+  return {
+    k: v for k, v in config.to_dict().items() if k not in NOT_TRAINING_HPARAMS
+  }
+
+
+def config_changes(state, config):
+  """["name: recorded -> now", ...] where the run's training hparams differ
+  from those ``state`` recorded (empty for a state written before the
+  config was recorded: nothing to compare)."""
+  recorded = state.get("config")
+  if recorded is None:
+    return []
+  # through JSON, as the recorded ones went (tuples become lists)
+  now = files_lib.json_roundtrip(training_config(config))
+  return [
+    f"{name}: {recorded.get(name)!r} -> {now.get(name)!r}"
+    for name in sorted(set(recorded) | set(now))
+    if recorded.get(name) != now.get(name)
+  ]
+
+
 def path(model_dir):
   return os.path.join(model_dir, STATE_FILE)
 
@@ -67,10 +106,12 @@ def load(model_dir):
 
 
 def save(model_dir, tracker, step, done=False):
-  """Writes the state (atomically) before the checkpoint of ``step``."""
+  """Writes the state (atomically) before the checkpoint of ``step``, with
+  the training hparams it was trained with."""
   last, best = tracker.outcome()
   files_lib.atomic_write_json(
     {"step": step, "done": done, "history": tracker.history,
-     "last": last, "best": best},
+     "last": last, "best": best,
+     "config": training_config(tracker.config)},
     path(model_dir),
   )  # fmt: skip

@@ -239,8 +239,12 @@ def _tokenizer_files(directory, vocab_file, do_lower_case, max_length):
       json.dump(content, f, indent=2, ensure_ascii=False)
 
 
-def write_model_dir(directory, state, config, vocab_file=None, lower=True):
+def write_model_dir(
+  directory, state, config, vocab_file=None, lower=True, max_length=None
+):
   """Writes one transformers directory; an existing one is never touched.
+  Its tokenizer's ``model_max_length`` is ``max_length`` (the packed length
+  the model was trained with), else the position table's size.
 
   The files go to a temporary directory that is renamed into place, so a
   crash leaves no half-written model behind.
@@ -258,8 +262,9 @@ def write_model_dir(directory, state, config, vocab_file=None, lower=True):
       json.dump(config, f, indent=2, sort_keys=True)
     if vocab_file:
       _tokenizer_files(
-        staging, vocab_file, lower, config["max_position_embeddings"]
-      )
+        staging, vocab_file, lower,
+        max_length or config["max_position_embeddings"],
+      )  # fmt: skip
     os.rename(staging, directory)
   except BaseException:
     shutil.rmtree(staging, ignore_errors=True)
@@ -274,7 +279,9 @@ def label_maps(labels):
   }
 
 
-def export_models(tensors, output_dir, shapes, heads, vocab_file, lower):
+def export_models(
+  tensors, output_dir, shapes, heads, vocab_file, lower, max_length=None
+):
   """Writes every model ``tensors`` hold under ``output_dir``.
 
   Args:
@@ -285,6 +292,8 @@ def export_models(tensors, output_dir, shapes, heads, vocab_file, lower):
       embedding size).
     heads: {task: `HeadSpec`} of the dense task heads.
     vocab_file, lower: the vocabulary to ship and its casing (optional).
+    max_length: the packed length the model was trained with (a task
+      head's own, from its `HeadSpec`, comes first).
   Returns:
     {subdirectory: architecture} of what was written.
   """
@@ -316,8 +325,11 @@ def export_models(tensors, output_dir, shapes, heads, vocab_file, lower):
       architecture,
       **extra,
     )
+    spec = heads.get(subdir)
+    length = (spec.max_seq_length if spec else None) or max_length
     write_model_dir(
-      os.path.join(output_dir, subdir), state, config, vocab_file, lower
-    )
+      os.path.join(output_dir, subdir), state, config, vocab_file, lower,
+      length,
+    )  # fmt: skip
     written[subdir] = architecture
   return written

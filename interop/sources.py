@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from interop import checkpoints
 from interop import hf_dir
+from interop import model_record
 
 ROLES = ("discriminator", "generator")
 
@@ -43,17 +44,30 @@ def hf_directories(spec):
   }
 
 
-def hparams_from_checkpoint(spec, given):
-  """Hparams a transformers ``spec`` implies that ``given`` does not set.
+def hparams_from_checkpoint(spec, given, exclude=()):
+  """Hparams a checkpoint ``spec`` records that ``given`` does not set.
 
-  The shape (from config.json), the vocab.txt beside it and its casing;
-  empty for other checkpoints. A user's value always wins.
+  A transformers directory: the shape (from config.json), the vocab.txt
+  beside it and its casing. Ours: what its ``model.json`` records (see
+  `model_record`). Empty for checkpoints that record nothing. A user's
+  value always wins; ``exclude`` names hparams not to take.
   """
   directories = hf_directories(spec)
-  if not directories:
-    return {}
-  derived = hf_dir.directory_hparams(directories)
-  return {k: v for k, v in derived.items() if k not in given}
+  if directories:
+    derived = hf_dir.directory_hparams(directories)
+  elif spec:
+    derived = model_record.recorded_hparams(model_path(spec))
+  else:
+    derived = {}
+  return {
+    k: v for k, v in derived.items() if k not in given and k not in exclude
+  }
+
+
+def model_path(spec):
+  """The path of the discriminator (or the whole model) of a spec."""
+  parts = parse_spec(spec)
+  return parts.get("discriminator") or parts.get("model")
 
 
 class Source:

@@ -11,6 +11,7 @@ import os
 
 import tensorflow as tf
 
+from interop import model_record
 from pretrain import job as job_lib
 from pretrain import metrics
 from pretrain import pretrain_data
@@ -210,4 +211,5 @@ def open_job(config):
     files_lib.atomic_write_json(
       config.to_dict(), os.path.join(config.model_dir, "config.json")
     )
+    model_record.write(config.model_dir, config, "run_pretraining.py")
   return job, files

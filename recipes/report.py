@@ -131,7 +131,16 @@ def pretraining_table(eval_results, published, steps):
       f"| {name} | {published['pretraining'].get(name)} | "
       f"{'' if ours is None else f'{ours:.4f}'} |"
     )
+  lines += ["", AUC_NOTE]
   return lines
+
+
+# the two disc_auc figures count different tokens
+AUC_NOTE = (
+  "disc_auc: ours counts real tokens only; the official code's (CLUE's "
+  "published figure) also counts padding positions, so the two are not "
+  "the same measure."
+)
 
 
 def curve_table(curve):

@@ -94,6 +94,30 @@ def test_keep_checkpoint_max(data_dir):
   assert len([f for f in os.listdir(model_dir) if ".index" in f]) == 1
 
 
+@pytest.mark.slow
+def test_the_checkpoint_directory_knows_its_shape(data_dir, tmp_path):
+  """model.json beside the checkpoints: the exporter and the converter need
+  no --hparams, and a contradicting shape is an error naming both."""
+  import export_savedmodel
+
+  run(data_dir, model_name="recorded", num_train_steps=5)
+  model_dir = os.path.join(data_dir, "models", "recorded")
+  record = json.load(open(os.path.join(model_dir, "model.json")))
+  assert record["built_by"] == "run_pretraining.py"
+  assert record["shape"]["hidden_size"] == 144  # the debug-mode model
+  assert os.path.exists(os.path.join(model_dir, "vocab.txt"))
+  names, report = export_savedmodel.export_savedmodel(
+    {}, model_dir, str(tmp_path / "saved")
+  )
+  assert not report.missing and "discriminator" in names
+  with pytest.raises(ValueError, match=r"hidden_size 64 \(the checkpoint"):
+    export_savedmodel.export_savedmodel(
+      {"model_hparam_overrides": {"hidden_size": 64}},
+      model_dir,
+      str(tmp_path / "other"),
+    )
+
+
 def test_pattern_matching_nothing_is_a_clear_error(tmp_path):
   config = configure_pretraining.PretrainingConfig(
     "m", str(tmp_path), **DEBUG_HPARAMS

@@ -10,14 +10,19 @@ import tensorflow as tf
 def atomic_write_text(text, path):
   """Writes ``text`` to ``path`` via a temporary file and a rename, so a
   reader (or a crash) never sees a half-written file."""
+  atomic_write_bytes(text.encode("utf-8"), path)
+
+
+def atomic_write_bytes(data, path):
+  """Writes ``data`` to ``path`` atomically (as `atomic_write_text`)."""
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   fd, tmp = tempfile.mkstemp(
     dir=directory, prefix=".tmp-", suffix=os.path.basename(path)
   )
   try:
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-      f.write(text)
+    with os.fdopen(fd, "wb") as f:
+      f.write(data)
       f.flush()
       os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -31,6 +36,11 @@ def atomic_write_json(obj, path):
   atomic_write_text(
     json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n", path
   )
+
+
+def json_roundtrip(obj):
+  """``obj`` as it reads back from a JSON file (tuples become lists)."""
+  return json.loads(json.dumps(obj))
 
 
 def load_json(path):

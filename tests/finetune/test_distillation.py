@@ -132,21 +132,42 @@ def test_teachers_that_do_not_fit_are_errors(teacher_dir, tmp_path):
   config = student_config(tmp_path, checkpoint, task_names=["afqmc"])
   with pytest.raises(ValueError, match="lacks task_specific/afqmc"):
     teacher_lib.Teachers(config, task_builder.get_tasks(config))
+  # the teacher's model.json names what contradicts it
   config = student_config(tmp_path, checkpoint, teacher_hparams=STUDENT_SHAPE)
+  with pytest.raises(ValueError, match=r"hidden_size 24 \(the checkpoint has"):
+    teacher_lib.Teachers(config, task_builder.get_tasks(config))
+  # a directory written before model.json: the weights' shapes are checked
+  older = linked_copy(checkpoint, tmp_path / "older", "model.json")
+  config = student_config(tmp_path, older, teacher_hparams=STUDENT_SHAPE)
   with pytest.raises(ValueError, match="shape"):
     teacher_lib.Teachers(config, task_builder.get_tasks(config))
-  labels = os.path.join(checkpoint, "tasks.json")
-  saved = json.load(open(labels))
+  other = linked_copy(
+    checkpoint, tmp_path / "reordered", leave_out="tasks.json"
+  )
+  saved = json.load(open(os.path.join(checkpoint, "tasks.json")))
   saved["tnews"]["labels"] = list(reversed(saved["tnews"]["labels"]))
-  other = tmp_path / "reordered"
-  os.makedirs(other)
-  for name in os.listdir(checkpoint):
-    if name != "tasks.json" and os.path.isfile(os.path.join(checkpoint, name)):
-      os.symlink(os.path.join(checkpoint, name), other / name)
-  json.dump(saved, open(other / "tasks.json", "w"))
-  config = student_config(tmp_path, str(other))
+  json.dump(saved, open(os.path.join(other, "tasks.json"), "w"))
+  config = student_config(tmp_path, other)
   with pytest.raises(ValueError, match="trained with labels"):
     teacher_lib.Teachers(config, task_builder.get_tasks(config))
+
+
+def linked_copy(directory, target, leave_out):
+  """``directory``'s files linked into ``target``, but ``leave_out``."""
+  os.makedirs(target)
+  for name in os.listdir(directory):
+    if name != leave_out and os.path.isfile(os.path.join(directory, name)):
+      os.symlink(os.path.join(directory, name), target / name)
+  return str(target)
+
+
+def test_a_teacher_of_another_shape_needs_no_teacher_hparams(teacher_dir):
+  root, checkpoint = teacher_dir
+  config = student_config(root, checkpoint, teacher_hparams={})
+  teachers = teacher_lib.Teachers(config, task_builder.get_tasks(config))
+  hidden = DEMO_ENCODER_HPARAMS["model_hparam_overrides"]["hidden_size"]
+  assert teachers.models[0].bert_config.hidden_size == hidden
+  assert config.model_hparam_overrides["hidden_size"] != hidden
 
 
 @pytest.mark.parametrize(

@@ -171,8 +171,24 @@ def test_csl_joins_keywords_and_afqmc_doubles(tmp_path):
   single = clue_tasks.AFQMC(config_for(tmp_path))  # CLUE: one order
   assert len(single.get_examples("train")) == 1
   doubled = clue_tasks.AFQMC(config_for(tmp_path, double_unordered=True))
-  examples = doubled.get_examples("train")
+  examples = doubled.split_examples("train")
   assert [(e.text_a, e.text_b) for e in examples] == [("a", "b"), ("b", "a")]
+
+
+def test_a_capped_train_split_keeps_the_swapped_copies(tmp_path):
+  rows = [
+    {"sentence1": f"a{i}", "sentence2": f"b{i}", "label": "0"}
+    for i in range(40)
+  ]
+  write_jsonl(tmp_path / "finetuning_data" / "afqmc" / "train.json", rows)
+  config = config_for(
+    tmp_path, double_unordered=True, max_examples={"train": 5}
+  )
+  examples = clue_tasks.AFQMC(config).split_examples("train")
+  pairs = [(e.text_a, e.text_b) for e in examples]
+  assert pairs[:5] == [(f"a{i}", f"b{i}") for i in range(5)]
+  assert pairs[5:] == [(f"b{i}", f"a{i}") for i in range(5)]
+  assert [e.eid for e in examples] == list(range(10))
 
 
 def test_pack_pair_truncates_the_longer_side():

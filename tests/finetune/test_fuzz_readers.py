@@ -13,9 +13,9 @@ import pytest
 
 import configure_finetuning
 from conftest import write_vocab
+from finetune import conll
 from finetune import qa_data
 from finetune import readers
-from finetune import tagging
 from finetune import task_builder
 from model import tokenization
 from pretrain import corpus_reader
@@ -97,7 +97,7 @@ def read_tsv(path, root):
 
 
 def read_conll(path, root):
-  return tagging.read_conll(path)
+  return conll.read_conll(path)
 
 
 def read_squad(path, root):

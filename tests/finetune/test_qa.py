@@ -103,6 +103,7 @@ def test_cmrc_end_to_end(tmp_path, unanswerable):
     "train_batch_size": 8,
     "num_train_epochs": 2.0,
     "write_test_outputs": True,
+    "qa_has_unanswerable": unanswerable,
   }
   results = finetune_main(tmp_path, hparams)
   assert set(results[0]["cmrc2018"]) == {"em", "f1", "loss"}

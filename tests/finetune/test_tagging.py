@@ -11,8 +11,10 @@ import configure_finetuning
 from conftest import ROOT
 from conftest import finetune_main
 from conftest import shared_path
+from finetune import conll
 from finetune import readers
 from finetune import tagging
+from finetune import task as task_lib
 from finetune import task_builder
 from model import tokenization
 
@@ -62,27 +64,29 @@ def test_tags_to_spans_is_strict():
 
 
 def test_entity_scorer_by_hand():
-  task = tagging.ConllTaggingTask(
+  task = conll.ConllTaggingTask(
     config_for("/x"), "t", {"data_dir": "/x", "entity_types": ["a", "b"]}
   )
   ids = lambda tags: np.array([task.tag_ids[t] for t in tags])
-  gold = ids(["B-a", "I-a", "O", "B-b"])
-  pred = ids(["B-a", "I-a", "O", "B-a"])
-  scorer = task.get_scorer([], None)
+  # six characters; only the first four were fed (max_seq_length), so the
+  # gold entity at 4-5 is missed, as the submission file misses it
+  gold = ["B-a", "I-a", "O", "B-b", "B-b", "I-b"]
+  example = task_lib.Example("t", 0, "甲乙丙丁戊己", label=gold, guid=0)
+  scorer = task.get_scorer([example], None)
   scorer.update(
     {
-      "label_ids": gold[None],
-      "predictions": pred[None],
-      "weights": np.ones([1, 4], int),
+      "eid": np.array([0]),
+      "predictions": ids(["O", "B-a", "I-a", "O", "B-a", "O"])[None],
+      "chars": np.array([[-1, 0, 1, 2, 3, -1]]),
     }
   )
   results = scorer.get_results()
-  assert results["precision"] == 50.0 and results["recall"] == 50.0
-  assert (
-    results["f1"] == 50.0
-    and results["a_f1"] == pytest.approx(200 / 3)
-    and results["b_f1"] == 0.0
-  )
+  assert results["precision"] == 50.0
+  assert results["recall"] == pytest.approx(100 / 3)
+  assert results["f1"] == pytest.approx(40.0)
+  assert results["a_f1"] == pytest.approx(200 / 3)
+  assert results["b_f1"] == 0.0
+  assert results["truncated"] == 1
 
 
 def test_real_cluener_train_file(tmp_path):

@@ -138,7 +138,10 @@ def test_a_fresh_process_with_only_tensorflow_serves_it(exported, tmp_path):
   script = f"""
 import importlib.abc, json, sys
 PROJECT = {sorted(p for p in os.listdir(ROOT) if not p.startswith("."))!r}
-sys.path = [p for p in sys.path if not p.startswith({ROOT!r})]
+# the checkout's own directories go; a venv inside it (its site-packages)
+# stays
+sys.path = [p for p in sys.path
+            if not p.startswith({ROOT!r}) or p.startswith(sys.prefix)]
 class Refuse(importlib.abc.MetaPathFinder):
   def find_spec(self, name, path, target=None):
     if name.split(".")[0] + ".py" in PROJECT or name.split(".")[0] in PROJECT:
