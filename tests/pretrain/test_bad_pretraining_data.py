@@ -142,16 +142,23 @@ def test_checkpoint_of_another_size_names_the_variable(data_dir):
     )
   )
   wider = dict(shape, hidden_size=48)
+  hparams = dict(
+    HPARAMS,
+    debug=False,
+    train_batch_size=4,
+    model_hparam_overrides=wider,
+    init_checkpoint=os.path.join(data_dir, "models", "m"),
+  )
+  # the checkpoint's model.json names both sizes before anything is built
+  with pytest.raises(
+    ValueError, match=r"hidden_size 48 \(the checkpoint has 36"
+  ):
+    configure_pretraining.PretrainingConfig("other", str(data_dir), **hparams)
+  # a checkpoint that records nothing: the variable's shapes are compared
+  os.remove(os.path.join(data_dir, "models", "m", "model.json"))
+  os.remove(os.path.join(data_dir, "models", "m", "config.json"))
   other = configure_pretraining.PretrainingConfig(
-    "other",
-    str(data_dir),
-    **dict(
-      HPARAMS,
-      debug=False,
-      train_batch_size=4,
-      model_hparam_overrides=wider,
-      init_checkpoint=os.path.join(data_dir, "models", "m"),
-    ),
+    "other", str(data_dir), **hparams
   )
   with pytest.raises(
     ValueError,
