@@ -218,6 +218,7 @@ class FinetuningConfig(hparams_lib.HParams):
     hparams_lib.check_choice(
       self, "mixed_precision", hparams_lib.MIXED_PRECISION_POLICIES
     )
+    hparams_lib.check_fused_kernels(self.fused_kernels)
     self._check_distillation()
     if isinstance(self.init_checkpoint, (str, dict)) and self.init_checkpoint:
       model_record.check(

@@ -130,10 +130,8 @@ class PretrainingConfig(hparams_lib.HParams):
     self.init_checkpoint = None
     # a masked position drawn twice gets the (floor) average of its two
     # sampled replacement ids, as in the official code, which trained the
-    # published models this way. Kept as the default on measurement: it
-    # fine-tunes better from short runs (docs/official_comparison.md); false
-    # writes one sample (lower pretraining losses on clean batches). Was
-    # called official_masking_quirks.
+    # published models this way (docs/official_comparison.md); false
+    # writes one sample
     self.average_duplicate_samples = True
     # the official TF1 update step: the learning rate read one step ahead,
     # lr(t + 1), and the clipping norm taken over the IndexedSlices values
@@ -188,6 +186,7 @@ class PretrainingConfig(hparams_lib.HParams):
     hparams_lib.check_choice(
       self, "mixed_precision", hparams_lib.MIXED_PRECISION_POLICIES
     )
+    hparams_lib.check_fused_kernels(self.fused_kernels)
     hparams_lib.check_at_least_one(
       self,
       (

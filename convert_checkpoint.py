@@ -31,11 +31,11 @@ from interop import loading
 from interop import model_record
 from interop import sources
 from interop import writers
+from model import model_sizes
 from pretrain import pretraining_model
 from util import cli
 from util import files as files_lib
 from util import logs
-from util import training_utils
 
 FORMATS = ("tf1", "tf2", "hf")
 
@@ -177,7 +177,7 @@ def load_tensors(source, config):
   logs.log(report.summary())
   variables = model.official_variables()
   tensors = {name: variables[name].numpy() for name in report.loaded}
-  hidden = training_utils.get_bert_config(config).hidden_size
+  hidden = model_sizes.get_bert_config(config).hidden_size
   for kernel in checkpoints.dense_heads(source.shapes).values():
     if source.shapes[kernel][0] != hidden:
       raise ValueError(
@@ -211,10 +211,10 @@ def export_hf(checkpoint, output_dir, hparams=None, vocab_file=None, task=None):
   hparams.setdefault("max_seq_length", min(128, positions))
   config = configure_pretraining.PretrainingConfig("export", "", **hparams)
   model_record.check(checkpoint, config, "--checkpoint")
-  disc_config = training_utils.get_bert_config(config)
+  disc_config = model_sizes.get_bert_config(config)
   shapes = (
     disc_config,
-    training_utils.get_generator_config(config, disc_config),
+    model_sizes.get_generator_config(config, disc_config),
     config.embedding_size or disc_config.hidden_size,
   )
   specs = heads_to_export(

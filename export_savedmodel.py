@@ -236,9 +236,9 @@ def main(argv=None):
     "--mixed-precision",
     default=None,
     choices=["mixed_bfloat16"],
-    help="Compute the matmuls in bfloat16 (weights stay float32): on CPUs "
-    "with AMX about 1.5x the float32 throughput at batch 64; see "
-    "benchmarks/export_agreement.py for how its outputs compare.",
+    help="Compute the matmuls in bfloat16 (weights stay float32): faster "
+    "on CPUs with AMX (docs/speed.md); see benchmarks/export_agreement.py "
+    "for how its outputs compare.",
   )
   args = parser.parse_args(argv)
   hparams = cli.merged_hparams(args)

@@ -118,11 +118,10 @@ def train_and_eval(config, figures, profile_dir=None):
     time.perf_counter() - clock,
     time.perf_counter(),
   )
-  trial = trial_lib.Trial(
-    config, tasks, preprocessor, distribution.get_strategy(config), 1
-  )
   steps = trial_lib.num_train_steps(config, n_train)
-  trial.build(steps)
+  trial = trial_lib.Trial(
+    config, tasks, preprocessor, distribution.get_strategy(config), 1, steps
+  )
   figures["build_s"], clock = time.perf_counter() - clock, time.perf_counter()
   timed = TimedProgress(steps)
   config.do_eval = False  # dev is timed on its own below

@@ -30,6 +30,7 @@ import tensorflow as tf  # noqa: E402
 import configure_pretraining  # noqa: E402
 from benchmarks import op_profile  # noqa: E402
 from benchmarks import peak  # noqa: E402
+from model import model_sizes  # noqa: E402
 from model import optimization  # noqa: E402
 from pretrain import pretrain_data  # noqa: E402
 from pretrain import pretraining_model  # noqa: E402
@@ -37,7 +38,6 @@ from pretrain import steps as pretrain_steps  # noqa: E402
 from training import loop  # noqa: E402
 from util import flops  # noqa: E402
 from util import hparams as hparams_lib  # noqa: E402
-from util import training_utils  # noqa: E402
 
 
 def synthetic_features(batch, seq, vocab, seed=0):
@@ -107,6 +107,7 @@ def measure(hparams, batch, seq, steps, warmup, profile_dir=None):
     config.num_train_steps,
     config.weight_decay_rate,
     dynamic_loss_scale=config.mixed_precision == "mixed_float16",
+    fused_kernels=config.fused_kernels,
   )
   train_steps = loop.make_train_steps(
     tf.distribute.get_strategy(),
@@ -121,7 +122,7 @@ def measure(hparams, batch, seq, steps, warmup, profile_dir=None):
     float(train_steps(iterator, tf.constant(1))["loss"])
   elapsed = timed_steps(train_steps, iterator, steps, profile_dir)
   disc = model.bert_config
-  gen = training_utils.get_generator_config(config, disc)
+  gen = model_sizes.get_generator_config(config, disc)
   emb = config.embedding_size or disc.hidden_size
   args = (disc, gen, batch, seq, config.vocab_size, emb)
   return (

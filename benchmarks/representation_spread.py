@@ -22,10 +22,10 @@ import tensorflow as tf  # noqa: E402
 
 import configure_finetuning  # noqa: E402
 from interop import loading  # noqa: E402
+from model import model_sizes  # noqa: E402
 from model import modeling  # noqa: E402
 from model import tokenization  # noqa: E402
 from util import hparams as hparams_lib  # noqa: E402
-from util import training_utils  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -66,7 +66,7 @@ def spread(vectors):
 def token_spread(config, checkpoint, ids, mask):
   tf.random.set_seed(0)
   encoder = modeling.BertModel(
-    training_utils.get_bert_config(config), "electra", config.embedding_size
+    model_sizes.get_bert_config(config), "electra", config.embedding_size
   )
   if checkpoint:
     loading.init_from_checkpoint(

@@ -234,7 +234,7 @@ class ClassificationTask(task.Task):
       len(self.label_list),
     )
 
-  def head_outputs(self, head, sequence_output, features, training):
+  def loss_and_outputs(self, head, sequence_output, features, training):
     return label_outputs(self.name, head(sequence_output, training), features)
 
   def get_scorer(self, examples, tokenizer):

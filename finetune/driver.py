@@ -4,6 +4,7 @@ import os
 import shutil
 
 import numpy as np
+import tensorflow as tf
 
 from finetune import preprocessing
 from finetune import task_builder
@@ -97,18 +98,37 @@ def _fresh_or_resumable(model_dir, config):
   return state
 
 
-def train_trial(trial_run, tracker, preprocessor, state):
-  """Trains a trial, resuming from its newest readable checkpoint."""
-  config = trial_run.config
-  record_path, count = preprocessor.prepare(trial_run.tasks, "train", True)
-  trial_run.build(trial_lib.num_train_steps(config, count))
+def train_trial(config, tasks, preprocessor, strategy, trial, state):
+  """Builds and trains a trial, resuming from its newest readable
+  checkpoint; returns it and its `EpochTracker`."""
+  record_path, count = preprocessor.prepare(tasks, "train", True)
+  trial_run = trial_lib.Trial(
+    config, tasks, preprocessor, strategy, trial,
+    trial_lib.num_train_steps(config, count),
+  )  # fmt: skip
+  tracker = trial_state.EpochTracker(config)
   if state is not None:
     step = trial_run.resume()
     steps_per_epoch = count // config.train_batch_size
     tracker.replay(state["history"], step / steps_per_epoch)
-    logs.log(f"Resuming trial {trial_run.trial} at step {step}")
+    logs.log(f"Resuming trial {trial} at step {step}")
   trial_run.train(record_path, count, tracker)
   trial_run.save()
+  return trial_run, tracker
+
+
+def write_finished_test_predictions(
+  config, tasks, preprocessor, strategy, trial
+):
+  """The test predictions of a trial finished earlier, from its final
+  checkpoint (which keep_all_models false removes: then it says so)."""
+  model_dir = trial_lib.trial_dir(config, trial)
+  if tf.train.latest_checkpoint(model_dir) is None:
+    logs.log(f"No checkpoint in {model_dir}: no test predictions")
+    return
+  trial_lib.Trial(
+    config, tasks, preprocessor, strategy, trial, weights="trained"
+  ).write_test_predictions()
 
 
 def run_trial(config, tasks, preprocessor, strategy, trial):
@@ -122,21 +142,27 @@ def run_trial(config, tasks, preprocessor, strategy, trial):
     (dev results after the last epoch, {"epoch", "results", "history"} of
     the best epoch), both None without do_eval.
   """
-  trial_run = trial_lib.Trial(config, tasks, preprocessor, strategy, trial)
-  tracker = trial_state.EpochTracker(config)
+  writes_test = config.write_test_outputs and trial <= config.n_writes_test
   if config.do_train:
-    state = _fresh_or_resumable(trial_run.model_dir, config)
+    state = _fresh_or_resumable(trial_lib.trial_dir(config, trial), config)
     if state is not None and state["done"]:
       logs.log(f"Trial {trial} finished earlier; its results are reused")
-      if config.write_test_outputs and trial <= config.n_writes_test:
-        trial_run.write_finished_test_predictions()
+      if writes_test:
+        write_finished_test_predictions(
+          config, tasks, preprocessor, strategy, trial
+        )
       return state["last"], state["best"]
-    train_trial(trial_run, tracker, preprocessor, state)
+    trial_run, tracker = train_trial(
+      config, tasks, preprocessor, strategy, trial, state
+    )
   else:
-    trial_run.build(1)
+    trial_run = trial_lib.Trial(
+      config, tasks, preprocessor, strategy, trial, weights="finetuned"
+    )
+    tracker = trial_state.EpochTracker(config)
   if config.do_eval and tracker.last is None:
     tracker.add(trial_run, 0, trial_run.evaluate("dev"))
-  if config.write_test_outputs and trial <= config.n_writes_test:
+  if writes_test:
     trial_run.write_test_predictions()
   if config.do_train:
     trial_state.save(trial_run.model_dir, tracker, trial_run.step, done=True)

@@ -2,8 +2,8 @@
 
 import tensorflow as tf
 
+from model import model_sizes
 from model import modeling
-from util import training_utils
 
 # every task head lives under this scope (the official name)
 HEAD_SCOPE = "task_specific/"
@@ -33,21 +33,31 @@ class FinetuningModel(tf.Module):
   def __init__(self, config, tasks):
     super().__init__(name=None)
     self.tasks = tasks
-    self.bert_config = training_utils.get_bert_config(config)
+    self.bert_config = model_sizes.get_bert_config(config)
     self.electra = modeling.BertModel(
       self.bert_config,
       "electra",
       config.embedding_size or self.bert_config.hidden_size,
       compute_dtype=modeling.COMPUTE_DTYPES[config.mixed_precision],
+      fused_kernels=config.fused_kernels,
     )
     self.heads = {t.name: t.build_head(self.bert_config) for t in tasks}
 
   def __call__(self, features, training, taps=None):
-    """Returns (summed loss, {task name: outputs}) of a batch; ``taps``
-    (a `modeling.LayerTaps`) collects the encoder's layers.
+    """The fine-tuning loss of a batch, and every task's outputs.
 
-    As official, the loss is summed (not averaged) over the batch; the
-    published fine-tuning results were obtained this way.
+    The loss is each example's loss under its own task (the first value of
+    `Task.loss_and_outputs`), summed, not averaged, over the batch, as
+    official: the published fine-tuning results were obtained this way.
+
+    Args:
+      features: a batch dict (``task_id`` [batch] and the tasks' features).
+      training: enables dropout.
+      taps: an optional `modeling.LayerTaps` collecting the encoder's
+        layers (distillation).
+
+    Returns:
+      (loss, {task name: {output name: tensor [batch, ...]}}).
     """
     # the heads and losses run in float32 under mixed precision
     sequence = tf.cast(
@@ -55,7 +65,7 @@ class FinetuningModel(tf.Module):
     )
     total, outputs = 0.0, {}
     for task_id, task in enumerate(self.tasks):
-      losses, outputs[task.name] = task.head_outputs(
+      losses, outputs[task.name] = task.loss_and_outputs(
         self.heads[task.name], sequence, features, training
       )
       in_task = tf.cast(tf.equal(features["task_id"], task_id), tf.float32)

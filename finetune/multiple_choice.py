@@ -158,7 +158,7 @@ class MultipleChoiceTask(task.Task):
       f"task_specific/{self.name}", bert_config.hidden_size, 1
     )
 
-  def head_outputs(self, head, sequence_output, features, training):
+  def loss_and_outputs(self, head, sequence_output, features, training):
     """``sequence_output`` holds the rows of every option:
     [batch * max_choices, seq_len, hidden]."""
     choice_mask = features[f"{self.name}_choice_mask"]

@@ -242,7 +242,7 @@ class Preprocessor:
     if is_training:
       return dataset
     # a prediction pass is short: without autotuning its iterator is freed
-    # at once (with it, deleting the spent iterator took up to 1.3 s)
+    # at once (with it, deleting the spent iterator can take a second)
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.with_options(options)

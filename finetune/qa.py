@@ -175,7 +175,7 @@ class QATask(task.Task):
     block, _ = self._answer_block(features, sequence_output, True)
     return tf.stack(self.span_logits(head, sequence_output, block, features), 1)
 
-  def head_outputs(self, head, sequence_output, features, training):
+  def loss_and_outputs(self, head, sequence_output, features, training):
     block, sequence_output = self._answer_block(
       features, sequence_output, training
     )

@@ -119,7 +119,7 @@ class RegressionTask(classification.ClassificationTask):
       f"task_specific/{self.name}", bert_config.hidden_size, 1
     )
 
-  def head_outputs(self, head, sequence_output, features, training):
+  def loss_and_outputs(self, head, sequence_output, features, training):
     predictions = head(sequence_output, training)[:, 0]
     targets = features[f"{self.name}_targets"]
     losses = tf.square(predictions - targets)

@@ -204,7 +204,7 @@ class TaggingTask(task.Task):
       f"task_specific/{self.name}", bert_config.hidden_size, len(self.tags)
     )
 
-  def head_outputs(self, head, sequence_output, features, training):
+  def loss_and_outputs(self, head, sequence_output, features, training):
     logits = head(sequence_output, training)
     labels = features[f"{self.name}_labels"]
     weights = tf.cast(features[f"{self.name}_weights"], tf.float32)

@@ -60,7 +60,7 @@ class Task(abc.ABC):
 
   The runner calls exactly these methods: `split_examples` (which calls
   `get_examples`), `feature_specs`, `featurize`, `build_head`,
-  `head_outputs`, `get_scorer` and, for tasks with a ``submission_file``,
+  `loss_and_outputs`, `get_scorer` and, for tasks with a ``submission_file``,
   `submission_lines`; ``score_predictions.py`` calls `score_file`.
   """
 
@@ -93,8 +93,10 @@ class Task(abc.ABC):
     """The task's output module, with variables under task_specific/<name>/."""
 
   @abc.abstractmethod
-  def head_outputs(self, head, sequence_output, features, training):
-    """(per-example loss [batch], {name: tensor [batch, ...]}) of a batch."""
+  def loss_and_outputs(self, head, sequence_output, features, training):
+    """The task's loss and outputs of a batch: (per-example loss [batch],
+    the training loss of each example, and {name: tensor [batch, ...]},
+    what predictions, scorers and exports read)."""
 
   @abc.abstractmethod
   def get_scorer(self, examples, tokenizer):

@@ -31,8 +31,8 @@ from finetune import head_specs
 from finetune import teacher_cache
 from interop import loading
 from interop import model_record
+from model import model_sizes
 from model import modeling
-from util import training_utils
 
 # what a teacher takes from the student's config, and the shape it takes
 # when 'teacher_hparams' gives none
@@ -156,7 +156,7 @@ class Teachers:
         "layers of an ensemble's models do not share a basis to average"
       )
     self.models = [load_teacher(config, tasks, path) for path in paths]
-    student_shape = training_utils.get_bert_config(config)
+    student_shape = model_sizes.get_bert_config(config)
     teacher_shape = self.models[0].bert_config
     distill_matches.check_shapes(self.matches, student_shape, teacher_shape)
     self.projections = distill_matches.Projections(
@@ -177,7 +177,7 @@ class Teachers:
       if kind == "qa":  # the span logits of training, without dropout
         taught[task.name] = task.distillation_logits(head, sequence, features)
       else:
-        _, outputs = task.head_outputs(head, sequence, features, False)
+        _, outputs = task.loss_and_outputs(head, sequence, features, False)
         taught[task.name] = outputs[TAUGHT_OUTPUT[kind]]
     return taught
 

@@ -26,6 +26,11 @@ from util import files as files_lib
 from util import logs
 
 
+def trial_dir(config, trial):
+  """Where trial ``trial`` keeps its state and checkpoints."""
+  return f"{config.model_dir}_{trial}"
+
+
 def num_train_steps(config, num_examples):
   """Optimizer steps of a run: whole batches per epoch (the training data
   is padded to a multiple of the batch, as official) times the epochs."""
@@ -108,25 +113,39 @@ def _in_example_order(outputs):
 
 
 class Trial:
-  """One training run of the tasks with one seed."""
+  """One training run of the tasks with one seed: its model, teachers,
+  optimizer and checkpoints, complete when built.
 
-  def __init__(self, config, tasks, preprocessor, strategy, trial):
+  Args:
+    config: the `FinetuningConfig`.
+    tasks: the `Task`s trained jointly.
+    preprocessor: the `Preprocessor` that makes their records.
+    strategy: the `tf.distribute` strategy.
+    trial: the trial's number (1, 2, ...): its seed offset and directory.
+    total_steps: optimizer steps of the run (the learning-rate schedule).
+    weights: where the weights come from: "pretrained" (the encoder of
+      init_checkpoint, fresh task heads; training), "finetuned" (a
+      fine-tuned init_checkpoint, heads included; evaluation only) or
+      "trained" (this trial's own final checkpoint, a trial finished
+      earlier).
+  """
+
+  def __init__(
+    self, config, tasks, preprocessor, strategy, trial, total_steps=1,
+    weights="pretrained",
+  ):  # fmt: skip
     self.config, self.tasks = config, tasks
     self.preprocessor, self.strategy = preprocessor, strategy
     self.trial = trial
     self._examples = {}
-    self.model_dir = f"{config.model_dir}_{trial}"
-    # periodic and end-of-epoch checkpoints, to resume an interrupted trial
-    self.steps_dir = os.path.join(self.model_dir, "steps")
+    self._predict_steps = {}
+    self.model_dir = trial_dir(config, trial)
     tf.random.set_seed(config.seed + trial)
-
-  def build(self, total_steps):
-    config = self.config
     self.teachers = None
-    with self.strategy.scope():
-      self.model = finetuning_model.FinetuningModel(config, self.tasks)
-      if config.do_train and config.teacher_checkpoints():
-        self.teachers = teacher_lib.Teachers(config, self.tasks)
+    with strategy.scope():
+      self.model = finetuning_model.FinetuningModel(config, tasks)
+      if weights == "pretrained" and config.teacher_checkpoints():
+        self.teachers = teacher_lib.Teachers(config, tasks)
       self.optimizer = optimization.create_optimizer(
         self.trainable_variables(),
         config.learning_rate,
@@ -140,6 +159,7 @@ class Trial:
           distill_matches.PROJECTION_SCOPE,
         ),
         dynamic_loss_scale=config.mixed_precision == "mixed_float16",
+        fused_kernels=config.fused_kernels,
       )
     extra = {}
     if self.teachers is not None and self.teachers.projections.kernels:
@@ -147,17 +167,25 @@ class Trial:
     self.checkpoint = checkpoints.make_checkpoint(
       self.model.official_variables(), self.optimizer, **extra
     )
-    self.manager = tf.train.CheckpointManager(
-      self.checkpoint,
-      self.steps_dir,
-      max_to_keep=2,
-      checkpoint_name="model.ckpt",
+    # periodic and end-of-epoch checkpoints, to resume an interrupted trial
+    self.steps_dir = os.path.join(self.model_dir, "steps")
+    self.checkpointer = checkpointing.Checkpointer(
+      self.checkpoint, self.steps_dir, strategy, max_to_keep=2
     )
-    if config.do_train:
+    if weights == "pretrained":
       init_encoder(config, self.model)
-    else:
+    elif weights == "finetuned":
       restore_finetuned(config, self.model)
-    self._predict_steps = {}
+    elif weights != "trained":
+      raise ValueError(
+        f"weights must be 'pretrained', 'finetuned' or 'trained', "
+        f"got {weights!r}"
+      )
+    else:
+      variables = self.model.official_variables()
+      logs.log(
+        loading.init_from_checkpoint(variables, self.model_dir).summary()
+      )
 
   def trainable_variables(self):
     """The student's variables, and the projections of its matches."""
@@ -186,18 +214,14 @@ class Trial:
 
   def resume(self):
     """Restores the newest readable step checkpoint; returns its step."""
-    checkpointing.restore_newest_readable(
-      self.checkpoint, self.manager.checkpoints, self.steps_dir
-    )
+    self.checkpointer.restore_latest()
     return self.step
 
   def save_progress(self, tracker):
     """The trial's state, then its checkpoint (so a resumed trial never
     lacks the evaluations its checkpoint has passed)."""
     trial_state.save(self.model_dir, tracker, self.step)
-    checkpointing.save_or_explain(
-      lambda: self.manager.save(checkpoint_number=self.step), self.steps_dir
-    )
+    self.checkpointer.save(self.step)
 
   def _loss_fn(self, features, _):
     """(summed loss, {"mean_loss"}) of a training batch; with teachers,
@@ -368,19 +392,6 @@ class Trial:
     text = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines)
     files_lib.atomic_write_text(text + "\n", path)
     return task.prediction_count(lines)
-
-  def write_finished_test_predictions(self):
-    """The test predictions of a trial finished earlier, from its final
-    checkpoint (which keep_all_models false removes: then it says so)."""
-    if tf.train.latest_checkpoint(self.model_dir) is None:
-      logs.log(f"No checkpoint in {self.model_dir}: no test predictions")
-      return
-    with self.strategy.scope():
-      self.model = finetuning_model.FinetuningModel(self.config, self.tasks)
-    variables = self.model.official_variables()
-    logs.log(loading.init_from_checkpoint(variables, self.model_dir).summary())
-    self._predict_steps = {}
-    self.write_test_predictions()
 
   def write_test_predictions(self):
     """CLUE submission files: one {"id", "label"} JSON object per line."""

@@ -65,7 +65,7 @@ NOT_TRAINING_HPARAMS = frozenset((
   "num_trials", "keep_all_models", "log_examples", "log_every",
   "iterations_per_loop", "save_checkpoints_steps",
   "use_tfrecords_if_existing", "eval_batch_size", "predict_batch_size",
-  "eval_every_epoch", "keep_best_checkpoint", "jit_compile",
+  "eval_every_epoch", "keep_best_checkpoint", "jit_compile", "fused_kernels",
   "distribution_strategy", "use_tpu", "num_tpu_cores", "tpu_job_name",
   "tpu_name", "tpu_zone", "gcp_project",
 ))  # fmt: skip

@@ -8,8 +8,8 @@ the model (`shape_hparams`); writing one (`hf_config`) describes ours.
 import json
 import os
 
-from model import modeling
-from util import training_utils
+from model import bert_config
+from model import model_sizes
 
 # BertConfig fields that an ElectraConfig spells the same way
 _SHAPE_FIELDS = (
@@ -38,8 +38,8 @@ class HFConfigError(ValueError):
 
 
 def _check_sizes(config, path):
-  """Each size a positive integer within modeling.SIZE_LIMITS."""
-  limits = dict(modeling.SIZE_LIMITS, embedding_size=65_536)
+  """Each size a positive integer within bert_config.SIZE_LIMITS."""
+  limits = dict(bert_config.SIZE_LIMITS, embedding_size=65_536)
   for field, limit in limits.items():
     if field == "embedding_size" and field not in config:
       continue
@@ -82,7 +82,7 @@ def read_config(directory):
 
 
 def _closest_size(hidden, layers):
-  for name, size in training_utils.MODEL_SIZES.items():
+  for name, size in model_sizes.MODEL_SIZES.items():
     if (size["hidden_size"], size["num_hidden_layers"]) == (hidden, layers):
       return name
   return "base"

@@ -30,8 +30,8 @@ Example::
 import json
 import os
 
+from model import model_sizes
 from util import files as files_lib
-from util import training_utils
 
 RECORD_FILE = "model.json"
 # what rebuilds the model (a config may lack the generator's: then its
@@ -59,7 +59,7 @@ class RecordError(ValueError):
 
 def shape_of(config):
   """{field: value} of the discriminator a config builds."""
-  bert_config = training_utils.get_bert_config(config)
+  bert_config = model_sizes.get_bert_config(config)
   shape = {
     k: getattr(bert_config, k) for k in SHAPE_FIELDS if k != "embedding_size"
   }

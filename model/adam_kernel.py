@@ -2,10 +2,9 @@
 
 As TensorFlow ops the update is a dozen passes over the weight and its two
 moments (multiply, add, square, square root, divide, decay, assign); XLA
-makes it one loop that updates the three variables in place. For the
-CLUE-tiny weights (11.6M values, pretraining's generator included) a step's
-updates take 17 instead of 48 ms on a 2-core Xeon. XLA compiles once per
-weight shape (about a dozen for an ELECTRA model).
+makes it one loop that updates the three variables in place, about three
+times faster on CPUs (docs/speed.md). XLA compiles once per weight shape
+(about a dozen for an ELECTRA model).
 
 The values equal the TensorFlow ops' up to float rounding (XLA may fuse a
 multiply and an add into one rounding).
@@ -17,12 +16,13 @@ from model import fused_ops
 
 
 def applicable(var):
-  """Whether ``var``'s update can run compiled: traced, with a known
-  shape, on devices that all run XLA (see `fused_ops.applicable`), with
-  one replica (with several, a mirrored variable's copies are updated by
-  the plain ops: under the compiled update some copies stayed unchanged)."""
+  """Whether ``var``'s update can run compiled (the optimizer asks when
+  its ``fused_kernels`` are on): traced, with a known shape
+  (`fused_ops.shape_is_fixed`), with one replica (with several, a
+  mirrored variable's copies are updated by the plain ops: under the
+  compiled update some copies stayed unchanged)."""
   replicas = tf.distribute.get_strategy().num_replicas_in_sync
-  return replicas == 1 and fused_ops.applicable(var)
+  return replicas == 1 and fused_ops.shape_is_fixed(var)
 
 
 @tf.function(jit_compile=True, autograph=False)

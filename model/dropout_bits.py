@@ -1,10 +1,18 @@
-"""Random keep-masks for dropout from 16-bit random numbers.
+"""Dropout: keep-masks from 16-bit random numbers, and the masking itself.
 
-Pure tensor helpers, apart from the layers that use them. TensorFlow's
-Philox generator costs the same per 32-bit number whatever is made of it,
-and ``tf.nn.dropout`` spends one on every element; here each 32-bit number
-decides two elements by its 16-bit halves. Dropout's random numbers were
-the largest non-matmul cost of a pretraining step (about 11%).
+Pure tensor helpers, apart from the layers that use them. Both of the
+encoder's paths drop with `kept` and the threshold of `drop_threshold`;
+they differ only in where the 16 random bits of an element come from:
+
+- the plain ops (`random_keep_mask`): TensorFlow's Philox generator,
+  which costs the same per 32-bit number whatever is made of it, so each
+  number decides two elements by its 16-bit halves (``tf.nn.dropout``
+  spends one number on every element; dropout's random numbers were the
+  largest non-matmul cost of a pretraining step);
+- the compiled kernels (`hashed_keep_mask`): a hash of each element's
+  position and a per-call seed, made inside the kernel's loop, and made
+  again by its backward from the seed, so no mask passes through memory.
+  As TensorFlow ops one by one the hash costs several times Philox's.
 """
 
 import math
@@ -21,6 +29,13 @@ def drop_threshold(rate):
   if not 0.0 <= rate < 1.0:
     raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
   return round(rate * HALF_RANGE)
+
+
+def kept(x, keep, rate):
+  """Inverted dropout of ``x`` by the bool mask ``keep`` (its shape): kept
+  values scaled by 1 / (1 - rate), dropped ones 0, in the dtype of ``x``."""
+  scale = tf.cast(1.0 / (1.0 - rate), x.dtype)
+  return tf.where(keep, x * scale, tf.zeros([], x.dtype))
 
 
 def keep_from_halves(halves, rate):
@@ -82,6 +97,13 @@ def hashed_halves(shape, seed):
   return tf.reshape(
     tf.bitwise.right_shift(mixed, tf.constant(16, tf.uint32)), shape
   )
+
+
+def hashed_keep_mask(shape, seed, rate):
+  """A bool keep-mask of the static ``shape`` from `hashed_halves`, each
+  element True with probability 1 - rate (as in `drop_threshold`)."""
+  threshold = tf.constant(drop_threshold(rate), tf.uint32)
+  return hashed_halves(shape, seed) >= threshold
 
 
 def random_seed():

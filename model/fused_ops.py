@@ -1,20 +1,16 @@
-"""GELU and LayerNorm as XLA-compiled kernels, forward and backward.
+"""What the compiled kernels share: when they run, GELU's and LayerNorm's
+arithmetic, and LayerNorm as one XLA-compiled kernel each way.
 
-TensorFlow runs the element-wise ops of GELU and LayerNorm one at a time,
-each a pass over memory. Compiled with XLA, each direction is one fused
-loop: on a 2-core AVX-512 CPU, GELU over [4096, 1200] forward and backward
-takes 3.3 instead of 8.9 ms, LayerNorm over [4096, 312] 2.5 instead of
-5.1 ms. XLA compiles once per shape, so the layers use these kernels only
-where shapes cannot vary (`applicable`): inside a traced function, on a
-tensor whose shape is fully known (pretraining; fine-tuning without
-bucketing), on CPUs, CUDA or ROCm GPUs and TPUs. Eager calls, bucketed
-batches, serving signatures and plugin devices keep the plain ops.
-
-Both kernels compute in float32 (a bfloat16 or float16 input is cast
-inside the kernel, in the same pass) and equal the plain ops up to float
-rounding: XLA evaluates erf with its own polynomial, within 1e-6 of
-TensorFlow's, and the gradients are written out rather than derived op by
-op.
+TensorFlow runs element-wise ops one at a time, each a pass over memory;
+compiled with XLA, a chain of them is one loop (docs/speed.md has the
+figures). The encoder's chains are in `fused_sublayers`; LayerNorm alone
+(the embeddings', the heads') is here. XLA compiles once per shape, so the
+kernels run only where shapes cannot vary (`shape_is_fixed`), and only
+where every device runs XLA (`available`). They compute in float32 (a
+bfloat16 or float16 input is cast inside the kernel, in the same pass) and
+equal the plain ops up to float rounding: XLA evaluates erf with its own
+polynomial, within 1e-6 of TensorFlow's, and the gradients are written out
+rather than derived op by op.
 """
 
 import functools
@@ -22,19 +18,23 @@ import math
 
 import tensorflow as tf
 
+from util import hparams as hparams_lib
+
 _SQRT_2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-def applicable(x):
-  """Whether ``x`` can go through a compiled kernel: in a traced function
-  (not eagerly), with a fully known shape (one compilation per shape), on
-  a machine whose devices all run XLA."""
-  return (
-    not tf.executing_eagerly()
-    and x.shape.is_fully_defined()
-    and xla_on_every_device()
-  )
+def available(fused_kernels):
+  """Whether the ``fused_kernels`` hparam turns the kernels on here:
+  "auto" on machines whose devices all run XLA, False never."""
+  hparams_lib.check_fused_kernels(fused_kernels)
+  return fused_kernels == "auto" and xla_on_every_device()
+
+
+def shape_is_fixed(x):
+  """Whether ``x`` is in a traced function (not eager) with a fully known
+  shape: the kernels compile once for it."""
+  return not tf.executing_eagerly() and x.shape.is_fully_defined()
 
 
 @functools.cache
@@ -59,23 +59,6 @@ def gelu_and_slope(x32):
 def leading_axes(x):
   """The axes of ``x`` but the last: those a bias gradient sums over."""
   return list(range(x.shape.rank - 1))
-
-
-@tf.function(jit_compile=True, autograph=False)
-def _gelu_forward(x):
-  return tf.cast(gelu_and_slope(tf.cast(x, tf.float32))[0], x.dtype)
-
-
-@tf.function(jit_compile=True, autograph=False)
-def _gelu_backward(x, dy):
-  _, slope = gelu_and_slope(tf.cast(x, tf.float32))
-  return tf.cast(tf.cast(dy, tf.float32) * slope, dy.dtype)
-
-
-@tf.custom_gradient
-def gelu(x):
-  """Exact (erf) GELU, x * Phi(x), compiled. x: any float [..., d]."""
-  return _gelu_forward(x), lambda dy: _gelu_backward(x, dy)
 
 
 def standardized(x32, epsilon):

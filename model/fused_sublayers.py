@@ -15,16 +15,17 @@ on AMX). Three chains:
   and LayerNorm.
 
 Dropout's keep-mask is a hash of each element's position and a per-call
-seed (`dropout_bits.hashed_halves`), made inside the loop: drawing random
-numbers (TensorFlow's Philox, XLA's is slower still) and passing them
-through memory cost more than the softmax they mask. The drop probability
-is the plain layers' (``rate`` to within 2**-17); the backward makes the
-same mask again from the seed. The backward of the LayerNorm chains
-recomputes the forward from its inputs; the attention's keeps the float32
-probabilities.
+seed (`dropout_bits.hashed_keep_mask`), made inside the loop: drawing
+random numbers (TensorFlow's Philox, XLA's is slower still) and passing
+them through memory cost more than the softmax they mask. The drop
+probability and scaling are the plain layers' (`dropout_bits.kept`); the
+backward makes the same mask again from the seed. The backward of the
+LayerNorm chains recomputes the forward from its inputs; the attention's
+keeps the float32 probabilities.
 
-Only where shapes are static (`fused_ops.applicable`); XLA compiles once
-per shape.
+Only where shapes are fixed (`fused_ops.shape_is_fixed`); XLA compiles
+once per shape. `modeling.BertModel` decides, once per call, whether its
+sublayers take these kernels or the plain ops written beside them.
 """
 
 import tensorflow as tf
@@ -36,15 +37,11 @@ _F32 = tf.float32
 
 
 def _dropout_inputs(rate, training):
-  """(seed, threshold, keep scale) of a compiled dropout, or None when
-  nothing is dropped."""
+  """(per-call seed, rate) of a compiled dropout, or None when nothing is
+  dropped."""
   if not training or not rate:
     return None
-  return (
-    dropout_bits.random_seed(),
-    tf.constant(dropout_bits.drop_threshold(rate), tf.uint32),
-    tf.constant(1.0 / (1.0 - rate)),
-  )
+  return dropout_bits.random_seed(), rate
 
 
 def _dropped(x, drop):
@@ -52,9 +49,10 @@ def _dropped(x, drop):
   `_dropout_inputs` (None: ``x`` as it is)."""
   if drop is None:
     return x
-  seed, threshold, keep_scale = drop
-  keep = dropout_bits.hashed_halves(x.shape, seed) >= threshold
-  return tf.where(keep, x * keep_scale, tf.zeros([], x.dtype))
+  seed, rate = drop
+  return dropout_bits.kept(
+    x, dropout_bits.hashed_keep_mask(x.shape, seed, rate), rate
+  )
 
 
 @tf.function(jit_compile=True, autograph=False)

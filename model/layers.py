@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from model import dropout_bits
 from model import fused_ops
+from model import fused_sublayers
 
 LAYER_NORM_EPSILON = 1e-12
 
@@ -34,10 +35,7 @@ def glorot_uniform(shape):
 
 
 def gelu(x):
-  """Exact (erf) GELU, as the official code: x * Phi(x); one compiled
-  kernel where shapes are static (see `fused_ops`)."""
-  if fused_ops.applicable(x):
-    return fused_ops.gelu(x)
+  """Exact (erf) GELU, as the official code: x * Phi(x)."""
   return x * 0.5 * (1.0 + tf.math.erf(x / math.sqrt(2.0)))
 
 
@@ -69,8 +67,7 @@ def dropout(x, rate, training):
   if not training or not rate:
     return x
   keep = dropout_bits.random_keep_mask(tf.shape(x), rate)
-  scale = tf.cast(1.0 / (1.0 - rate), x.dtype)
-  return tf.where(keep, x * scale, tf.zeros([], x.dtype))
+  return dropout_bits.kept(x, keep, rate)
 
 
 def new_variable(scope, name, shape, initializer):
@@ -100,7 +97,11 @@ class Dense(tf.Module):
     self.bias = new_variable(scope, "bias", [out_dim], tf.zeros)
     self.activation = get_activation(activation)
 
-  def __call__(self, x):
+  def __call__(self, x, fused=False):
+    """[..., in] -> [..., out]; ``fused``: a GELU's bias and activation as
+    one compiled kernel each way (`fused_sublayers.bias_gelu`)."""
+    if fused and self.activation is gelu:
+      return fused_sublayers.bias_gelu(self.matmul(x), self.bias)
     y = self.matmul(x, with_bias=True)
     return self.activation(y) if self.activation else y
 
@@ -108,7 +109,7 @@ class Dense(tf.Module):
     """``x @ kernel`` (plus the bias when ``with_bias``): [..., in] ->
     [..., out], in the dtype of ``x``."""
     kernel = cast_like(self.kernel, x.dtype)
-    # a 2-D matmul: the gradient of an ellipsis einsum is ~50x slower on CPU
+    # a 2-D matmul: the gradient of an ellipsis einsum is far slower on CPU
     y = tf.matmul(tf.reshape(x, [-1, kernel.shape[0]]), kernel)
     if with_bias:
       y = tf.nn.bias_add(y, cast_like(self.bias, x.dtype))
@@ -118,8 +119,7 @@ class Dense(tf.Module):
 
 
 class LayerNorm(tf.Module):
-  """LayerNorm over the last axis, epsilon 1e-12, computed in float32 (one
-  compiled kernel where shapes are static, see `fused_ops`).
+  """LayerNorm over the last axis, epsilon 1e-12, computed in float32.
 
   Variables: ``<scope>/LayerNorm/gamma`` and ``<scope>/LayerNorm/beta``.
   """
@@ -129,8 +129,10 @@ class LayerNorm(tf.Module):
     self.gamma = new_variable(scope, "LayerNorm/gamma", [dim], tf.ones)
     self.beta = new_variable(scope, "LayerNorm/beta", [dim], tf.zeros)
 
-  def __call__(self, x):
-    if fused_ops.applicable(x):
+  def __call__(self, x, fused=False):
+    """[..., d] -> [..., d] in the dtype of ``x``; ``fused``: one compiled
+    kernel each way (`fused_ops.layer_norm`)."""
+    if fused:
       return fused_ops.layer_norm(x, self.gamma, self.beta, LAYER_NORM_EPSILON)
     x32 = tf.cast(x, tf.float32)
     mean, variance = tf.nn.moments(x32, axes=[-1], keepdims=True)

@@ -10,7 +10,6 @@ import copy
 
 import tensorflow as tf
 
-from model import bert_config
 from model import fused_ops
 from model import fused_sublayers
 from model import layers
@@ -23,9 +22,6 @@ COMPUTE_DTYPES = dict(
     (tf.float32, tf.bfloat16, tf.float16),
   )
 )
-
-BertConfig = bert_config.BertConfig
-SIZE_LIMITS = bert_config.SIZE_LIMITS
 
 
 class Embeddings(tf.Module):
@@ -59,8 +55,9 @@ class Embeddings(tf.Module):
     )
     self.layer_norm = layers.LayerNorm(prefix, embedding_size)
 
-  def __call__(self, input_ids, segment_ids, training):
-    """Maps ids [batch, seq_len] to embeddings [batch, seq_len, E]."""
+  def __call__(self, input_ids, segment_ids, training, fused=False):
+    """Maps ids [batch, seq_len] to embeddings [batch, seq_len, E];
+    ``fused``: normalise with the compiled kernel."""
     seq_len = tf.shape(input_ids)[1]
     # gathers from the tables' values, not from the variables: a variable
     # read sparsely switches to copy-on-read, and every dense read (the
@@ -70,28 +67,33 @@ class Embeddings(tf.Module):
       tf.convert_to_tensor(self.token_type_embeddings), segment_ids
     )
     output += self.position_embeddings[tf.newaxis, :seq_len]
-    output = self.layer_norm(output)
+    output = self.layer_norm(output, fused)
     return layers.dropout(output, self.dropout_prob, training)
 
 
-def compiled_add_norm(dense, norm, inputs, residual, rate, training):
-  """norm(dropout(dense(inputs)) + residual), the dense's matmul on
-  oneDNN and the rest one compiled kernel (`fused_sublayers`).
+def add_norm(dense, norm, inputs, residual, rate, training, fused):
+  """norm(dropout(dense(inputs)) + residual): the end of every sublayer.
 
   Args:
     dense: a `layers.Dense`; norm: a `layers.LayerNorm`.
     inputs: [batch, seq_len, in]; residual: [batch, seq_len, out].
+    rate: the dropout rate; training: whether to drop.
+    fused: the dense's matmul on oneDNN and the rest one compiled kernel
+      each way (`fused_sublayers`); else TensorFlow's ops one by one.
   """
-  return fused_sublayers.bias_dropout_add_norm(
-    dense.matmul(inputs),
-    dense.bias,
-    residual,
-    norm.gamma,
-    norm.beta,
-    layers.LAYER_NORM_EPSILON,
-    rate,
-    training,
-  )
+  if fused:
+    return fused_sublayers.bias_dropout_add_norm(
+      dense.matmul(inputs),
+      dense.bias,
+      residual,
+      norm.gamma,
+      norm.beta,
+      layers.LAYER_NORM_EPSILON,
+      rate,
+      training,
+    )
+  output = layers.dropout(dense(inputs), rate, training)
+  return norm(output + residual)
 
 
 class SelfAttention(tf.Module):
@@ -123,70 +125,56 @@ class SelfAttention(tf.Module):
     )
     self.output_norm = layers.LayerNorm(f"{scope}/output", hidden)
 
-  def _heads(self, x):
-    """[batch, seq_len, hidden] -> [batch, heads, seq_len, head_size]."""
+  def _query_key_value(self, x, fused):
+    """q, k, v [batch, heads, seq_len, head_size] of ``x`` [batch, seq_len,
+    hidden]. ``fused``: one matmul with the three kernels side by side
+    (joining them pays off over a training batch, not over one request);
+    else three."""
     shape = tf.shape(x)
-    x = tf.reshape(x, [shape[0], shape[1], self.num_heads, self.head_size])
-    return tf.transpose(x, [0, 2, 1, 3])
+    if fused:
+      dense = (self.query, self.key, self.value)
+      kernel = tf.concat(
+        [layers.cast_like(d.kernel, x.dtype) for d in dense], 1
+      )
+      bias = tf.concat([layers.cast_like(d.bias, x.dtype) for d in dense], 0)
+      qkv = tf.nn.bias_add(
+        tf.matmul(tf.reshape(x, [-1, kernel.shape[0]]), kernel), bias
+      )
+      qkv = tf.reshape(
+        qkv, [shape[0], shape[1], 3, self.num_heads, self.head_size]
+      )
+      return tf.unstack(tf.transpose(qkv, [2, 0, 3, 1, 4]))
+    heads = [shape[0], shape[1], self.num_heads, self.head_size]
+    return [
+      tf.transpose(tf.reshape(proj(x), heads), [0, 2, 1, 3])
+      for proj in (self.query, self.key, self.value)
+    ]
 
-  def __call__(self, x, attention_bias, training, taps=None):
+  def __call__(self, x, attention_bias, training, fused=False, taps=None):
     """Args: x [batch, seq_len, hidden]; attention_bias broadcastable to
     [batch, heads, seq_len, seq_len] (0 to attend, -10000 to block);
+    fused: the element-wise chains as compiled kernels (static shapes);
     taps: a `LayerTaps` that collects the layer's attention scores."""
-    if fused_ops.applicable(x):
-      return self._compiled(x, attention_bias, training, taps)
-    q, k, v = (
-      self._heads(proj(x)) for proj in (self.query, self.key, self.value)
-    )
+    q, k, v = self._query_key_value(x, fused)
     # transposes and batched matmuls, as official: with heads of 26 (tiny)
-    # the attention's forward and backward run 15% faster than as einsums
+    # the attention's forward and backward run faster than as einsums
     scores = tf.matmul(q, k, transpose_b=True)
-    scores *= tf.cast(1.0 / self.head_size**0.5, scores.dtype)
+    scale = 1.0 / self.head_size**0.5
     if taps is not None:
-      taps.attention.append(tf.cast(scores, tf.float32))
-    scores = tf.cast(scores, tf.float32) + attention_bias
-    probs = tf.cast(tf.nn.softmax(scores), x.dtype)
-    probs = layers.dropout(probs, self.attention_dropout, training)
+      taps.attention.append(tf.cast(scores, tf.float32) * scale)
+    if fused:
+      probs = fused_sublayers.attention_probs(
+        scores, attention_bias, scale, self.attention_dropout, training
+      )
+    else:
+      scores = tf.cast(scores, tf.float32) * scale + attention_bias
+      probs = tf.cast(tf.nn.softmax(scores), x.dtype)
+      probs = layers.dropout(probs, self.attention_dropout, training)
     context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])
     context = tf.reshape(context, tf.shape(x))
-    output = layers.dropout(
-      self.output_dense(context), self.hidden_dropout, training
-    )
-    return self.output_norm(output + x)
-
-  def _query_key_value(self, x):
-    """q, k, v [batch, heads, seq_len, head_size] from one matmul of
-    ``x`` [batch, seq_len, hidden] with the three kernels side by side."""
-    dense = (self.query, self.key, self.value)
-    kernel = tf.concat([layers.cast_like(d.kernel, x.dtype) for d in dense], 1)
-    bias = tf.concat([layers.cast_like(d.bias, x.dtype) for d in dense], 0)
-    batch, seq_len, hidden = x.shape
-    qkv = tf.nn.bias_add(tf.matmul(tf.reshape(x, [-1, hidden]), kernel), bias)
-    qkv = tf.reshape(qkv, [batch, seq_len, 3, self.num_heads, self.head_size])
-    return tf.unstack(tf.transpose(qkv, [2, 0, 3, 1, 4]))
-
-  def _compiled(self, x, attention_bias, training, taps=None):
-    """The same computation with its element-wise chains compiled
-    (`fused_sublayers`); x must have a static shape."""
-    q, k, v = self._query_key_value(x)
-    raw_scores = tf.matmul(q, k, transpose_b=True)
-    if taps is not None:
-      taps.attention.append(
-        tf.cast(raw_scores, tf.float32) * (1.0 / self.head_size**0.5)
-      )
-    probs = fused_sublayers.attention_probs(
-      raw_scores,
-      attention_bias,
-      1.0 / self.head_size**0.5,
-      self.attention_dropout,
-      training,
-    )
-    context = tf.reshape(
-      tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3]), x.shape
-    )
-    return compiled_add_norm(
+    return add_norm(
       self.output_dense, self.output_norm, context, x, self.hidden_dropout,
-      training,
+      training, fused,
     )  # fmt: skip
 
 
@@ -215,27 +203,14 @@ class TransformerLayer(tf.Module):
     )
     self.output_norm = layers.LayerNorm(f"{scope}/output", hidden)
 
-  def __call__(self, x, attention_bias, training, taps=None):
-    """Maps [batch, seq_len, hidden] to [batch, seq_len, hidden]."""
-    attention_output = self.attention(x, attention_bias, training, taps)
-    if fused_ops.applicable(x):
-      return self._compiled_feed_forward(attention_output, training)
-    output = self.output_dense(self.intermediate(attention_output))
-    output = layers.dropout(output, self.hidden_dropout, training)
-    return self.output_norm(output + attention_output)
-
-  def _compiled_feed_forward(self, x, training):
-    """The feed-forward sublayer with its bias, GELU, dropout, residual and
-    LayerNorm compiled (`fused_sublayers`)."""
-    if self.intermediate.activation is layers.gelu:
-      hidden = fused_sublayers.bias_gelu(
-        self.intermediate.matmul(x), self.intermediate.bias
-      )
-    else:
-      hidden = self.intermediate(x)
-    return compiled_add_norm(
-      self.output_dense, self.output_norm, hidden, x, self.hidden_dropout,
-      training,
+  def __call__(self, x, attention_bias, training, fused=False, taps=None):
+    """Maps [batch, seq_len, hidden] to [batch, seq_len, hidden]; ``fused``
+    as in `SelfAttention`."""
+    attention_output = self.attention(x, attention_bias, training, fused, taps)
+    hidden = self.intermediate(attention_output, fused)
+    return add_norm(
+      self.output_dense, self.output_norm, hidden, attention_output,
+      self.hidden_dropout, training, fused,
     )  # fmt: skip
 
 
@@ -277,6 +252,19 @@ class BertModel(tf.Module):
     compute_dtype: tf.float32, or tf.bfloat16 / tf.float16 for mixed
       precision (variables stay float32; LayerNorm and softmax run in
       float32).
+    fused_kernels: the hparam: "auto" runs the element-wise work between
+      the matmuls as compiled kernels (`fused_sublayers`) where that pays
+      and is possible, False always as TensorFlow's ops one by one (the
+      two agree to float rounding; their dropout masks differ).
+
+  Example:
+    >>> from model import bert_config
+    >>> config = bert_config.BertConfig(vocab_size=30, hidden_size=12,
+    ...   num_hidden_layers=2, num_attention_heads=3, intermediate_size=20)
+    >>> encoder = BertModel(config, fused_kernels=False)
+    >>> ids = tf.constant([[2, 5, 7, 3]])
+    >>> encoder(ids, tf.ones_like(ids), tf.zeros_like(ids)).shape
+    TensorShape([1, 4, 12])
   """
 
   def __init__(
@@ -288,9 +276,12 @@ class BertModel(tf.Module):
     ltr=False,
     rtl=False,
     compute_dtype=tf.float32,
+    fused_kernels="auto",
   ):
     super().__init__(name=None)
     config.validate()
+    # decided once: the kernels need XLA on every device of the machine
+    self.fused_kernels = fused_ops.available(fused_kernels)
     self.config = copy.deepcopy(config)
     self.scope = scope
     self.compute_dtype = compute_dtype
@@ -318,6 +309,13 @@ class BertModel(tf.Module):
     """The word embedding table [vocab_size, E]."""
     return self.embeddings.word_embeddings
 
+  def uses_fused_kernels(self, input_ids):
+    """Whether a call on ``input_ids`` runs the compiled kernels: when
+    they are on and the call is traced with a fixed shape (XLA compiles
+    once per shape; eager calls, bucketed batches and serving signatures
+    take the plain ops)."""
+    return self.fused_kernels and fused_ops.shape_is_fixed(input_ids)
+
   def __call__(
     self, input_ids, input_mask, segment_ids, training=False, taps=None
   ):
@@ -332,8 +330,10 @@ class BertModel(tf.Module):
     Returns:
       The sequence output [batch, seq_len, hidden].
     """
+    fused = self.uses_fused_kernels(input_ids)
     output = tf.cast(
-      self.embeddings(input_ids, segment_ids, training), self.compute_dtype
+      self.embeddings(input_ids, segment_ids, training, fused),
+      self.compute_dtype,
     )
     if self.embeddings_project is not None:
       output = self.embeddings_project(output)
@@ -341,7 +341,7 @@ class BertModel(tf.Module):
     if taps is not None:
       taps.hidden.append(output)
     for layer in self.layers:
-      output = layer(output, bias, training, taps)
+      output = layer(output, bias, training, fused, taps)
       if taps is not None:
         taps.hidden.append(output)
     return output

@@ -18,6 +18,7 @@ import re
 import tensorflow as tf
 
 from model import adam_kernel
+from model import fused_ops
 from model import modeling
 
 EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
@@ -95,6 +96,9 @@ class AdamWeightDecay(tf.Module):
     dynamic_loss_scale: for float16: the loss is multiplied by a scale that
       halves after a step with non-finite gradients (the step is skipped)
       and doubles after 2000 finite steps.
+    fused_kernels: the hparam: "auto" updates each weight with one
+      compiled kernel (`adam_kernel`) where that is possible, False with
+      TensorFlow's ops one by one.
   """
 
   def __init__(
@@ -107,9 +111,12 @@ class AdamWeightDecay(tf.Module):
     exclude_from_weight_decay=EXCLUDE_FROM_WEIGHT_DECAY,
     layer_multipliers=None,
     dynamic_loss_scale=False,
+    fused_kernels="auto",
   ):
     super().__init__(name=None)
     self.learning_rate_fn = learning_rate_fn
+    # decided once: the compiled update needs XLA on every device
+    self.compiled_update = fused_ops.available(fused_kernels)
     self.weight_decay_rate = weight_decay_rate
     self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
     self.exclude_from_weight_decay = tuple(exclude_from_weight_decay or ())
@@ -256,7 +263,7 @@ class AdamWeightDecay(tf.Module):
   def _update_variable(self, var, grad, m, v, lr, use_decay, coefficients):
     """The official update of one weight and its slots."""
     c = coefficients
-    if adam_kernel.applicable(var):
+    if self.compiled_update and adam_kernel.applicable(var):
       # one compiled loop; an embedding's rows are scattered into a dense
       # gradient first (two passes, where the row-wise update below makes
       # ten), so both kinds of gradient give the same weights bit for bit
@@ -349,6 +356,7 @@ def create_optimizer(
   head_scope=None,
   dynamic_loss_scale=False,
   lr_step_offset=0,
+  fused_kernels="auto",
 ):
   """The official ``create_optimizer`` settings, as an `AdamWeightDecay`.
 
@@ -361,6 +369,7 @@ def create_optimizer(
     n_transformer_layers: depth of the encoder, for layer-wise decay.
     head_scope: the name prefix of the output heads (or a tuple of
       prefixes), for layer-wise decay.
+    fused_kernels: the hparam (see `AdamWeightDecay`).
   """
 
   def schedule(step):
@@ -383,6 +392,7 @@ def create_optimizer(
     weight_decay_rate,
     layer_multipliers=multipliers,
     dynamic_loss_scale=dynamic_loss_scale,
+    fused_kernels=fused_kernels,
   )
   optimizer.build(variables)
   return optimizer

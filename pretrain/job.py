@@ -27,14 +27,20 @@ def load_special_ids(config):
 
 
 class PretrainingJob:
-  """The model, optimizer and checkpoints of one run, under one strategy."""
+  """The model, optimizer and checkpoints of one run, under one strategy.
 
-  def __init__(self, config, strategy, special_ids):
+  Args:
+    config: the `PretrainingConfig`.
+    strategy: the `tf.distribute` strategy.
+    special_ids: the vocabulary's `SpecialIds` (never masked).
+    with_word_ids: whether the batches carry word ids (word-based masking;
+      see `pretrain_data.check_input_files`).
+  """
+
+  def __init__(self, config, strategy, special_ids, with_word_ids=False):
     self.config = config
     self.strategy = strategy
-    # whether the batches carry word ids (word-based masking; see
-    # pretrain_data.check_input_files)
-    self.with_word_ids = False
+    self.with_word_ids = with_word_ids
     with strategy.scope():
       self.model = pretraining_model.PretrainingModel(config, special_ids)
       self.optimizer = optimization.create_optimizer(
@@ -46,6 +52,7 @@ class PretrainingJob:
         lr_decay_power=config.lr_decay_power,
         dynamic_loss_scale=config.mixed_precision == "mixed_float16",
         lr_step_offset=int(config.official_step_quirks),
+        fused_kernels=config.fused_kernels,
       )
       # the data order's seed: kept in the checkpoint, so that a resumed
       # run can skip exactly the examples already consumed

@@ -14,12 +14,12 @@ import math
 
 import tensorflow as tf
 
+from model import model_sizes
 from model import modeling
 from pretrain import heads
 from pretrain import pretrain_data
 from pretrain import pretrain_helpers
 from pretrain import word_masking
-from util import training_utils
 
 PretrainingOutputs = collections.namedtuple(
   "PretrainingOutputs",
@@ -44,31 +44,34 @@ class PretrainingModel(tf.Module):
     super().__init__(name=None)
     self.config = config
     self.special_ids = special_ids
-    self.bert_config = training_utils.get_bert_config(config)
+    self.bert_config = model_sizes.get_bert_config(config)
     self.embedding_size = config.embedding_size or self.bert_config.hidden_size
     self.has_discriminator = (
       config.electra_objective or config.electric_objective
     )
     self.compute_dtype = modeling.COMPUTE_DTYPES[config.mixed_precision]
+    encoder_options = dict(
+      compute_dtype=self.compute_dtype, fused_kernels=config.fused_kernels
+    )
     # The "electra" encoder owns electra/embeddings; it is the discriminator,
     # and also the generator when generator and discriminator are tied.
     self.electra = modeling.BertModel(
       self.bert_config,
       "electra",
       self.embedding_size,
-      compute_dtype=self.compute_dtype,
+      **encoder_options,
     )
     self.generator = None
     self.generator_ltr = self.generator_rtl = None
     self.generator_head = self.cloze_head = None
-    self._build_generator()
+    self._build_generator(encoder_options)
     self.discriminator_head = (
       heads.DiscriminatorHead(self.bert_config)
       if self.has_discriminator
       else None
     )
 
-  def _build_generator(self):
+  def _build_generator(self, encoder_options):
     config = self.config
     vocab_size = self.bert_config.vocab_size
     if config.uniform_generator:
@@ -84,7 +87,7 @@ class PretrainingModel(tf.Module):
         self.bert_config,
       )
       return
-    gen_config = training_utils.get_generator_config(config, self.bert_config)
+    gen_config = model_sizes.get_generator_config(config, self.bert_config)
     untied = config.untied_generator_embeddings
     shared = None if untied else self.electra.embeddings
     embedding_size = None if untied else self.embedding_size
@@ -95,7 +98,7 @@ class PretrainingModel(tf.Module):
         embedding_size,
         shared,
         ltr=True,
-        compute_dtype=self.compute_dtype,
+        **encoder_options,
       )
       self.generator_rtl = modeling.BertModel(
         gen_config,
@@ -103,7 +106,7 @@ class PretrainingModel(tf.Module):
         embedding_size,
         shared,
         rtl=True,
-        compute_dtype=self.compute_dtype,
+        **encoder_options,
       )
       table_width = self.generator_ltr.embeddings.embedding_size
       self.cloze_head = heads.TokenLogitsHead(
@@ -119,7 +122,7 @@ class PretrainingModel(tf.Module):
         "generator",
         embedding_size,
         shared,
-        compute_dtype=self.compute_dtype,
+        **encoder_options,
       )
       self.generator_head = heads.TokenLogitsHead(
         "generator_predictions",
@@ -158,9 +161,11 @@ class PretrainingModel(tf.Module):
       training: enables dropout.
 
     Returns:
-      `PretrainingOutputs`; see `loss_terms` for the losses.
+      `PretrainingOutputs`; `loss` makes the objective of them.
     """
     config = self.config
+    # the heads take the compiled kernels where the encoders do
+    fused = self.electra.uses_fused_kernels(features["input_ids"])
     unmasked = pretrain_data.features_to_inputs(features)
     masked = self._mask(unmasked, features.get(pretrain_data.WORD_IDS))
     cloze = None
@@ -170,7 +175,7 @@ class PretrainingModel(tf.Module):
       )
       mlm_logits = tf.zeros(shape)
     elif self.cloze_head is not None:
-      cloze = self._cloze_output(unmasked, training)
+      cloze = self._cloze_output(unmasked, training, fused)
       mlm_logits = pretrain_helpers.gather_positions(
         cloze.logits, masked.masked_lm_positions
       )
@@ -181,7 +186,9 @@ class PretrainingModel(tf.Module):
       reprs = pretrain_helpers.gather_positions(
         sequence, masked.masked_lm_positions
       )
-      mlm_logits = self.generator_head(reprs, self.generator.embedding_table)
+      mlm_logits = self.generator_head(
+        reprs, self.generator.embedding_table, fused
+      )
     mlm = heads.generator_loss(
       mlm_logits, masked.masked_lm_ids, masked.masked_lm_weights
     )
@@ -194,7 +201,7 @@ class PretrainingModel(tf.Module):
       fake_inputs.segment_ids,
       training,
     )
-    logits = self.discriminator_head(sequence)
+    logits = self.discriminator_head(sequence, fused)
     if config.electric_objective:
       logits += self._electric_log_q(cloze.logits, fake_inputs.input_ids)
     disc = heads.discriminator_loss(logits, labels, fake_inputs.input_mask)
@@ -202,13 +209,13 @@ class PretrainingModel(tf.Module):
       masked, mlm, cloze, disc, sampled_ids, fake_inputs
     )
 
-  def _cloze_output(self, inputs, training):
+  def _cloze_output(self, inputs, training, fused):
     """Electric's two-tower cloze model at every position: logits [B, L, V]."""
     args = (inputs.input_ids, inputs.input_mask, inputs.segment_ids, training)
     ltr = self.generator_ltr(*args)
     rtl = self.generator_rtl(*args)
     reprs = tf.concat([roll(ltr, -1), roll(rtl, 1)], -1)
-    logits = self.cloze_head(reprs, self.generator_ltr.embedding_table)
+    logits = self.cloze_head(reprs, self.generator_ltr.embedding_table, fused)
     weights = tf.cast(
       pretrain_helpers.get_candidates_mask(
         inputs.input_ids, inputs.input_mask, self.special_ids
@@ -250,29 +257,38 @@ class PretrainingModel(tf.Module):
     fake = pretrain_data.get_updated_inputs(inputs, input_ids=updated_ids)
     return fake, labels, sampled_ids
 
-  def loss_terms(self, outputs):
-    """(numerator, denominator) of each weighted loss term.
+  def loss(self, outputs, denominators):
+    """The pretraining objective (the official ``total_loss``):
 
-    The generator term is the cloze loss for a two-tower generator and the
-    MLM loss otherwise; the total is sum(weight * num / (den + 1e-6)).
+      total = gen_weight * gen + disc_weight * disc
+
+    where ``gen`` is the generator's masked-LM loss (the cloze loss of a
+    two-tower generator) and ``disc`` the discriminator's replaced-token
+    loss, each a sum over tokens divided by its denominator + 1e-6.
+
+    Args:
+      outputs: `PretrainingOutputs` of a batch.
+      denominators: {term: tokens it is averaged over}, from
+        `loss_denominators` (of the global batch, in a distributed step).
+
+    Returns:
+      (total, {"gen": loss, and "disc": loss with a discriminator}): what
+      the step minimises, and the terms the metrics and logs show.
     """
     gen = outputs.cloze if outputs.cloze is not None else outputs.mlm
-    terms = {"gen": (self.config.gen_weight, gen.loss_sum, gen.weight_sum)}
+    terms = {"gen": gen.loss_sum / (denominators["gen"] + 1e-6)}
+    total = self.config.gen_weight * terms["gen"]
     if outputs.disc is not None:
-      terms["disc"] = (
-        self.config.disc_weight,
-        outputs.disc.loss_sum,
-        outputs.disc.weight_sum,
-      )
-    return terms
+      terms["disc"] = outputs.disc.loss_sum / (denominators["disc"] + 1e-6)
+      total += self.config.disc_weight * terms["disc"]
+    return total, terms
 
   def loss_denominators(self, features):
-    """This batch's loss denominators, from the inputs alone.
-
-    They equal the ``weight_sum`` of `loss_terms` whatever positions the
-    masking draws, so a step can normalise by the global batch's before any
-    forward pass (gradient accumulation, XLA).
-    """
+    """The tokens each loss term averages over, from the inputs alone:
+    the masked positions (every candidate position for a cloze
+    generator) and the real tokens. Masking draws which positions, never
+    how many, so a step can sum these over the global batch before any
+    forward pass (gradient accumulation, XLA)."""
     input_ids, input_mask = features["input_ids"], features["input_mask"]
     candidates = pretrain_helpers.get_candidates_mask(
       input_ids, input_mask, self.special_ids
@@ -299,26 +315,6 @@ class PretrainingModel(tf.Module):
   def loss_terms_names(self):
     """Names of the loss terms: "gen", and "disc" with a discriminator."""
     return ("gen", "disc") if self.has_discriminator else ("gen",)
-
-  def weighted_losses(self, outputs, denominators=None):
-    """The total loss and each term's loss: the one place the objective's
-    terms are normalised and weighted.
-
-    Args:
-      outputs: `PretrainingOutputs`.
-      denominators: optional {term: denominator} to use instead of this
-        batch's own (the global batch's, in a distributed step).
-
-    Returns:
-      (total = sum of weight * term, {term: sum / (denominator + 1e-6)}).
-    """
-    total, losses = 0.0, {}
-    for name, (weight, num, den) in self.loss_terms(outputs).items():
-      if denominators is not None:
-        den = denominators[name]
-      losses[name] = heads.normalised(num, den)
-      total += weight * losses[name]
-    return total, losses
 
   def official_variables(self):
     """The model's variables by official TF1 name: {name: variable}."""

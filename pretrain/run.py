@@ -203,8 +203,7 @@ def open_job(config):
     tf.random.set_seed(config.seed)
   distribution.check_batch_divisible(config, strategy)
   files_lib.check_writable_dir(config.model_dir, "model_dir")
-  job = job_lib.PretrainingJob(config, strategy, special_ids)
-  job.with_word_ids = with_word_ids
+  job = job_lib.PretrainingJob(config, strategy, special_ids, with_word_ids)
   logs.heading("Config:")
   logs.log_config(config)
   if job.chief:

@@ -8,20 +8,16 @@ from training import step as step_lib
 SUM = tf.distribute.ReduceOp.SUM
 
 
-def pretraining_loss(model):
-  """loss_fn(features, global denominators) -> (total, {term: loss})."""
-
-  def loss_fn(features, denominators):
-    return model.weighted_losses(model(features, training=True), denominators)
-
-  return loss_fn
-
-
 def make_pretraining_step(model, optimizer, config):
   """The pretraining replica step: the global batch's loss denominators
-  first (from the inputs alone), then the accumulated, clipped update."""
+  first (from the inputs alone), then the accumulated, clipped update of
+  `PretrainingModel.loss`."""
+
+  def loss_fn(features, denominators):
+    return model.loss(model(features, training=True), denominators)
+
   return step_lib.make_replica_step(
-    pretraining_loss(model),
+    loss_fn,
     model.trainable_variables,
     optimizer,
     prepare_fn=model.loss_denominators,
@@ -37,7 +33,7 @@ def make_eval_step(model, strategy, jit_compile=False):
   def batch_statistics(features, denominators):
     outputs = model(features, training=False)
     return metrics.eval_statistics(
-      model, outputs, model.weighted_losses(outputs, denominators)[0]
+      model, outputs, model.loss(outputs, denominators)[0]
     )
 
   if jit_compile:

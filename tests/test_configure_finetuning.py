@@ -14,6 +14,14 @@ def make(**kwargs):
   return configure_finetuning.FinetuningConfig("m", "/data", **kwargs)
 
 
+def test_fused_kernels_are_auto_or_off():
+  assert make().fused_kernels == "auto"
+  assert make(fused_kernels=False).fused_kernels is False
+  for bad in ("yes", True):
+    with pytest.raises(ValueError, match="fused_kernels"):
+      make(fused_kernels=bad).validate()
+
+
 def test_official_defaults():
   config = make()
   expected = dict(

@@ -106,6 +106,11 @@ def test_the_old_masking_key_still_works_and_says_its_new_name(capsys):
   assert capsys.readouterr().out == ""
 
 
+def test_fused_kernels_are_auto_or_off():
+  assert make().fused_kernels == "auto"
+  assert make(fused_kernels=False).fused_kernels is False
+
+
 def test_int_is_accepted_for_a_float():
   assert make(learning_rate=1).learning_rate == 1.0
 
@@ -127,6 +132,8 @@ def test_int_is_accepted_for_a_float():
       "max_position_embeddings \\(32\\)",
     ),
     ({"temperature": 0.0}, "temperature"),
+    ({"fused_kernels": "yes"}, "fused_kernels"),
+    ({"fused_kernels": True}, "fused_kernels"),
   ],
 )
 def test_impossible_values_fail_early(kwargs, match):

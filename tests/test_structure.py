@@ -1,5 +1,5 @@
 """The layering of the packages, read from every module's imports, and the
-size limits of modules and functions."""
+ceilings on the size of modules and functions."""
 
 import ast
 import os
@@ -21,14 +21,25 @@ SCRIPTS = ("configure_pretraining", "configure_finetuning")
 # recipes (end-to-end pipelines) sits on top: nothing imports it
 FORBIDDEN = {
   "model": {"pretrain", "finetune", "interop", "training", "recipes", *SCRIPTS},
-  "util": {"pretrain", "finetune", "interop", "training", "recipes", *SCRIPTS},
+  "util": {
+    "model",
+    "pretrain",
+    "finetune",
+    "interop",
+    "training",
+    "recipes",
+    *SCRIPTS,
+  },  # fmt: skip
   "training": {"pretrain", "finetune", "recipes", *SCRIPTS},
   "interop": {"pretrain", "finetune", "training", "recipes", *SCRIPTS},
   "pretrain": {"finetune", "recipes", *SCRIPTS},
   "finetune": {"pretrain", "recipes", *SCRIPTS},
 }
-MAX_MODULE_LINES = 400
-MAX_FUNCTION_LINES = 60
+# ceilings against god-files and god-functions, well above the sizes the
+# code aims at (about 400 lines a module, 60 a function): structure decides
+# where a file or function ends, not these numbers
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_LINES = 90
 
 
 def product_modules():

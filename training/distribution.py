@@ -106,9 +106,8 @@ def distribute_dataset(strategy, dataset):
   """``dataset`` ready for ``strategy.run``.
 
   A one-device strategy on the CPU takes the dataset as it is: its
-  distributed iterator copies every batch through a multi-device buffer
-  (short fine-tuning steps ran 4-8% slower) and could take 6-7 seconds to
-  delete after training.
+  distributed iterator copies every batch through a multi-device buffer,
+  which slows short steps, and can take seconds to delete after training.
   """
   if _on_one_cpu(strategy):
     return dataset

@@ -1,22 +1,15 @@
-"""How a step's raw gradients become the ones it clips and applies.
+"""Pure helpers of the step's update: the form gradients are summed in,
+and the clipping norms.
 
-A gradient path is the step's one seam for this choice. The step calls
-``path.collect(raw)`` on each micro-batch's gradients from the tape, sums
-what it returns over the micro-batches, and calls ``path.finish(...)`` for
-the gradients to apply and their clipping norm. `choose` picks the path:
-
-- `DensePath`: every gradient dense; summed over micro-batches and
-  replicas, clipped by its global norm. Embedding gradients arrive as
-  IndexedSlices with repeated rows; the norm of their values is not the
-  norm of the gradient, which would make clipping depend on how the batch
-  is split.
-- `RowsPath`: on one replica with the whole batch in one uncompiled pass,
-  an embedding's IndexedSlices keeps its rows (each summed once), which the
-  optimizer adds into its moments bit for bit as the dense update would,
-  without densifying the table and passing over it four times.
-- either, with ``official_norm``: the clipping norm of the official TF1
-  code on GPU/CPU, which squares an embedding gradient's IndexedSlices
-  values (a repeated row counts once per occurrence).
+Embedding gradients arrive from the tape as IndexedSlices with repeated
+rows. The step makes them dense (`dense`) before summing micro-batches and
+replicas, except where the whole batch is one uncompiled pass on one
+replica (`keeps_embedding_rows`): there each row is summed once
+(`with_rows_summed`) and the optimizer takes the rows. The clipping norm
+is the global norm of the summed gradients, or with ``official_norm`` the
+official TF1 code's on GPU/CPU (`norm_of_slices`), which squares an
+embedding gradient's IndexedSlices values (a repeated row counts once per
+occurrence), so it depends on how the batch is split.
 """
 
 import tensorflow as tf
@@ -69,41 +62,15 @@ def norm_of_slices(grads, slices, ctx, optimizer):
   return tf.sqrt(total)
 
 
-class DensePath:
-  """Dense gradients, clipped by their global norm (or ``official_norm``)."""
-
-  def __init__(self, official_norm=False):
-    self.official_norm = official_norm
-
-  def summable(self, raw):
-    """The gradients of one micro-batch in the form the step sums."""
-    return dense(raw)
-
-  def collect(self, raw):
-    """(gradients, slice norms or Nones) of a micro-batch's tape gradients,
-    still scaled by the loss scale."""
-    slices = slice_norms(raw) if self.official_norm else [None] * len(raw)
-    return self.summable(raw), slices
-
-  def finish(self, grads, slices, ctx, optimizer):
-    """(gradients to apply, clipping norm) from this replica's sums over
-    the micro-batches: summed over the replicas and unscaled."""
-    grads = optimizer.unscale(ctx.all_reduce(SUM, grads))
-    if self.official_norm:
-      return grads, norm_of_slices(grads, slices, ctx, optimizer)
-    return grads, tf.linalg.global_norm(grads)
+def keeps_embedding_rows(accumulation_steps, num_replicas, jit_compile):
+  """Whether a step applies an embedding's gradient as its rows: with the
+  whole batch in one uncompiled pass on one replica there is nothing to
+  sum them with, and the optimizer adds the rows into its moments bit for
+  bit as the dense update would, without densifying the table."""
+  return accumulation_steps == 1 and num_replicas == 1 and not jit_compile
 
 
-class RowsPath(DensePath):
-  """Sparse gradients keep their rows (one replica, one uncompiled pass)."""
-
-  def summable(self, raw):
-    return with_rows_summed(raw)
-
-
-def choose(whole_batch_in_one_pass, jit_compile, official_norm=False):
-  """The path of a step: rows where the whole batch is one uncompiled pass
-  on one replica (nothing to sum them with), dense otherwise."""
-  if whole_batch_in_one_pass and not jit_compile:
-    return RowsPath(official_norm)
-  return DensePath(official_norm)
+def summable(raw, keep_rows):
+  """A micro-batch's tape gradients in the form the step sums: dense, or
+  with ``keep_rows`` each IndexedSlices' repeated rows summed."""
+  return with_rows_summed(raw) if keep_rows else dense(raw)

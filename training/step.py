@@ -9,9 +9,7 @@
   2. the batch as ``accumulation_steps`` micro-batches, each a forward and
      backward pass (optionally compiled with XLA), the loss scaled for
      float16;
-  3. the gradients summed over micro-batches and replicas, unscaled, as a
-     gradient path says (`training/gradients.py`: dense, or an embedding's
-     rows on one replica, with the usual or the official clipping norm);
+  3. the gradients summed over micro-batches and replicas, unscaled;
   4. global-norm clipping at 1.0 and the update, skipped when the norm is
      not finite.
 
@@ -26,6 +24,7 @@ from model import optimization
 from training import gradients
 
 SUM = tf.distribute.ReduceOp.SUM
+CLIP_NORM = 1.0  # the official global-norm clipping threshold
 
 
 def split_batch(features, parts):
@@ -36,10 +35,10 @@ def split_batch(features, parts):
   return [{name: pieces[name][i] for name in features} for i in range(parts)]
 
 
-def _add(total, grads):
+def _add(total, values):
   if total is None:
-    return grads
-  return [None if t is None else t + g for t, g in zip(total, grads)]
+    return values
+  return [None if t is None else t + v for t, v in zip(total, values)]
 
 
 def _global_context(prepare_fn, features, ctx):
@@ -52,41 +51,6 @@ def _global_context(prepare_fn, features, ctx):
   )
 
 
-def _add_reports(total, report):
-  return {k: total.get(k, 0.0) + v for k, v in report.items()}
-
-
-def _micro_step_fn(loss_fn, variables, optimizer, jit_compile):
-  """(features, context, path) -> (what ``path`` collects of the gradients,
-  loss, report) of a micro-batch, the loss scaled for float16 (the
-  gradients stay scaled)."""
-
-  def micro_step(features, context, path):
-    with tf.GradientTape() as tape:
-      total, report = loss_fn(features, context)
-      scaled = optimizer.scale_loss(total)
-    return path.collect(tape.gradient(scaled, variables)), total, report
-
-  if jit_compile:
-    return tf.function(micro_step, jit_compile=True, autograph=False)
-  return micro_step
-
-
-def _summed_micro_steps(micro_step, features, context, parts, path):
-  """The sums of ``micro_step``'s gradients and slice norms, loss and
-  report over the ``parts`` micro-batches of ``features``."""
-  grads, slices, total, report = None, None, 0.0, {}
-  for micro in split_batch(features, parts):
-    (micro_grads, micro_slices), micro_total, micro_report = micro_step(
-      micro, context, path
-    )
-    grads = _add(grads, micro_grads)
-    slices = _add(slices, micro_slices)
-    total += micro_total
-    report = _add_reports(report, micro_report)
-  return (grads, slices), total, report
-
-
 def make_replica_step(
   loss_fn,
   variables,
@@ -94,9 +58,7 @@ def make_replica_step(
   prepare_fn=None,
   accumulation_steps=1,
   jit_compile=False,
-  clip_norm=1.0,
   official_norm=False,
-  gradient_path=None,
 ):
   """A replica function running one optimizer step on ``features``.
 
@@ -109,40 +71,61 @@ def make_replica_step(
       passed to ``loss_fn`` as the context (None: the context is None).
     accumulation_steps: micro-batches per step.
     jit_compile: compile each forward/backward pass with XLA.
-    clip_norm: global-norm clipping threshold (official: 1.0).
     official_norm: clip by the official GPU/CPU norm, which takes an
       embedding gradient's IndexedSlices values (repeated rows unsummed)
       instead of the gradient itself; dense gradients are unaffected.
-    gradient_path: a `gradients.DensePath`-like object to use instead of
-      the one `gradients.choose` picks for the step.
 
   Returns:
-    A function features -> {"loss", and the names of ``loss_fn``'s report},
-    each this replica's share (sum over replicas for the global value).
+    A function features -> {"loss", the names of ``loss_fn``'s report:
+    this replica's share (sum over replicas for the global value), and
+    "grad_norm": the clipping norm of the global gradient (the same on
+    every replica)}.
   """
-  micro_step = _micro_step_fn(loss_fn, variables, optimizer, jit_compile)
+
+  def micro_step(features, context, keep_rows):
+    """(summable gradients, slice norms or None, loss, report) of a
+    micro-batch; the gradients stay scaled by the loss scale."""
+    with tf.GradientTape() as tape:
+      total, report = loss_fn(features, context)
+      scaled = optimizer.scale_loss(total)
+    raw = tape.gradient(scaled, variables)
+    slices = gradients.slice_norms(raw) if official_norm else None
+    return gradients.summable(raw, keep_rows), slices, total, report
+
+  if jit_compile:
+    micro_step = tf.function(micro_step, jit_compile=True, autograph=False)
 
   # the models are plain Python control flow over static shapes: skipping
   # AutoGraph's conversion halves the tracing time
   @tf.autograph.experimental.do_not_convert
   def step(features):
     ctx = tf.distribute.get_replica_context()
-    path = gradient_path or gradients.choose(
-      accumulation_steps == 1 and ctx.num_replicas_in_sync == 1,
-      jit_compile,
-      official_norm,
+    keep_rows = gradients.keeps_embedding_rows(
+      accumulation_steps, ctx.num_replicas_in_sync, jit_compile
     )
     context = _global_context(prepare_fn, features, ctx)
-    (grads, slices), total, report = _summed_micro_steps(
-      micro_step, features, context, accumulation_steps, path
-    )
-    grads, norm = path.finish(grads, slices, ctx, optimizer)
-    # any non-finite gradient makes the norm non-finite (one scalar test
-    # instead of a pass over every gradient); so does a norm that overflows,
-    # where clipping would turn every gradient into NaN
+    # accumulate: the micro-batches' gradients, slice norms, losses, reports
+    grads, slices, total, report = None, None, 0.0, {}
+    for micro in split_batch(features, accumulation_steps):
+      micro_grads, micro_slices, micro_total, micro_report = micro_step(
+        micro, context, keep_rows
+      )
+      grads = _add(grads, micro_grads)
+      slices = micro_slices if slices is None else _add(slices, micro_slices)
+      total += micro_total
+      report = {k: report.get(k, 0.0) + v for k, v in micro_report.items()}
+    grads = optimizer.unscale(ctx.all_reduce(SUM, grads))
+    # clip: any non-finite gradient makes the norm non-finite (one scalar
+    # test instead of a pass over every gradient); so does a norm that
+    # overflows, where clipping would turn every gradient into NaN
+    if official_norm:
+      norm = gradients.norm_of_slices(grads, slices, ctx, optimizer)
+    else:
+      norm = tf.linalg.global_norm(grads)
     finite = tf.math.is_finite(norm)
-    grads = optimization.clip_by_global_norm(grads, clip_norm, norm)
+    grads = optimization.clip_by_global_norm(grads, CLIP_NORM, norm)
+    # apply
     optimizer.apply_gradients(zip(grads, variables), finite=finite)
-    return dict(report, loss=total)
+    return dict(report, loss=total, grad_norm=norm)
 
   return step

@@ -109,6 +109,18 @@ def check_choice(obj, name, choices):
     )
 
 
+def check_fused_kernels(value):
+  """``fused_kernels`` must be "auto" (the encoder's element-wise chains,
+  LayerNorm and the Adam update as XLA-compiled kernels where shapes are
+  fixed and every device runs XLA) or false (TensorFlow's ops one by one
+  everywhere, to compare the two paths). True is not a choice: the kernels
+  are never forced onto a device that cannot compile them."""
+  if not (value is False or value == "auto"):
+    raise ValueError(
+      f"hparam 'fused_kernels' must be \"auto\" or false, got {value!r}"
+    )
+
+
 def infer_types(defaults, declared):
   """Types from default values, with ``declared`` for None defaults."""
   types = {}
@@ -136,6 +148,7 @@ SHARED_DECLARED_TYPES = {
   "init_checkpoint": (str, dict),
   "seed": int,
   "model_hparam_overrides": dict,
+  "fused_kernels": (str, bool),
 }
 
 
@@ -173,6 +186,8 @@ class HParams:
     self.embedding_size = None  # bert hidden size by default
     self.vocab_size = 30522  # number of tokens in the vocabulary
     self.do_lower_case = True  # lowercase the input?
+    # "auto" or false: compiled kernels where they pay (check_fused_kernels)
+    self.fused_kernels = "auto"
 
   def _tpu_defaults(self):
     self.use_tpu = False

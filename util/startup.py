@@ -2,7 +2,7 @@
 
 Importing TensorFlow creates millions of long-lived objects and hardly any
 garbage, yet the cycle collector walks them again and again while they are
-made: on a 2-core CPU 0.6 s of a 2.4 s import, and another 0.2 s later in a
+made: a quarter of the import time on a small CPU, and more later in a
 fine-tuning run (tracing makes many objects too). A script therefore pauses
 the collector while it imports:
 

@@ -94,6 +94,7 @@ def c3_model(tmp_path_factory):
   return config, checkpoint, examples, logits, arrays
 
 
+@pytest.mark.slow
 def test_savedmodel_chooses_as_the_trainer(c3_model, tmp_path):
   config, checkpoint, examples, logits, arrays = c3_model
   loaded = export(checkpoint, tmp_path / "c3", "c3")
@@ -119,6 +120,7 @@ def test_savedmodel_chooses_as_the_trainer(c3_model, tmp_path):
   ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_cloze_savedmodel_fills_the_blank_as_the_trainer(tmp_path):
   write_chid_clue(tmp_path)
   config, checkpoint = finetune(tmp_path, "chid")
@@ -142,6 +144,7 @@ def test_a_cloze_savedmodel_fills_the_blank_as_the_trainer(tmp_path):
   np.testing.assert_allclose(again[0], served["logits"].numpy()[row], atol=1e-4)
 
 
+@pytest.mark.slow
 def test_transformers_multiple_choice_gives_our_logits(c3_model, tmp_path):
   torch = pytest.importorskip("torch", reason="torch is not installed")
   transformers = pytest.importorskip(

@@ -8,6 +8,7 @@ import tensorflow as tf
 from helpers import config_for
 
 from finetune import distill_matches
+from model import bert_config
 from model import modeling
 
 MATCHES = [
@@ -112,10 +113,10 @@ def test_cache_outputs_must_be_a_bool(tmp_path):
   ],
 )  # fmt: skip
 def test_matches_that_do_not_fit_the_shapes(match, message):
-  student = modeling.BertConfig(
+  student = bert_config.BertConfig(
     vocab_size=11, hidden_size=6, num_hidden_layers=2, num_attention_heads=3
   )
-  teacher = modeling.BertConfig(
+  teacher = bert_config.BertConfig(
     vocab_size=11, hidden_size=8, num_hidden_layers=4, num_attention_heads=4
   )
   with pytest.raises(ValueError, match=message):

@@ -108,6 +108,7 @@ def test_the_teachers_own_outputs_have_no_distillation_loss(teacher_dir):
   )
 
 
+@pytest.mark.slow
 def test_a_narrower_student_learns_its_teachers_labels(teacher_dir, tmp_path):
   root, checkpoint = teacher_dir
   write_tnews(tmp_path)
@@ -253,6 +254,7 @@ def match_loss(teachers, model, batch):
   )
 
 
+@pytest.mark.slow
 def test_a_student_learns_its_teachers_layers(teacher_dir, tmp_path):
   root, checkpoint = teacher_dir
   write_tnews(tmp_path)
@@ -297,6 +299,7 @@ def test_an_ensemble_cannot_teach_layers(teacher_dir, tmp_path):
     teacher_lib.Teachers(config, task_builder.get_tasks(config))
 
 
+@pytest.mark.slow
 def test_cached_outputs_teach_as_per_batch_outputs_do(teacher_dir, tmp_path):
   root, checkpoint = teacher_dir
   results, caches = {}, {}

@@ -65,8 +65,7 @@ def make_trial(data_dir, vocab_file, strategy=None, **hparams):
   tokenizer = tokenizers.get_tokenizer(config.vocab_file, True)
   preprocessor = preprocessing.Preprocessor(config, tasks, tokenizer)
   strategy = strategy or tf.distribute.get_strategy()
-  trial = trial_lib.Trial(config, tasks, preprocessor, strategy, 1)
-  trial.build(10)
+  trial = trial_lib.Trial(config, tasks, preprocessor, strategy, 1, 10)
   record_path, _ = preprocessor.prepare(tasks, "dev", False)
   return trial, record_path
 

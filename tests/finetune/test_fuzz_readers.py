@@ -17,6 +17,7 @@ from finetune import conll
 from finetune import qa_data
 from finetune import readers
 from finetune import task_builder
+from model import bert_config
 from model import tokenization
 from pretrain import corpus_reader
 from util import hparams as hparams_lib
@@ -185,7 +186,6 @@ def test_fuzz_200_cases(tmp_path, name):
 )
 def test_absurd_sizes_are_named_errors(tmp_path, field, value, message):
   from interop import hf_config
-  from model import modeling
 
   config = {"model_type": "electra", "vocab_size": 97, "embedding_size": 8,
             "hidden_size": 12, "num_hidden_layers": 2, "num_attention_heads": 3,
@@ -201,7 +201,7 @@ def test_absurd_sizes_are_named_errors(tmp_path, field, value, message):
     k: v for k, v in config.items() if k not in ("model_type", "embedding_size")
   }
   with pytest.raises(ValueError, match=message):
-    modeling.BertConfig.from_dict(dict(bert, **{field: value})).validate()
+    bert_config.BertConfig.from_dict(dict(bert, **{field: value})).validate()
 
 
 def test_deeply_nested_hparams_are_a_named_error(tmp_path):

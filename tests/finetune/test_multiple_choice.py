@@ -127,6 +127,7 @@ def test_option_padding_never_changes_a_questions_probabilities(data_root):
   assert np.all(mixed[0] > 0)
 
 
+@pytest.mark.slow
 def test_c3_trains_writes_history_and_submission(c3_run):
   results = json.load(open(c3_run.results_json))
   history = results["best"][0]["history"]
@@ -140,6 +141,7 @@ def test_c3_trains_writes_history_and_submission(c3_run):
   assert all(row["label"] in range(4) for row in lines)
 
 
+@pytest.mark.slow
 def test_scoring_the_dev_predictions_gives_the_trainers_accuracy(
   c3_run, data_root
 ):
@@ -155,6 +157,7 @@ def test_scoring_the_dev_predictions_gives_the_trainers_accuracy(
   assert scored["missing"] == 0
 
 
+@pytest.mark.slow
 def test_predict_only_from_the_finetuned_checkpoint(c3_run, tmp_path):
   trained = json.load(open(c3_run.results_json))["trials"][0]["c3"]
   config = config_for(
@@ -171,6 +174,7 @@ def test_predict_only_from_the_finetuned_checkpoint(c3_run, tmp_path):
   assert again["c3"]["accuracy"] == pytest.approx(trained["accuracy"])
 
 
+@pytest.mark.slow
 def test_bucketed_batches_cut_every_option_row_alike(c3_run, tmp_path):
   """Batches cut to their longest option row give the probabilities of
   batches padded to max_seq_length."""
@@ -195,7 +199,6 @@ def test_bucketed_batches_cut_every_option_row_alike(c3_run, tmp_path):
     run = trial_lib.Trial(
       config, tasks, preprocessor, tf.distribute.get_strategy(), 1
     )
-    run.build(1)
     record_path, _ = preprocessor.prepare(tasks, "dev", False)
     lengths = {
       batch["input_ids"].shape[-1]
@@ -322,6 +325,7 @@ def test_a_chid_file_of_neither_layout(tmp_path):
     chid_task(tmp_path).get_examples("train")
 
 
+@pytest.mark.slow
 def test_a_bad_file_writes_nothing(tmp_path):
   write_c3(tmp_path)
   path = os.path.join(tmp_path, "finetuning_data", "c3", "d-dev.json")

@@ -49,6 +49,7 @@ def test_defaults_for_qa():
   ) == (64, 128, 20, 30)
 
 
+@pytest.mark.slow
 def test_real_trial_answers_map_back_exactly(tmp_path):
   """Every answer of the trial file comes back from its own token span,
   except answers whose first or last character is inside a run of letters
@@ -176,7 +177,7 @@ def test_trial_file_end_to_end(tmp_path):
 
 
 @pytest.mark.parametrize("joint", [True, False])
-def test_head_outputs_and_candidates(joint):
+def test_loss_and_outputs_and_candidates(joint):
   import numpy as np
   import tensorflow as tf
 
@@ -194,7 +195,7 @@ def test_head_outputs_and_candidates(joint):
     "cmrc2018_eid": tf.constant([0, 1]),
   }
   sequence = tf.random.normal([batch, length, 8])
-  losses, train_out = task.head_outputs(head, sequence, features, True)
+  losses, train_out = task.loss_and_outputs(head, sequence, features, True)
   assert losses.shape == (batch,)
   assert set(train_out) == {"loss", "eid", "span_logits"}
   # what a distillation teacher gives: the training logits, start and end
@@ -204,7 +205,7 @@ def test_head_outputs_and_candidates(joint):
     atol=1e-6,
   )
   assert train_out["span_logits"].shape == (batch, 2, length)
-  _, out = task.head_outputs(head, sequence, features, False)
+  _, out = task.loss_and_outputs(head, sequence, features, False)
   out = {k: v.numpy() for k, v in out.items()}
   assert out["no_answer_logit"].shape == (batch,)  # answerable classifier
   if joint:
@@ -239,7 +240,7 @@ def test_a_batch_shorter_than_the_beam_predicts_the_same():
     }
     sequence = tf.pad(tf.random.stateless_normal([1, 7, 8], [1, 2]),
                       [[0, 0], [0, width - 7], [0, 0]])  # fmt: skip
-    _, out = task.head_outputs(head, sequence, features, False)
+    _, out = task.loss_and_outputs(head, sequence, features, False)
     return out
 
   short, padded = outputs(7), outputs(16)

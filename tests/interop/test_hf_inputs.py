@@ -85,6 +85,7 @@ def test_bad_init_checkpoint_dict_names_the_hparam(exported):
     build(init_checkpoint={"discriminator": exported, "teacher": exported})
 
 
+@pytest.mark.slow
 def test_the_command_line_prints_one_line_and_keeps_the_output(
   exported, tmp_path
 ):

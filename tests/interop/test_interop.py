@@ -107,6 +107,7 @@ def export(directory, out, *flags):
   )
 
 
+@pytest.mark.slow
 def test_savedmodel_signatures_match_the_model(ours, tmp_path):
   model, directory = ours
   out = str(tmp_path / "saved")
@@ -134,6 +135,7 @@ def test_savedmodel_signatures_match_the_model(ours, tmp_path):
     export(directory, out)
 
 
+@pytest.mark.slow
 def test_classifier_export_with_text_signature(ours, tmp_path):
   model, directory = ours
   from finetune import heads

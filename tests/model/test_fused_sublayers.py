@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from model import bert_config
 from model import dropout_bits
 from model import fused_ops
 from model import fused_sublayers
 from model import modeling
 
 # odd sizes, two heads of 7: a transposed axis would show
-CONFIG = modeling.BertConfig(
+CONFIG = bert_config.BertConfig(
   vocab_size=11,
   hidden_size=14,
   num_hidden_layers=1,
@@ -21,9 +22,10 @@ CONFIG = modeling.BertConfig(
 BATCH, SEQ = 3, 5
 
 
-def layer_outputs(compiled, dtype):
-  """A traced transformer layer without dropout: its output and the
-  gradients of its input and variables, as float32 arrays."""
+def layer_outputs(fused, dtype):
+  """A traced transformer layer without dropout, on the compiled kernels
+  or the plain ops: its output and the gradients of its input and
+  variables, as float32 arrays."""
   tf.random.set_seed(0)
   layer = modeling.TransformerLayer(CONFIG, "probe/layer_0")
   rng = np.random.default_rng(1)
@@ -39,26 +41,19 @@ def layer_outputs(compiled, dtype):
   def run():
     with tf.GradientTape() as tape:
       tape.watch(x)
-      y = layer(x, bias, training=False)
+      y = layer(x, bias, training=False, fused=fused)
     grads = tape.gradient(y, [x, *layer.trainable_variables], dy)
     return [tf.cast(t, tf.float32) for t in [y, *grads]]
 
-  if compiled:
-    graph = run.get_concrete_function().graph
-    called = " ".join(
-      op.get_attr("f").name
-      for op in graph.get_operations()
-      if op.type in ("StatefulPartitionedCall", "PartitionedCall")
-    )
-    for kernel in ("_probs_forward", "_bias_gelu_forward", "_add_norm_forward"):
-      assert kernel in called
-    return [t.numpy() for t in run()]
-  original = fused_ops.applicable
-  fused_ops.applicable = lambda x: False
-  try:
-    return [t.numpy() for t in run()]
-  finally:
-    fused_ops.applicable = original
+  graph = run.get_concrete_function().graph
+  called = " ".join(
+    op.get_attr("f").name
+    for op in graph.get_operations()
+    if op.type in ("StatefulPartitionedCall", "PartitionedCall")
+  )
+  for kernel in ("_probs_forward", "_bias_gelu_forward", "_add_norm_forward"):
+    assert (kernel in called) == fused, kernel
+  return [t.numpy() for t in run()]
 
 
 @pytest.mark.parametrize(
@@ -72,28 +67,30 @@ def test_compiled_layer_equals_the_plain_ops(dtype, tolerance):
     np.testing.assert_allclose(ours, reference, atol=tolerance * scale)
 
 
-@pytest.fixture
-def fixed_seed(monkeypatch):
-  seed = tf.constant([3, 5], tf.uint32)
-  monkeypatch.setattr(dropout_bits, "random_seed", lambda: seed)
-  mask = tf.function(
-    lambda shape: dropout_bits.hashed_halves(shape, seed), jit_compile=True
-  )
-  return lambda shape, rate: (
-    mask(list(shape)).numpy() >= dropout_bits.drop_threshold(rate)
-  )
+def next_keep_mask(shape, rate):
+  """The keep-mask the next compiled dropout of ``shape`` draws: the seed
+  comes from TensorFlow's generator, so after the same `set_seed` the
+  kernel draws this seed again."""
+  tf.random.set_seed(11)
+  seed = dropout_bits.random_seed()
+  keep = tf.function(
+    lambda s: dropout_bits.hashed_keep_mask(list(shape), s, rate),
+    jit_compile=True,
+  )(seed)
+  tf.random.set_seed(11)
+  return keep.numpy()
 
 
-def test_attention_dropout_masks_and_scales_the_softmax(fixed_seed):
+def test_attention_dropout_masks_and_scales_the_softmax():
   rng = np.random.default_rng(2)
   scores = tf.constant(rng.normal(size=[2, 3, 5, 5]), tf.float32)
   bias = tf.zeros([2, 1, 1, 5])
   dy = tf.constant(rng.normal(size=[2, 3, 5, 5]), tf.float32)
+  keep = next_keep_mask(scores.shape, 0.4)
   with tf.GradientTape() as tape:
     tape.watch(scores)
     probs = fused_sublayers.attention_probs(scores, bias, 0.5, 0.4, True)
   ours = tape.gradient(probs, scores, dy)
-  keep = fixed_seed(scores.shape, 0.4)
   with tf.GradientTape() as tape:
     tape.watch(scores)
     softmax = tf.nn.softmax(scores * 0.5)
@@ -105,7 +102,7 @@ def test_attention_dropout_masks_and_scales_the_softmax(fixed_seed):
   assert 0 < (~keep).sum() < keep.size
 
 
-def test_add_norm_dropout_gradients_follow_the_mask(fixed_seed):
+def test_add_norm_dropout_gradients_follow_the_mask():
   rng = np.random.default_rng(3)
   y, residual, dy = (
     tf.constant(rng.normal(size=[3, 4, 7]), tf.float32) for _ in range(3)
@@ -114,13 +111,13 @@ def test_add_norm_dropout_gradients_follow_the_mask(fixed_seed):
     tf.constant(rng.normal(size=[7]), tf.float32) for _ in range(3)
   )
   inputs = [y, bias, residual, gamma, beta]
+  keep = next_keep_mask(y.shape, 0.3)
   with tf.GradientTape() as tape:
     tape.watch(inputs)
     out = fused_sublayers.bias_dropout_add_norm(
       y, bias, residual, gamma, beta, 1e-12, 0.3, True
     )
   ours = tape.gradient(out, inputs, dy)
-  keep = fixed_seed(y.shape, 0.3)
   with tf.GradientTape() as tape:
     tape.watch(inputs)
     summed = tf.where(keep, (y + bias) / 0.7, 0.0) + residual
@@ -131,3 +128,41 @@ def test_add_norm_dropout_gradients_follow_the_mask(fixed_seed):
   np.testing.assert_allclose(out.numpy(), expected.numpy(), atol=1e-5)
   for a, b in zip(ours, tape.gradient(expected, inputs, dy)):
     np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-4)
+
+
+def encoder_outputs(fused_kernels):
+  """A traced two-layer encoder (embeddings included) without dropout:
+  its output and the gradients of every variable, float32 arrays."""
+  config = bert_config.BertConfig(
+    vocab_size=23, hidden_size=14, num_hidden_layers=2, num_attention_heads=2,
+    intermediate_size=9, max_position_embeddings=8,
+    hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+  )  # fmt: skip
+  encoder = modeling.BertModel(
+    config, "electra", embedding_size=10, fused_kernels=fused_kernels
+  )
+  rng = np.random.default_rng(4)
+  for var in encoder.trainable_variables:
+    var.assign(rng.normal(0, 0.3, var.shape).astype(np.float32))
+  ids = tf.constant(rng.integers(0, 23, [BATCH, SEQ]), tf.int32)
+  mask = np.ones([BATCH, SEQ], np.int32)
+  mask[0, 2:] = 0
+  dy = tf.constant(rng.normal(size=[BATCH, SEQ, 14]), tf.float32)
+
+  @tf.function
+  def run():
+    with tf.GradientTape() as tape:
+      y = encoder(ids, tf.constant(mask), tf.zeros_like(ids), training=True)
+    return [y, *tape.gradient(y, encoder.trainable_variables, dy)]
+
+  return [tf.convert_to_tensor(t).numpy() for t in run()]
+
+
+def test_the_encoder_paths_agree_forward_and_backward():
+  if not fused_ops.xla_on_every_device():
+    pytest.skip("this machine's devices do not all run XLA")
+  compiled, plain = encoder_outputs("auto"), encoder_outputs(False)
+  assert len(compiled) == len(plain) > 20
+  for ours, reference in zip(compiled, plain):
+    scale = max(1.0, np.abs(reference).max())
+    np.testing.assert_allclose(ours, reference, atol=2e-5 * scale)

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 import numpy_reference as ref
 from conftest import tiny_batch
+from model import bert_config
 from model import layers
 from model import modeling
 
@@ -22,7 +23,7 @@ def odd_config(**overrides):
     max_position_embeddings=24,
   )
   fields.update(overrides)
-  return modeling.BertConfig(**fields)
+  return bert_config.BertConfig(**fields)
 
 
 def numpy_weights(module):
@@ -47,7 +48,7 @@ def model_and_batch():
 
 
 def test_bert_config_has_official_defaults():
-  config = modeling.BertConfig(vocab_size=21128)
+  config = bert_config.BertConfig(vocab_size=21128)
   assert config.to_dict() == {
     "vocab_size": 21128,
     "hidden_size": 768,
@@ -68,12 +69,14 @@ def test_bert_config_json_round_trip(tmp_path):
   path = str(tmp_path / "bert_config.json")
   config.to_json(path)
   assert json.load(open(path))["hidden_act"] == "relu"
-  assert modeling.BertConfig.from_json_file(path).to_dict() == config.to_dict()
+  assert (
+    bert_config.BertConfig.from_json_file(path).to_dict() == config.to_dict()
+  )
 
 
 def test_bert_config_rejects_unknown_field():
   with pytest.raises(ValueError, match="hiden_size"):
-    modeling.BertConfig.from_dict({"vocab_size": 5, "hiden_size": 8})
+    bert_config.BertConfig.from_dict({"vocab_size": 5, "hiden_size": 8})
 
 
 def test_heads_must_divide_hidden():

@@ -146,6 +146,7 @@ def test_character_classes_hold_exactly_the_official_predicates():
     assert _class_members(classes[name]) == members, name
 
 
+@pytest.mark.slow
 def test_fast_path_equals_python_on_zhwiki_sample():
   vocab = shared_path("data", "vocab", "bert-base-chinese-vocab.txt")
   corpus = shared_path("data", "corpus", "zhwiki_sample.txt")

@@ -174,6 +174,7 @@ def test_python_tokenizer_gives_the_same_records(corpus, tmp_path):
   ]
 
 
+@pytest.mark.slow
 def test_zhwiki_sample_with_the_real_vocab(tmp_path):
   vocab = shared_path("data", "vocab", "bert-base-chinese-vocab.txt")
   corpus = tmp_path / "zh"

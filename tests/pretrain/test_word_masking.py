@@ -153,6 +153,7 @@ def masked_rows(batch, masking):
     yield arrays[0][row], arrays[1][row], arrays[2][row], chosen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("masking", ["whole_word", "span"])
 def test_real_text_is_masked_in_whole_words_at_mask_prob(wiki_batches, masking):
   tf.random.set_seed(3)

@@ -43,7 +43,8 @@ def one_step(strategy, features):
     )
   variables = model.trainable_variables
 
-  loss_fn = steps.pretraining_loss(model)
+  def loss_fn(batch, denominators):
+    return model.loss(model(batch, training=True), denominators)
 
   def replica_grads(batch):
     ctx = tf.distribute.get_replica_context()

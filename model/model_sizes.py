@@ -1,6 +1,6 @@
 """Model sizes: the discriminator and generator `BertConfig` of a config."""
 
-from model import modeling
+from model import bert_config as bert_config_lib
 
 # hidden size and depth of each named size, as the official code; "tiny" is
 # CLUE's Chinese ELECTRA-tiny (TinyBERT shape), whose heads and FFN width do
@@ -46,7 +46,7 @@ def get_bert_config(config):
     "intermediate_size", 4 * args["hidden_size"]
   )
   args.update(config.model_hparam_overrides)
-  bert_config = modeling.BertConfig.from_dict(args)
+  bert_config = bert_config_lib.BertConfig.from_dict(args)
   if getattr(config, "debug", False):
     shrink_for_debug(bert_config)
   max_seq_length = getattr(config, "max_seq_length", 0)
@@ -75,7 +75,7 @@ def get_generator_config(config, bert_config):
   round(layers * generator_layers), FFN = 4 * hidden, heads = hidden // 64
   (at least 1).
   """
-  gen_config = modeling.BertConfig.from_dict(bert_config.to_dict())
+  gen_config = bert_config_lib.BertConfig.from_dict(bert_config.to_dict())
   gen_config.hidden_size = int(
     round(bert_config.hidden_size * config.generator_hidden_size)
   )

@@ -3,8 +3,8 @@
 import pytest
 
 from conftest import tiny_config
+from model import model_sizes
 from training import progress
-from util import training_utils
 
 
 @pytest.mark.parametrize(
@@ -20,7 +20,7 @@ def test_named_sizes(size, hidden, layers, heads, ffn):
   config = tiny_config(
     model_size=size, model_hparam_overrides={}, vocab_size=21128
   )
-  bert = training_utils.get_bert_config(config)
+  bert = model_sizes.get_bert_config(config)
   assert (
     bert.hidden_size,
     bert.num_hidden_layers,
@@ -34,19 +34,19 @@ def test_overrides_recompute_heads_and_ffn():
   config = tiny_config(
     model_size="small", model_hparam_overrides={"hidden_size": 512}
   )
-  bert = training_utils.get_bert_config(config)
+  bert = model_sizes.get_bert_config(config)
   assert (bert.num_attention_heads, bert.intermediate_size) == (8, 2048)
   config = tiny_config(
     model_hparam_overrides={"hidden_size": 312, "num_attention_heads": 12}
   )
-  assert training_utils.get_bert_config(config).num_attention_heads == 12
+  assert model_sizes.get_bert_config(config).num_attention_heads == 12
 
 
 def test_unknown_size_is_rejected():
   config = tiny_config()
   config.model_size = "huge"
   with pytest.raises(ValueError, match="huge"):
-    training_utils.get_bert_config(config)
+    model_sizes.get_bert_config(config)
 
 
 def test_generator_config_as_official():
@@ -56,8 +56,8 @@ def test_generator_config_as_official():
     generator_hidden_size=0.25,
     generator_layers=0.5,
   )
-  bert = training_utils.get_bert_config(config)
-  gen = training_utils.get_generator_config(config, bert)
+  bert = model_sizes.get_bert_config(config)
+  gen = model_sizes.get_generator_config(config, bert)
   assert (
     gen.hidden_size,
     gen.num_hidden_layers,
