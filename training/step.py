@@ -51,6 +51,21 @@ def _global_context(prepare_fn, features, ctx):
   )
 
 
+def _accumulate(micro_step, micro_batches, context, keep_rows):
+  """The sums of ``micro_step``'s gradients, slice norms, losses and
+  reports over ``micro_batches``."""
+  grads, slices, total, report = None, None, 0.0, {}
+  for micro in micro_batches:
+    micro_grads, micro_slices, micro_total, micro_report = micro_step(
+      micro, context, keep_rows
+    )
+    grads = _add(grads, micro_grads)
+    slices = _add(slices, micro_slices)
+    total += micro_total
+    report = {k: report.get(k, 0.0) + v for k, v in micro_report.items()}
+  return grads, slices, total, report
+
+
 def make_replica_step(
   loss_fn,
   variables,
@@ -104,16 +119,9 @@ def make_replica_step(
       accumulation_steps, ctx.num_replicas_in_sync, jit_compile
     )
     context = _global_context(prepare_fn, features, ctx)
-    # accumulate: the micro-batches' gradients, slice norms, losses, reports
-    grads, slices, total, report = None, None, 0.0, {}
-    for micro in split_batch(features, accumulation_steps):
-      micro_grads, micro_slices, micro_total, micro_report = micro_step(
-        micro, context, keep_rows
-      )
-      grads = _add(grads, micro_grads)
-      slices = micro_slices if slices is None else _add(slices, micro_slices)
-      total += micro_total
-      report = {k: report.get(k, 0.0) + v for k, v in micro_report.items()}
+    grads, slices, total, report = _accumulate(
+      micro_step, split_batch(features, accumulation_steps), context, keep_rows
+    )
     grads = optimizer.unscale(ctx.all_reduce(SUM, grads))
     # clip: any non-finite gradient makes the norm non-finite (one scalar
     # test instead of a pass over every gradient); so does a norm that
