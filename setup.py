@@ -40,8 +40,12 @@ setup(
     "numpy>=1.23,<3",
     "h5py>=3.10,<4",  # transformers' tf_model.h5 (TensorFlow installs it too)
     "sentencepiece>=0.1.99,<0.3",
+    # the LiteRT tokenizer's normalizer table (TensorFlow installs it too)
+    "flatbuffers>=24.3.25",
   ],
   extras_require={
+    # the standalone LiteRT interpreter (tf.lite's runs the exports too)
+    "litert": ["ai-edge-litert>=2,<3"],
     # plots in reproduce_clue.py's report (the tables need nothing)
     "report": ["matplotlib>=3.7,<4"],
     # build_pretraining_dataset.py --word-segmentation jieba

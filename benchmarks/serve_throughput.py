@@ -1,7 +1,8 @@
 """Serving speed of an exported task from raw text, beside transformers.
 
   python benchmarks/serve_throughput.py --savedmodel DIR --data F \
-      [--hf-dir HF] [--calls 300]
+      [--tflite M.tflite ...] [--hf-dir HF [--peers]] [--calls 300] \
+      [--threads 2] [--rounds 2]
 
 DIR is export_savedmodel.py's output for one fine-tuned task; its
 ``serving_default`` signature tokenizes in the graph and decodes the
@@ -28,6 +29,9 @@ weights, sets the cost). Prints one JSON line per implementation.
 import argparse
 import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
@@ -36,6 +40,17 @@ import numpy as np
 def read_lines(path):
   with open(path, encoding="utf-8") as f:
     return [line for line in f.read().split("\n") if line.strip()]
+
+
+def read_labels(path):
+  """The "label" of every JSON row (None when some row has none)."""
+  labels = []
+  for line in read_lines(path):
+    row = json.loads(line) if line.startswith("{") else {}
+    if "label" not in row:
+      return None
+    labels.append(str(row["label"]))
+  return labels
 
 
 def read_inputs(path, kind, pair):
@@ -88,6 +103,17 @@ def measure(call, requests, calls, name):
   }
 
 
+def accuracy(call, requests, labels, predicted):
+  """Percent of ``requests`` whose predicted label is ``labels``'."""
+  hits = 0
+  for start in range(0, len(requests), 64):
+    outputs = call(requests[start : start + 64])
+    hits += sum(
+      p == t for p, t in zip(predicted(outputs), labels[start : start + 64])
+    )
+  return round(100.0 * hits / len(requests), 2)
+
+
 def savedmodel_call(directory):
   import tensorflow as tf
   import tensorflow_text  # noqa: F401 (registers the tokenizer's ops)
@@ -99,6 +125,16 @@ def savedmodel_call(directory):
     return {k: v.numpy() for k, v in function(**inputs).items()}
 
   return call
+
+
+def tflite_call(path, threads):
+  sys.path.insert(
+    0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  )
+  from interop import litert_serving
+
+  runner = litert_serving.LiteRunner(path, num_threads=threads)
+  return lambda batch: runner(**{k: [r[k] for r in batch] for k in batch[0]})
 
 
 def hf_qa_call(directory, max_length, stride=0, n_best=20, longest=30):
@@ -170,25 +206,131 @@ def hf_call(directory, kind, max_length):
   return call
 
 
+def implementations(args, serving, kind):
+  """[(name, make its call, how its outputs name labels)] to measure; a
+  call is made only when measured (``--only`` makes one)."""
+  labels = serving["labels"]
+
+  def by_index(out):
+    return [labels[i] for i in np.argmax(out["probabilities"], -1)]
+
+  found = [
+    (
+      f"savedmodel {serving['task']} ({kind})",
+      lambda: savedmodel_call(args.savedmodel),
+      lambda out: [label.decode() for label in out["label"]],
+    )
+  ]
+  for path in args.tflite:
+    with open(os.path.splitext(path)[0] + ".json") as f:
+      quantize = json.load(f)["quantize"]
+    found.append(
+      (
+        f"litert {quantize} ({kind})",
+        lambda path=path: tflite_call(path, args.threads),
+        by_index,
+      )
+    )
+  if args.peers and kind == "classification":
+    import peer_runtimes
+
+    length = serving["max_seq_length"]
+    work_dir = tempfile.mkdtemp(prefix="serve_peers_")
+    for name, make in peer_runtimes.peer_makers(
+      args.hf_dir, work_dir, length, args.threads
+    ):
+      found.append((name, make, lambda out: out))
+  if args.hf_dir:
+    found.append(
+      (
+        f"transformers pipeline ({kind})",
+        lambda: hf_call(args.hf_dir, kind, serving["max_seq_length"]),
+        lambda out: [o["label"] for o in out],
+      )
+    )
+  return found
+
+
+def limit_threads(threads):
+  import tensorflow as tf
+
+  tf.config.threading.set_intra_op_parallelism_threads(threads)
+  tf.config.threading.set_inter_op_parallelism_threads(1)
+  try:
+    import torch
+
+    torch.set_num_threads(threads)
+  except ImportError:
+    pass
+
+
+def isolated(args):
+  """Every implementation measured in a fresh process, round by round."""
+  argv = [a for a in sys.argv[1:] if a != "--isolate"]
+  argv = [a for i, a in enumerate(argv) if a != "--rounds" and (
+    i == 0 or argv[i - 1] != "--rounds")]  # fmt: skip
+  with open(os.path.join(args.savedmodel, "serving.json")) as f:
+    serving = json.load(f)
+  count = len(implementations(args, serving, serving["type"]))
+  for round_index in range(args.rounds):
+    for only in range(count):
+      result = subprocess.run(
+        [sys.executable, __file__, *argv, "--only", str(only)],
+        capture_output=True, text=True, check=False,
+      )  # fmt: skip
+      for line in result.stdout.splitlines():
+        if line.startswith("{"):
+          row = json.loads(line)
+          row["round"] = round_index + 1
+          print(json.dumps(row), flush=True)
+      if result.returncode:
+        print(result.stderr[-2000:], file=sys.stderr)
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--savedmodel", required=True)
   parser.add_argument("--data", required=True)
+  parser.add_argument("--tflite", nargs="*", default=[])
   parser.add_argument("--hf-dir", default=None)
+  parser.add_argument("--peers", action="store_true")
   parser.add_argument("--calls", type=int, default=300)
+  parser.add_argument("--threads", type=int, default=None)
+  parser.add_argument("--rounds", type=int, default=1)
+  parser.add_argument(
+    "--isolate",
+    action="store_true",
+    help="Run each implementation in a process of its own (still "
+    "alternating): one runtime's idle threads then cannot slow another.",
+  )
+  parser.add_argument("--only", type=int, default=None, help=argparse.SUPPRESS)
   args = parser.parse_args()
+  if args.isolate:
+    return isolated(args)
+  if args.threads:
+    limit_threads(args.threads)
   with open(os.path.join(args.savedmodel, "serving.json")) as f:
     serving = json.load(f)
   inputs = serving["signatures"]["serving_default"]["inputs"]
   kind = serving["type"]
   requests = read_inputs(args.data, kind, "text_b" in inputs)
-  name = f"savedmodel {serving['task']} ({kind})"
-  call = savedmodel_call(args.savedmodel)
-  print(json.dumps(measure(call, requests, args.calls, name)))
-  if args.hf_dir:
-    call = hf_call(args.hf_dir, kind, serving["max_seq_length"])
-    name = f"transformers pipeline ({kind})"
-    print(json.dumps(measure(call, requests, args.calls, name)))
+  labels = read_labels(args.data) if kind == "classification" else None
+  found = implementations(args, serving, kind)
+  if args.only is not None:
+    found = found[args.only : args.only + 1]
+  found = [(name, make(), predicted) for name, make, predicted in found]
+  scores = {
+    name: accuracy(call, requests, labels, predicted)
+    for name, call, predicted in found
+    if labels
+  }
+  for round_index in range(args.rounds):
+    for name, call, _ in found:
+      result = measure(call, requests, args.calls, name)
+      result["round"] = round_index + 1
+      if name in scores:
+        result["accuracy"] = scores[name]
+      print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

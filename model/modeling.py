@@ -66,7 +66,8 @@ class Embeddings(tf.Module):
     output += tf.gather(
       tf.convert_to_tensor(self.token_type_embeddings), segment_ids
     )
-    output += self.position_embeddings[tf.newaxis, :seq_len]
+    # a plain slice (no new axis): LiteRT's builtin strided slice
+    output += self.position_embeddings[:seq_len]
     output = self.layer_norm(output, fused)
     return layers.dropout(output, self.dropout_prob, training)
 
@@ -225,9 +226,9 @@ def attention_bias_from_mask(input_mask, ltr=False, rtl=False):
   Returns:
     float32 [batch, 1, 1 or seq_len, seq_len].
   """
-  allowed = tf.cast(input_mask, tf.float32)[:, tf.newaxis, tf.newaxis, :]
+  batch, seq_len = tf.unstack(tf.shape(input_mask))
+  allowed = tf.reshape(tf.cast(input_mask, tf.float32), [batch, 1, 1, seq_len])
   if ltr or rtl:
-    seq_len = tf.shape(input_mask)[1]
     ones = tf.ones([seq_len, seq_len])
     causal = (
       tf.linalg.band_part(ones, -1, 0)

@@ -135,3 +135,54 @@ def pack_ragged_pair(first, second, cls_id, sep_id, max_length):
     tf.ones_like(ids).to_tensor(0),
     segments.to_tensor(0),
   )
+
+
+def pack_dense(first, len_a, second, len_b, cls_id, sep_id, max_length):
+  """`pack_ragged_pair` from padded tokens, with gathers and compares only
+  (ops LiteRT runs natively, no ragged tensors).
+
+  Args:
+    first: [batch, width_a] int32 ids, row i valid up to ``len_a[i]``.
+    len_a: [batch] int32.
+    second, len_b: the second texts likewise (None: single texts).
+    cls_id, sep_id: ids of [CLS] and [SEP].
+    max_length: the longest packed row.
+
+  Returns:
+    (input_ids, input_mask, segment_ids), int32 [batch, longest row].
+  """
+  # a column of padding: gathers stay in range when every text is empty
+  first = tf.pad(first, [[0, 0], [0, 1]])
+  if second is None:
+    keep_a = tf.minimum(len_a, max_length - 2)
+    keep_b = tf.zeros_like(len_a)
+    second = tf.zeros_like(first[:, :1])
+  else:
+    second = tf.pad(second, [[0, 0], [0, 1]])
+    keep_a, keep_b = pair_lengths(len_a, len_b, max_length - 3)
+    keep_a = tf.where(
+      tf.equal(len_b, 0), tf.minimum(len_a, max_length - 2), keep_a
+    )
+  # [CLS] a [SEP] (b [SEP]): where each position's id comes from
+  total = keep_a + 2 + tf.where(keep_b > 0, keep_b + 1, 0)
+  width = tf.reduce_max(total)
+  # expand_dims, not tf.newaxis: LiteRT's builtin strided slice has no
+  # new-axis mask
+  ka, kb = tf.expand_dims(keep_a, 1), tf.expand_dims(keep_b, 1)
+  at = tf.expand_dims(tf.range(width), 0) + tf.zeros_like(ka)  # [batch, width]
+  from_a = tf.gather(
+    first, tf.clip_by_value(at - 1, 0, tf.shape(first)[1] - 1), batch_dims=1
+  )
+  from_b = tf.gather(
+    second,
+    tf.clip_by_value(at - ka - 2, 0, tf.shape(second)[1] - 1),
+    batch_dims=1,
+  )
+  in_b = (at >= ka + 2) & (at < ka + 2 + kb)
+  ids = tf.where(at <= ka, from_a, tf.where(in_b, from_b, sep_id))
+  ids = tf.where(tf.equal(at, 0), cls_id, ids)
+  present = at < tf.expand_dims(total, 1)
+  input_ids = tf.where(present, ids, 0)
+  input_mask = tf.cast(present, tf.int32)
+  segment_ids = tf.cast(present & (at >= ka + 2), tf.int32)
+  return input_ids, input_mask, segment_ids

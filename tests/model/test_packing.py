@@ -69,3 +69,38 @@ def test_graph_single_packer_cuts_long_texts():
   )
   assert ids.numpy().tolist() == [[2, 5, 6, 7, 3], [2, 5, 3, 0, 0]]
   assert mask.numpy().sum() == 8 and not segments.numpy().any()
+
+
+def _padded(rows):
+  ragged = tf.ragged.constant(rows, tf.int32, ragged_rank=1)
+  lengths = tf.cast(ragged.row_lengths(), tf.int32)
+  return ragged, ragged.to_tensor(0), lengths
+
+
+@pytest.mark.parametrize("pair", [True, False])
+def test_dense_packer_equals_the_ragged_one(pair):
+  rng = random.Random(7)
+  lengths = [0, 1, 2, 5, 9, 13, 20]
+  first = [[rng.randrange(5, 90) for _ in range(rng.choice(lengths))]
+           for _ in range(40)]  # fmt: skip
+  second = [[rng.randrange(5, 90) for _ in range(rng.choice(lengths))]
+            for _ in range(40)]  # fmt: skip
+  ragged_a, dense_a, len_a = _padded(first)
+  ragged_b, dense_b, len_b = _padded(second if pair else [[]] * 40)
+  expected = packing.pack_ragged_pair(ragged_a, ragged_b, 2, 3, 11)
+  got = packing.pack_dense(
+    dense_a, len_a, dense_b if pair else None, len_b if pair else None,
+    2, 3, 11,
+  )  # fmt: skip
+  for want, have in zip(expected, got):
+    np.testing.assert_array_equal(have.numpy(), want.numpy())
+
+
+def test_dense_packer_of_empty_texts():
+  empty = tf.zeros([2, 0], tf.int32)
+  ids, mask, segments = packing.pack_dense(
+    empty, tf.zeros([2], tf.int32), empty, tf.zeros([2], tf.int32), 2, 3, 8
+  )
+  assert ids.numpy().tolist() == [[2, 3], [2, 3]]
+  assert mask.numpy().tolist() == [[1, 1], [1, 1]]
+  assert segments.numpy().tolist() == [[0, 0], [0, 0]]
