@@ -1,4 +1,4 @@
-"""Exports a fine-tuned classifier as a LiteRT model with the tokenizer inside.
+"""Exports a fine-tuned task as a LiteRT model with the tokenizer inside.
 
 Usage:
   python export_litert.py --checkpoint CK --task tnews --output tnews.tflite \
@@ -6,9 +6,10 @@ Usage:
       [--hparams ... --vocab-file V --max-seq-length N]
 The ``.tflite`` file's signature ``serving_default`` takes ``text`` (and
 ``text_b`` for pairs) as [batch] UTF-8 strings and returns
-``probabilities`` [batch, labels] (regression: ``score`` [batch]); the
-labels, in output order, are in OUT.json beside it (see serving.json of
-export_savedmodel.py). It tokenizes as training did, with
+``probabilities`` [batch, labels] (regression: ``score`` [batch];
+tagging: ``tags`` [batch, characters], the tag index of every character);
+the labels (tags), in output order, are in OUT.json beside it (see
+serving.json of export_savedmodel.py). It tokenizes as training did, with
 tensorflow-text's kernels: run it with `tf.lite`'s or ai-edge-litert's
 ``InterpreterWithCustomOps`` given
 ``tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS`` (docs/checkpoints.md).
@@ -18,8 +19,9 @@ tensorflow-text's kernels: run it with `tf.lite`'s or ai-edge-litert's
 texts (--data-dir laid out as for run_finetuning.py). With --data-dir, the
 export scores the dev set with the float32 model and the quantized one and
 writes nothing when the quantized one is more than --max-metric-drop
-points worse. Classification and regression (single texts and pairs) are
-exported; tagging, QA and multiple choice serve from export_savedmodel.py.
+points worse (accuracy, Pearson x 100, entity F1). Classification,
+regression (single texts and pairs) and tagging are exported; QA and
+multiple choice serve from export_savedmodel.py.
 """
 
 import argparse
@@ -31,10 +33,10 @@ import numpy as np
 import configure_finetuning
 import convert_checkpoint
 import export_savedmodel
+from finetune import tagging
 from finetune import task_builder
 from interop import litert_serving
 from interop import model_record
-from model import litert_tokenizer
 from util import cli
 from util import logs
 
@@ -58,11 +60,9 @@ def build_lite_module(hparams, checkpoint, vocab_file, max_seq_length, task):
       f"(--vocab-file) are needed for a text-in LiteRT model"
     )
   basic = serving.tokenizer.basic
-  tokenizer = litert_tokenizer.LiteTokenizer(
-    serving.tokenizer.vocab, basic.do_lower_case, basic.strip_accents
-  )
-  lite = litert_serving.LiteClassifier(
-    module.model, serving.encode, serving.head, serving.spec, tokenizer,
+  lite = litert_serving.lite_module(
+    module.model, serving.encode, serving.head, serving.spec,
+    serving.tokenizer.vocab, basic.do_lower_case, basic.strip_accents,
     serving.max_seq_length,
   )  # fmt: skip
   return lite, module.task, report
@@ -95,23 +95,81 @@ def task_examples(task_name, data_dir, vocab_file, split, hparams=None):
   return requests, [e.label for e in examples]
 
 
-def predictions(runner, names, requests):
-  """The model's outputs on every request, batched: [examples, ...]."""
+# what each kind of task's LiteRT model returns
+OUTPUTS = {
+  "classification": "probabilities",
+  "regression": "score",
+  "tagging": "tags",
+}
+METRICS = {
+  "classification": "accuracy",
+  "regression": "Pearson",
+  "tagging": "entity F1",
+}
+
+
+def predictions(runner, kind, names, requests):
+  """The model's output for every request (batched), one per request (a
+  tagging row cut to its text's characters)."""
   outputs = []
   for start in range(0, len(requests), SCORE_BATCH):
     batch = requests[start : start + SCORE_BATCH]
     result = runner(**{n: [r[i] for r in batch] for i, n in enumerate(names)})
-    outputs.append(result.get("probabilities", result.get("score")))
-  return np.concatenate(outputs)
+    rows = result[OUTPUTS[kind]]
+    if kind == "tagging":
+      rows = [row[: len(r[0])] for row, r in zip(rows, batch)]
+    outputs.extend(rows)
+  return outputs
 
 
 def dev_metric(spec, outputs, labels):
-  """Accuracy (classification) or Pearson correlation (regression), in
-  points (x 100)."""
+  """Accuracy (classification), Pearson correlation (regression) or entity
+  F1 (tagging), in points (x 100 for the correlation)."""
   if spec.kind == "regression":
     return 100.0 * float(np.corrcoef(outputs, np.asarray(labels, float))[0, 1])
+  if spec.kind == "tagging":
+    predicted = [
+      set(tagging.tags_to_spans([spec.labels[i] for i in row]))
+      for row in outputs
+    ]
+    gold = [set(tagging.tags_to_spans(tags)) for tags in labels]
+    return tagging.entity_metrics(gold, predicted)["f1"]
   label_ids = [spec.labels.index(str(label)) for label in labels]
   return 100.0 * float(np.mean(np.argmax(outputs, -1) == label_ids))
+
+
+def check_on_dev(lite, models, requests, labels, max_metric_drop):
+  """{"float32": metric, quantization: metric} of the models on the dev
+  set, printed; a `MetricDropError` when the quantized one is more than
+  ``max_metric_drop`` points below float32."""
+  names = lite.text_inputs()
+  scores = {
+    kind: dev_metric(
+      lite.spec,
+      predictions(
+        litert_serving.LiteRunner(m), lite.spec.kind, names, requests
+      ),
+      labels,
+    )
+    for kind, m in models.items()
+  }
+  logs.log(
+    f"dev {METRICS[lite.spec.kind]}: "
+    + ", ".join(f"{k} {v:.2f}" for k, v in scores.items())
+  )
+  quantized = [kind for kind in scores if kind != "float32"]
+  if not quantized:
+    return scores
+  quantized = quantized[0]
+  drop = scores["float32"] - scores[quantized]
+  if drop > max_metric_drop:
+    raise MetricDropError(
+      f"--quantize {quantized} loses {drop:.2f} points on {lite.spec.kind} "
+      f"dev data (float32 {scores['float32']:.2f}, {quantized} "
+      f"{scores[quantized]:.2f}), more than --max-metric-drop "
+      f"{max_metric_drop}; nothing written"
+    )
+  return scores
 
 
 def export_litert(
@@ -149,7 +207,7 @@ def export_litert(
     "type": lite.spec.kind,
     "labels": list(lite.spec.labels),
     "inputs": lite.text_inputs(),
-    "outputs": ["score" if lite.spec.kind == "regression" else "probabilities"],
+    "outputs": [OUTPUTS[lite.spec.kind]],
     "max_seq_length": lite.max_seq_length,
     "quantize": quantize,
     "bytes": len(model),
@@ -157,29 +215,12 @@ def export_litert(
   }
   if data_dir:
     requests, labels = task_examples(task, data_dir, vocab_file, "dev", defined)
-    names = lite.text_inputs()
-    scores = {
-      kind: dev_metric(
-        lite.spec,
-        predictions(litert_serving.LiteRunner(m), names, requests),
-        labels,
-      )
-      for kind, m in (("float32", float_model), (quantize, model))
-    }
-    description["dev_metric"] = scores
-    logs.log(
-      "dev "
-      + ("Pearson" if lite.spec.kind == "regression" else "accuracy")
-      + ": "
-      + ", ".join(f"{k} {v:.2f}" for k, v in scores.items())
+    models = {"float32": float_model}
+    if quantize != "none":
+      models[quantize] = model
+    description["dev_metric"] = check_on_dev(
+      lite, models, requests, labels, max_metric_drop
     )
-    drop = scores["float32"] - scores[quantize]
-    if drop > max_metric_drop:
-      raise MetricDropError(
-        f"--quantize {quantize} loses {drop:.2f} points on {task}'s dev set "
-        f"(float32 {scores['float32']:.2f}, {quantize} {scores[quantize]:.2f})"
-        f", more than --max-metric-drop {max_metric_drop}; nothing written"
-      )
   elif quantize != "none":
     logs.log(
       f"the {quantize} model's accuracy was not checked (pass --data-dir to "

@@ -19,6 +19,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+from model import litert_tokenizer
 from model import packing
 
 # none: float32; dynamic: int8 weights, float activations (dynamic-range);
@@ -26,8 +27,8 @@ from model import packing
 QUANTIZATIONS = ("none", "dynamic", "int8")
 
 
-class LiteClassifier(tf.Module):
-  """Sentence (pair) classification and regression from raw text."""
+class LiteTask(tf.Module):
+  """What the LiteRT modules share: model, encoder, head and tokenizer."""
 
   def __init__(self, model, encode, head, spec, tokenizer, max_seq_length):
     """
@@ -37,19 +38,29 @@ class LiteClassifier(tf.Module):
       encode: (ids, mask, segments) -> [batch, seq_len, hidden] float32.
       head: the task head: ([batch, seq_len, hidden], training) -> logits.
       spec: the head's `HeadSpec` (kind, labels, value_scale, pair, ...).
-      tokenizer: a `litert_tokenizer.LiteTokenizer`.
+      tokenizer: a `litert_tokenizer.LiteTokenizer` (`LiteCharTokenizer`
+        for tagging).
       max_seq_length: the longest packed input, as in training.
     """
     super().__init__(name=None)
-    if spec.kind not in ("classification", "regression"):
-      raise ValueError(
-        f"LiteRT export serves classification and regression tasks; this "
-        f"task is {spec.kind} (export it with export_savedmodel.py)"
-      )
     self.model, self.encode, self.head, self.spec = model, encode, head, spec
     self.tokenizer, self.max_seq_length = tokenizer, max_seq_length
     self.cls_id = tokenizer.vocab["[CLS]"]
     self.sep_id = tokenizer.vocab["[SEP]"]
+
+  def text_inputs(self):
+    """The names of the string inputs."""
+    return ["text"]
+
+  def concrete_function(self):
+    specs = [
+      tf.TensorSpec([None], tf.string, name=n) for n in self.text_inputs()
+    ]
+    return tf.function(self.serve).get_concrete_function(*specs)
+
+
+class LiteClassifier(LiteTask):
+  """Sentence (pair) classification and regression from raw text."""
 
   def text_inputs(self):
     """The names of the string inputs."""
@@ -81,6 +92,73 @@ class LiteClassifier(tf.Module):
       tf.TensorSpec([None], tf.string, name=n) for n in self.text_inputs()
     ]
     return tf.function(self.serve).get_concrete_function(*specs)
+
+
+class LiteTagger(LiteTask):
+  """Token tagging (NER) from raw text: the tag of every character.
+
+  ``text`` [batch] strings -> ``tags`` [batch, chars] int32, the index (in
+  the task's tag list) of the tag predicted on each character's first
+  token, as the SavedModel's ``serving_default`` reads them before it
+  decodes entities; "O" (0) for characters without a token (whitespace,
+  control characters, beyond max_seq_length) and for the padding of
+  shorter texts. Entity spans follow from the tags as the trainer decodes
+  them (`finetune.tagging.tags_to_spans`; docs/checkpoints.md).
+  """
+
+  def serve(self, text):
+    """[batch] strings -> {"tags": [batch, chars] int32}."""
+    ids, lengths, chars, num_chars = self.tokenizer.char_tokens(
+      text, self.max_seq_length - 2
+    )
+    input_ids, mask, _ = packing.pack_dense(
+      ids, lengths, None, None, self.cls_id, self.sep_id, self.max_seq_length
+    )
+    logits = self.head(
+      self.encode(input_ids, mask, mask * self.spec.segment_id), False
+    )
+    predictions = tf.argmax(logits, -1, output_type=tf.int32)
+    # position p > 0 holds token p - 1; [CLS], [SEP] and padding go to a
+    # spare column, cut off below
+    width = tf.maximum(tf.reduce_max(num_chars), 1)
+    at = tf.pad(chars, [[0, 0], [1, 0]], constant_values=-1)
+    at = tf.pad(at, [[0, 0], [0, tf.shape(predictions)[1]]], constant_values=-1)
+    at = at[:, : tf.shape(predictions)[1]]
+    at = tf.where(at >= 0, at, width)
+    rows = tf.zeros_like(at) + tf.expand_dims(tf.range(tf.shape(at)[0]), 1)
+    tags = tf.scatter_nd(
+      tf.stack([rows, at], axis=-1),
+      tf.where(at < width, predictions, 0),
+      tf.stack([tf.shape(at)[0], width + 1]),
+    )
+    return {"tags": tags[:, :width]}
+
+
+# the LiteRT module of each task kind
+MODULES = {
+  "classification": LiteClassifier,
+  "regression": LiteClassifier,
+  "tagging": LiteTagger,
+}
+
+
+def lite_module(model, encode, head, spec, vocab, do_lower_case, strip_accents,
+                max_seq_length):  # fmt: skip
+  """The task's LiteRT module with its tokenizer; a clear error for the
+  kinds LiteRT cannot serve."""
+  if spec.kind not in MODULES:
+    raise ValueError(
+      f"LiteRT export serves classification, regression and tagging tasks; "
+      f"this task is {spec.kind} (export it with export_savedmodel.py)"
+    )
+  kind = MODULES[spec.kind]
+  make = (
+    litert_tokenizer.LiteCharTokenizer
+    if kind is LiteTagger
+    else litert_tokenizer.LiteTokenizer
+  )
+  tokenizer = make(vocab, do_lower_case, strip_accents)
+  return kind(model, encode, head, spec, tokenizer, max_seq_length)
 
 
 def convert(module, quantize="none", representative_texts=None):

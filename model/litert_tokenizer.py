@@ -42,6 +42,7 @@ LENGTH_BITS = 6
 # planes 0-2 and the format characters of plane 14 are tabled (see above)
 TABLED_PLANES = (0, 1, 2)
 PLANE_14_FORMAT = range(0xE0000, 0xE0080)
+EACH_CHARACTER_PLANES = (0, 1, 2, 3)
 MAX_BYTES_PER_WORD = tokenization.MAX_INPUT_CHARS_PER_WORD
 
 
@@ -59,9 +60,9 @@ def official_form(char, do_lower_case, strip_accents=True):
   return char
 
 
-def tabled_code_points():
+def tabled_code_points(planes=TABLED_PLANES):
   """The code points the normalizer table covers."""
-  for plane in TABLED_PLANES:
+  for plane in planes:
     for cp in range(plane << 16, (plane + 1) << 16):
       if not 0xD800 <= cp <= 0xDFFF:  # surrogates are not characters
         yield cp
@@ -73,17 +74,28 @@ def _data_word(offset, length):
 
 
 @functools.cache
-def normalizer_model(do_lower_case, strip_accents=True):
+def normalizer_model(do_lower_case, strip_accents=True, each_character=False):
   """The `FastBertNormalizer` flatbuffer of the official normalization.
+
+  Args:
+    do_lower_case, strip_accents: as `tokenization.BasicTokenizer`.
+    each_character: end every character with one space (whitespace and
+      dropped characters become that space alone), so that each is
+      tokenized alone (the tagging tasks' featurization) and the spaces
+      before a byte of the normalized text count the characters before
+      it; the table then covers every code point of planes 0-3.
 
   Returns:
     bytes (the schema of tensorflow-text's fast_bert_normalizer_model.fbs).
   """
   keys, values, pool, offsets = [], [], bytearray(), {}
   zero_data = 0
-  for cp in tabled_code_points():
+  planes = EACH_CHARACTER_PLANES if each_character else TABLED_PLANES
+  for cp in tabled_code_points(planes):
     char = chr(cp)
     form = official_form(char, do_lower_case, strip_accents)
+    if each_character:
+      form = form.strip() + " "
     if form == char:
       continue
     encoded = form.encode("utf-8")
@@ -119,6 +131,8 @@ class LiteTokenizer:
     >>> tokenizer.tokenize_tensor(tf.constant(["中文，ＡＢ"]))  # doctest: +SKIP
   """
 
+  each_character = False  # see normalizer_model
+
   def __init__(self, vocab, do_lower_case=True, strip_accents=True):
     """
     Args:
@@ -128,24 +142,77 @@ class LiteTokenizer:
     self.vocab = (
       tokenization.load_vocab(vocab) if isinstance(vocab, str) else vocab
     )
-    self._tokenizer = tf_text.FastBertTokenizer(
+    # tensorflow-text's FastBertTokenizer is these two, with its own table
+    self._normalizer = tf_text.FastBertNormalizer(
+      model_buffer=normalizer_model(
+        do_lower_case, strip_accents, self.each_character
+      )
+    )
+    self._wordpiece = tf_text.FastWordpieceTokenizer(
       vocab=list(self.vocab),
       suffix_indicator="##",
       max_bytes_per_word=MAX_BYTES_PER_WORD,
       token_out_type=tf.int32,
       unknown_token="[UNK]",
       no_pretokenization=False,
-      fast_bert_normalizer_model_buffer=normalizer_model(
-        do_lower_case, strip_accents
-      ),
     )
 
   def tokenize_tensor(self, texts):
     """[batch] strings -> ragged [batch, (tokens)] int32 ids."""
-    return self._tokenizer.tokenize(texts)
+    return self._wordpiece.tokenize(self._normalizer.normalize(texts))
 
   def tokenize_to_ids(self, texts):
     """Token ids of each text: list of str -> list of lists of int."""
     if not texts:
       return []
     return self.tokenize_tensor(tf.constant(texts, tf.string)).to_list()
+
+
+class LiteCharTokenizer(LiteTokenizer):
+  """Each character tokenized alone, as the tagging tasks featurize text
+  (`interop.serving_ops.char_tokens`), from LiteRT-capable ops.
+
+  A character outside planes 0-3 (none is assigned in Python's Unicode)
+  is not ended with a space: it shares the next character's index, and
+  beside a letter or digit its word.
+  """
+
+  each_character = True
+
+  def char_tokens(self, texts, max_tokens):
+    """Token ids of each character, and the character each token starts.
+
+    Args:
+      texts: [batch] strings.
+      max_tokens: tokens kept per text.
+
+    Returns:
+      (ids, lengths, chars, num_chars): ids [batch, tokens] int32 padded
+      with 0 and their [batch] counts; chars [batch, tokens] int32, the
+      index (in code points) of the character a token is the first piece
+      of, -1 for further pieces and padding; num_chars [batch] int32, the
+      characters of each text.
+    """
+    normalized = self._normalizer.normalize(texts)
+    ids, starts, _ = self._wordpiece.tokenize_with_offsets(normalized)
+    lengths = tf.minimum(tf.cast(ids.row_lengths(), tf.int32), max_tokens)
+    ids = ids.to_tensor(0)[:, :max_tokens]
+    starts = tf.cast(starts.to_tensor(0)[:, :max_tokens], tf.int32)
+    # int32 before comparing and densifying: LiteRT's kernels of both
+    # take no uint8
+    data = tf_text.ByteSplitter().split(normalized)
+    spaces = tf.ragged.map_flat_values(
+      lambda b: tf.cast(tf.equal(tf.cast(b, tf.int32), 32), tf.int32), data
+    ).to_tensor(0)
+    num_chars = tf.reduce_sum(spaces, axis=1)
+    # the character of a byte: the spaces before it (one ends each)
+    char_of_byte = tf.concat(
+      [tf.cumsum(spaces, axis=1, exclusive=True), tf.zeros_like(spaces[:, :1])],
+      axis=1,
+    )
+    chars = tf.gather(char_of_byte, starts, batch_dims=1)
+    previous = tf.concat([-tf.ones_like(chars[:, :1]), chars[:, :-1]], axis=1)
+    positions = tf.expand_dims(tf.range(tf.shape(ids)[1]), 0)
+    real = positions < tf.expand_dims(lengths, 1)
+    first = real & tf.not_equal(chars, previous)
+    return ids, lengths, tf.where(first, chars, -1), num_chars

@@ -19,10 +19,12 @@ from cross_path_setup import read_predictions
 
 import export_litert
 import export_savedmodel
+from finetune import tagging
 from interop import litert_serving
 
 pytestmark = pytest.mark.slow
 CLASSIFIERS = ["single", "pairs", "similarity"]
+EXPORTED = CLASSIFIERS + ["cluener"]
 BAD_INPUTS = [
   "",
   "   \t ",
@@ -49,7 +51,7 @@ def exports(finetuned, tmp_path_factory):
   root = finetuned[0]
   out = tmp_path_factory.mktemp("litert")
   found = {}
-  for task in CLASSIFIERS:
+  for task in EXPORTED:
     saved = str(out / f"{task}_savedmodel")
     export_savedmodel.export_savedmodel(
       dict(SHAPE), checkpoint_dir(root), saved, str(root / "vocab.txt"),
@@ -111,6 +113,37 @@ def test_bad_inputs_are_answered_as_the_savedmodel_answers(exports, task):
   )
 
 
+def savedmodel_entities(outputs):
+  """Per row, the SavedModel's entities as a set of (start, end, type)."""
+  return [
+    {
+      (int(s), int(e), t.decode())
+      for s, e, t in zip(starts, ends, types)
+      if s >= 0
+    }
+    for starts, ends, types in zip(
+      outputs["entity_start"], outputs["entity_end"], outputs["entity_type"]
+    )
+  ]
+
+
+def test_tagging_entities_equal_the_savedmodels(finetuned, exports):
+  root = finetuned[0]
+  path, function = exports["cluener"]
+  with open(os.path.splitext(path)[0] + ".json") as f:
+    tags = json.load(f)["labels"]
+  texts = [r[0] for r in dev_requests(root, "cluener")] + BAD_INPUTS
+  lite, saved = run_both(path, function, [(t,) for t in texts])
+  assert lite["tags"].shape == (len(texts), max(len(t) for t in texts))
+  entities = [
+    set(tagging.tags_to_spans([tags[i] for i in row[: len(text)]]))
+    for row, text in zip(lite["tags"], texts)
+  ]
+  assert entities == savedmodel_entities(saved)
+  assert sum(map(len, entities)) > 3  # random weights tag many entities
+  assert not lite["tags"][len(texts) - len(BAD_INPUTS) + 1].any()  # spaces
+
+
 def test_quantized_exports_are_checked_on_dev(finetuned, tmp_path):
   root = finetuned[0]
   path = export(root, str(tmp_path), "single", "dynamic", data_dir=str(root))
@@ -129,8 +162,8 @@ def test_quantized_exports_are_checked_on_dev(finetuned, tmp_path):
 
 def test_bad_requests_are_named(finetuned, exports, tmp_path):
   root = finetuned[0]
-  with pytest.raises(ValueError, match="tagging.*export_savedmodel.py"):
-    export(root, str(tmp_path), "cluener")
+  with pytest.raises(ValueError, match="is qa .*export_savedmodel.py"):
+    export(root, str(tmp_path), "cmrc2018")
   with pytest.raises(ValueError, match="int8 calibrates.*--data-dir"):
     export(root, str(tmp_path), "single", "int8")
   existing = exports["single"][0]

@@ -86,3 +86,31 @@ def test_shared_chinese_data():
   differing = [t for t, a, b in zip(texts, official, lite) if a != b]
   assert len(texts) > 10_000
   assert not differing, differing[:3]
+
+
+def test_each_character_alone_as_the_savedmodel_featurizes_tagging():
+  import numpy as np
+  import tensorflow as tf
+
+  from interop import serving_ops
+  from model import fast_tokenization
+
+  texts = HAND_PICKED[:6] + [
+    "".join(chr(cp) for cp in range(start, start + 40))
+    for start in (0x20, 0x3000, 0xFF00, 0x1F600, 0xAC00, 0x0600)
+  ]
+  expected_ids, expected_chars = serving_ops.char_tokens(
+    fast_tokenization.FastTokenizer(DEMO_VOCAB), tf.constant(texts), 50
+  )
+  ids, lengths, chars, num_chars = litert_tokenizer.LiteCharTokenizer(
+    DEMO_VOCAB
+  ).char_tokens(tf.constant(texts), 50)
+  width = ids.shape[1]
+  np.testing.assert_array_equal(ids, expected_ids.to_tensor(0, [None, width]))
+  np.testing.assert_array_equal(
+    chars, expected_chars.to_tensor(-1, [None, width])
+  )
+  np.testing.assert_array_equal(lengths, expected_ids.row_lengths())
+  np.testing.assert_array_equal(
+    num_chars, tf.strings.length(texts, unit="UTF8_CHAR")
+  )
