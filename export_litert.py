@@ -196,12 +196,10 @@ def export_litert(
   if quantize == "int8":
     calibration, _ = task_examples(task, data_dir, vocab_file, "train", defined)
     calibration = calibration[:CALIBRATION_TEXTS]
-  float_model = litert_serving.convert(lite, "none")
-  model = (
-    float_model
-    if quantize == "none"
-    else litert_serving.convert(lite, quantize, calibration)
-  )
+  models = {"float32": litert_serving.convert(lite, "none")}
+  if quantize != "none":
+    models[quantize] = litert_serving.convert(lite, quantize, calibration)
+  model = models[quantize if quantize != "none" else "float32"]
   description = {
     "task": task,
     "type": lite.spec.kind,
@@ -211,13 +209,10 @@ def export_litert(
     "max_seq_length": lite.max_seq_length,
     "quantize": quantize,
     "bytes": len(model),
-    "float32_bytes": len(float_model),
+    "float32_bytes": len(models["float32"]),
   }
   if data_dir:
     requests, labels = task_examples(task, data_dir, vocab_file, "dev", defined)
-    models = {"float32": float_model}
-    if quantize != "none":
-      models[quantize] = model
     description["dev_metric"] = check_on_dev(
       lite, models, requests, labels, max_metric_drop
     )
@@ -226,13 +221,18 @@ def export_litert(
       f"the {quantize} model's accuracy was not checked (pass --data-dir to "
       f"score it against float32 on the dev set)"
     )
+  write(output, description_path, model, description)
+  return description
+
+
+def write(output, description_path, model, description):
+  """The .tflite file and its OUT.json."""
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
   with open(output, "wb") as f:
     f.write(model)
   with open(description_path, "w", encoding="utf-8") as f:
     json.dump(description, f, indent=2, ensure_ascii=False)
   logs.log(f"Wrote {output} ({len(model):,} bytes) and {description_path}")
-  return description
 
 
 def main(argv=None):

@@ -266,9 +266,8 @@ def limit_threads(threads):
 
 def isolated(args):
   """Every implementation measured in a fresh process, round by round."""
-  argv = [a for a in sys.argv[1:] if a != "--isolate"]
-  argv = [a for i, a in enumerate(argv) if a != "--rounds" and (
-    i == 0 or argv[i - 1] != "--rounds")]  # fmt: skip
+  # each child measures one round (argparse keeps the last --rounds)
+  argv = [a for a in sys.argv[1:] if a != "--isolate"] + ["--rounds", "1"]
   with open(os.path.join(args.savedmodel, "serving.json")) as f:
     serving = json.load(f)
   count = len(implementations(args, serving, serving["type"]))

@@ -1,11 +1,13 @@
-"""The text-in model of one classification task, as LiteRT runs it.
+"""The text-in model of one classification or tagging task, as LiteRT
+runs it.
 
 `LiteClassifier` is the `text_serving.ClassifierServing` contract
 (``text``, and ``text_b`` for pairs, as [batch] strings; ``probabilities``
-[batch, labels], or ``score`` [batch] for regression) written only with
-ops LiteRT's interpreter has: tensorflow-text's tokenizer kernels
-(`litert_tokenizer.LiteTokenizer`), the dense packer
-(`packing.pack_dense`) and the encoder's plain path. `convert` turns it
+[batch, labels], or ``score`` [batch] for regression) and `LiteTagger`
+the tags its `TaggerServing` decodes, written only with ops LiteRT's
+interpreter has: tensorflow-text's tokenizer kernels
+(`litert_tokenizer`), the dense packer (`packing.pack_dense`) and the
+encoder's plain path. `convert` turns it
 into a ``.tflite`` flatbuffer, float32 or quantized (`QUANTIZATIONS`).
 
 Example (the parts as `export_litert.build_lite_module` builds them):
@@ -19,6 +21,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+from interop import text_serving
 from model import litert_tokenizer
 from model import packing
 
@@ -82,9 +85,7 @@ class LiteClassifier(LiteTask):
     )  # fmt: skip
     logits = self.head(self.encode(ids, mask, segments), False)
     if self.spec.kind == "regression":
-      return {
-        "score": logits[:, 0] * self.spec.value_scale + self.spec.value_shift
-      }
+      return {"score": text_serving.regression_score(logits, self.spec)}
     return {"probabilities": tf.nn.softmax(logits)}
 
   def concrete_function(self):
@@ -121,14 +122,13 @@ class LiteTagger(LiteTask):
     # position p > 0 holds token p - 1; [CLS], [SEP] and padding go to a
     # spare column, cut off below
     width = tf.maximum(tf.reduce_max(num_chars), 1)
-    at = tf.pad(chars, [[0, 0], [1, 0]], constant_values=-1)
-    at = tf.pad(at, [[0, 0], [0, tf.shape(predictions)[1]]], constant_values=-1)
-    at = at[:, : tf.shape(predictions)[1]]
+    # (packed rows are the longest text's tokens + 2 wide)
+    at = tf.pad(chars, [[0, 0], [1, 1]], constant_values=-1)
     at = tf.where(at >= 0, at, width)
     rows = tf.zeros_like(at) + tf.expand_dims(tf.range(tf.shape(at)[0]), 1)
     tags = tf.scatter_nd(
       tf.stack([rows, at], axis=-1),
-      tf.where(at < width, predictions, 0),
+      predictions,
       tf.stack([tf.shape(at)[0], width + 1]),
     )
     return {"tags": tags[:, :width]}

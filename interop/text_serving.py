@@ -29,6 +29,11 @@ def _ids(name):
   return tf.TensorSpec([None, None], tf.int32, name=name)
 
 
+def regression_score(logits, spec):
+  """[batch, 1] regression logits -> [batch] values on the label's scale."""
+  return logits[:, 0] * spec.value_scale + spec.value_shift
+
+
 class TaskServing(tf.Module):
   """What the serving classes share: encoder, head, spec and tokenizer."""
 
@@ -77,8 +82,7 @@ class ClassifierServing(TaskServing):
     """{"logits", "probabilities", "label"}, or with regression
     {"logits", "score"}."""
     if self.spec.kind == "regression":
-      score = logits[:, 0] * self.spec.value_scale + self.spec.value_shift
-      return {"logits": logits, "score": score}
+      return {"logits": logits, "score": regression_score(logits, self.spec)}
     labels = tf.constant([str(label) for label in self.spec.labels])
     return {
       "logits": logits,
