@@ -147,9 +147,11 @@ def choose_task(specs, task, checkpoint):
 
 
 def build_module(
-  hparams, checkpoint, vocab_file=None, max_seq_length=None, task=None
-):
-  """The model of ``hparams`` with the head of ``task``, loaded.
+  hparams, checkpoint, vocab_file=None, max_seq_length=None, task=None,
+  compiled_lengths=(),
+):  # fmt: skip
+  """The model of ``hparams`` with the head of ``task``, loaded; single
+  requests of up to ``compiled_lengths`` tokens through compiled encoders.
 
   Returns:
     (an `export.ExportModule`, the checkpoint `LoadReport`).
@@ -181,11 +183,18 @@ def build_module(
       if vocab_file
       else None
     )
+    if tokenizer is not None and len(tokenizer.vocab) > config.vocab_size:
+      raise ValueError(
+        f"--vocab-file {vocab_file} has {len(tokenizer.vocab)} tokens but "
+        f"the model's vocab_size is {config.vocab_size}: not the vocabulary "
+        f"it was trained with (a pruned checkpoint's is the vocab.txt "
+        f"beside it)"
+      )
     length = max_seq_length or spec.max_seq_length or config.max_seq_length
     # the heads run in float32 under mixed precision, as in the trainer
     encode = lambda *ids: tf.cast(model.electra(*ids, False), tf.float32)
     kind = SERVING.get(spec.kind, text_serving.ClassifierServing)
-    serving = kind(encode, head, spec, tokenizer, length)
+    serving = kind(encode, head, spec, tokenizer, length, compiled_lengths)
   report = loading.init_from_checkpoint(variables, source)
   module = export.ExportModule(
     model,
@@ -200,13 +209,13 @@ def build_module(
 
 def export_savedmodel(
   hparams, checkpoint, output_dir, vocab_file=None, max_seq_length=None,
-  task=None,
+  task=None, compiled_lengths=(),
 ):  # fmt: skip
   """Builds, loads and writes the SavedModel; returns (signatures, report)."""
   if os.path.exists(output_dir) and os.listdir(output_dir):
     raise FileExistsError(f"--output {output_dir} is not empty")
   module, report = build_module(
-    hparams, checkpoint, vocab_file, max_seq_length, task
+    hparams, checkpoint, vocab_file, max_seq_length, task, compiled_lengths
   )
   return export.export(module, output_dir), report
 
@@ -240,6 +249,16 @@ def main(argv=None):
     "on CPUs with AMX (docs/speed.md); see benchmarks/export_agreement.py "
     "for how its outputs compare.",
   )
+  parser.add_argument(
+    "--compiled-lengths",
+    type=int,
+    nargs="+",
+    default=[],
+    help="Run single requests of up to these many tokens (padded to the "
+    "shortest that holds them) through XLA-compiled encoders, e.g. 16 32 "
+    "64: faster at batch 1 (docs/speed.md). Each length compiles on its "
+    "first request; TF Serving needs --xla_cpu_compilation_enabled=true.",
+  )
   args = parser.parse_args(argv)
   hparams = cli.merged_hparams(args)
   if args.mixed_precision:
@@ -251,6 +270,7 @@ def main(argv=None):
     args.vocab_file,
     args.max_seq_length,
     args.task,
+    args.compiled_lengths,
   )
   logs.log(report.summary())
   logs.log(f"Wrote a SavedModel with signatures {names} to {args.output}")

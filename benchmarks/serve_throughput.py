@@ -1,6 +1,6 @@
 """Serving speed of an exported task from raw text, beside transformers.
 
-  python benchmarks/serve_throughput.py --savedmodel DIR --data F \
+  python benchmarks/serve_throughput.py --savedmodel DIR [DIR ...] --data F \
       [--tflite M.tflite ...] [--hf-dir HF [--peers]] [--calls 300] \
       [--threads 2] [--rounds 2]
 
@@ -214,13 +214,18 @@ def implementations(args, serving, kind):
   def by_index(out):
     return [labels[i] for i in np.argmax(out["probabilities"], -1)]
 
-  found = [
-    (
-      f"savedmodel {serving['task']} ({kind})",
-      lambda: savedmodel_call(args.savedmodel),
-      lambda out: [label.decode() for label in out["label"]],
+  found = []
+  for path in args.savedmodel:
+    with open(os.path.join(path, "serving.json")) as f:
+      compiled = json.load(f).get("compiled_lengths")
+    found.append(
+      (
+        f"savedmodel {serving['task']} ({kind})"
+        + (f" compiled {compiled}" if compiled else ""),
+        lambda path=path: savedmodel_call(path),
+        lambda out: [label.decode() for label in out["label"]],
+      )
     )
-  ]
   for path in args.tflite:
     with open(os.path.splitext(path)[0] + ".json") as f:
       quantize = json.load(f)["quantize"]
@@ -268,7 +273,7 @@ def isolated(args):
   """Every implementation measured in a fresh process, round by round."""
   # each child measures one round (argparse keeps the last --rounds)
   argv = [a for a in sys.argv[1:] if a != "--isolate"] + ["--rounds", "1"]
-  with open(os.path.join(args.savedmodel, "serving.json")) as f:
+  with open(os.path.join(args.savedmodel[0], "serving.json")) as f:
     serving = json.load(f)
   count = len(implementations(args, serving, serving["type"]))
   for round_index in range(args.rounds):
@@ -288,7 +293,13 @@ def isolated(args):
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--savedmodel", required=True)
+  parser.add_argument(
+    "--savedmodel",
+    required=True,
+    nargs="+",
+    help="One or more exports of the same task (e.g. with and without "
+    "--compiled-lengths); the first's serving.json describes the task.",
+  )
   parser.add_argument("--data", required=True)
   parser.add_argument("--tflite", nargs="*", default=[])
   parser.add_argument("--hf-dir", default=None)
@@ -308,7 +319,7 @@ def main():
     return isolated(args)
   if args.threads:
     limit_threads(args.threads)
-  with open(os.path.join(args.savedmodel, "serving.json")) as f:
+  with open(os.path.join(args.savedmodel[0], "serving.json")) as f:
     serving = json.load(f)
   inputs = serving["signatures"]["serving_default"]["inputs"]
   kind = serving["type"]

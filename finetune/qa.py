@@ -220,8 +220,9 @@ class QATask(task.Task):
       tf.nn.log_softmax(start_logits), k=beam
     )
     start_reprs = tf.gather(sequence_output, start_index, batch_dims=1)
-    tiled = tf.repeat(sequence_output[:, tf.newaxis], beam, axis=1)
-    beam_end = head.end_given_start(tiled, start_reprs) + block[:, tf.newaxis]
+    beam_end = (
+      head.end_given_starts(sequence_output, start_reprs) + block[:, tf.newaxis]
+    )
     end_log_probs, end_index = tf.math.top_k(
       tf.nn.log_softmax(beam_end), k=beam
     )

@@ -79,9 +79,37 @@ class QAHead(tf.Module):
     return tf.cast(self.answerable_logit(reprs)[:, 0], tf.float32)
 
   def end_given_start(self, sequence, start_reprs):
-    """End logits [..., L] for start representations [..., H] (one per
-    leading index) against every token of ``sequence`` [..., L, H]."""
-    length = tf.shape(sequence)[-2]
-    tiled = tf.repeat(start_reprs[..., tf.newaxis, :], length, axis=-2)
-    reprs = tf.concat([tiled, sequence], -1)
-    return tf.cast(self.qa_logits(self.qa_hidden(reprs))[..., 0], tf.float32)
+    """End logits [batch, seq_len] given one start representation per row
+    [batch, hidden], against every token of ``sequence`` [batch, seq_len,
+    hidden]."""
+    return self.end_given_starts(sequence, start_reprs[:, tf.newaxis])[:, 0]
+
+  def end_given_starts(self, sequence, start_reprs):
+    """End logits [batch, starts, seq_len] for several start
+    representations per row [batch, starts, hidden].
+
+    The official layer is ``qa_hidden`` over [start token; token]. Its
+    kernel is applied here in halves, the start's once per start and the
+    token's once per token, and the two added: the concatenation's sum (up
+    to rounding) without its [batch, starts, seq_len, 2 * hidden] input
+    and the matmul over it, which cost more than the encoder.
+    """
+    hidden = self.qa_hidden
+    kernel = layers.cast_like(hidden.kernel, sequence.dtype)
+    bias = layers.cast_like(hidden.bias, sequence.dtype)
+    width = sequence.shape[-1]
+    # [batch, starts, 512] and [batch, seq_len, 512]
+    from_start = _matmul(start_reprs, kernel[:width])
+    from_token = tf.nn.bias_add(_matmul(sequence, kernel[width:]), bias)
+    pair = hidden.activation(
+      from_start[:, :, tf.newaxis] + from_token[:, tf.newaxis]
+    )
+    return tf.cast(self.qa_logits(pair)[..., 0], tf.float32)
+
+
+def _matmul(x, kernel):
+  """[batch, n, in] @ [in, out] -> [batch, n, out] as one 2-D matmul (the
+  gradient of a batched einsum is far slower on CPU)."""
+  shape = tf.shape(x)
+  y = tf.matmul(tf.reshape(x, [-1, kernel.shape[0]]), kernel)
+  return tf.reshape(y, [shape[0], shape[1], kernel.shape[1]])

@@ -109,6 +109,7 @@ class ExportModule(tf.Module):
       "type": spec.kind if spec else None,
       "labels": list(spec.labels) if spec else None,
       "max_seq_length": self.serving.max_seq_length if spec else None,
+      "compiled_lengths": self.serving.compiled_lengths if spec else None,
       "qa": spec.qa if spec else None,
       "cloze": spec.cloze if spec and spec.kind == "multiple_choice" else None,
     }

@@ -214,8 +214,7 @@ class QAServing(text_serving.TaskServing):
       beam = settings["beam_size"]
       start_lp, starts = tf.math.top_k(tf.nn.log_softmax(start_logits), beam)
       reprs = tf.gather(sequence, starts, batch_dims=1)
-      tiled = tf.repeat(sequence[:, tf.newaxis], beam, axis=1)
-      end_logits = head.end_given_start(tiled, reprs) + block[:, tf.newaxis]
+      end_logits = head.end_given_starts(sequence, reprs) + block[:, tf.newaxis]
       end_lp, ends = tf.math.top_k(tf.nn.log_softmax(end_logits), beam)
       score = start_lp[:, :, tf.newaxis] + end_lp
       starts = tf.broadcast_to(starts[:, :, tf.newaxis], tf.shape(ends))
@@ -248,7 +247,8 @@ class QAServing(text_serving.TaskServing):
 
   def scored_windows(self, ids, mask, segments):
     """`span_scores` of the windows, CHUNK windows at a time (a long
-    context has many, and the joint head's beam tiles each)."""
+    context has many, each scoring its seq_len tokens against a beam of
+    starts)."""
     count = tf.shape(ids)[0]
     size = tf.minimum(CHUNK, count)  # no padding up to CHUNK windows
     chunks = (count + size - 1) // size

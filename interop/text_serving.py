@@ -17,6 +17,7 @@ the trainer predicts, decoded:
 
 import tensorflow as tf
 
+from interop import compiled_encoder
 from interop import serving_ops
 from model import packing
 
@@ -37,7 +38,9 @@ def regression_score(logits, spec):
 class TaskServing(tf.Module):
   """What the serving classes share: encoder, head, spec and tokenizer."""
 
-  def __init__(self, encode, head, spec, tokenizer, max_seq_length):
+  def __init__(
+    self, encode, head, spec, tokenizer, max_seq_length, compiled_lengths=()
+  ):
     """
     Args:
       encode: (ids, mask, segments) -> [batch, seq_len, hidden].
@@ -45,8 +48,15 @@ class TaskServing(tf.Module):
       spec: the head's description (see the module docstring).
       tokenizer: a `FastTokenizer` (None: no text-in signatures).
       max_seq_length: the longest packed input, as in training.
+      compiled_lengths: single requests of up to these many tokens run an
+        XLA-compiled encoder (`compiled_encoder`); empty: never.
     """
     super().__init__(name=None)
+    self.compiled_lengths = compiled_encoder.check_lengths(
+      list(compiled_lengths), max_seq_length
+    )
+    if self.compiled_lengths:
+      encode = compiled_encoder.bucketed(encode, self.compiled_lengths)
     self.encode, self.head, self.spec = encode, head, spec
     self.tokenizer, self.max_seq_length = tokenizer, max_seq_length
     if tokenizer is not None:

@@ -107,6 +107,25 @@ def test_qa_head_has_the_official_variable_names(answerable, uses_start, names):
   assert sorted(found) == names
 
 
+def test_joint_end_logits_equal_the_official_concatenation():
+  head = qa_head.QAHead("task_specific/cmrc2018", 7, True)
+  sequence = tf.random.stateless_normal([3, 5, 7], [1, 2])
+  starts = tf.random.stateless_normal([3, 2, 7], [3, 4])
+  # the official layer: dense over [start token; token], then dense_1
+  pairs = tf.concat(
+    [
+      tf.broadcast_to(starts[:, :, None], [3, 2, 5, 7]),
+      tf.broadcast_to(sequence[:, None], [3, 2, 5, 7]),
+    ],
+    -1,
+  )
+  official = head.qa_logits(head.qa_hidden(pairs))[..., 0]
+  beam = head.end_given_starts(sequence, starts)
+  np.testing.assert_allclose(beam, official, rtol=1e-5, atol=1e-5)
+  one = head.end_given_start(sequence, starts[:, 1])
+  np.testing.assert_allclose(one, official[:, 1], rtol=1e-5, atol=1e-5)
+
+
 def test_no_answer_odds_are_the_minimum_over_windows(tmp_path):
   config = config_for(tmp_path, task_names=["cmrc2018"], max_answer_length=5)
   task = qa.QATask(config)

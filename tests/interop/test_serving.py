@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import tensorflow as tf
 from helpers import DEMO_ENCODER_HPARAMS
@@ -59,6 +60,13 @@ def exported(tmp_path_factory):
     export_savedmodel.main(
       ["--checkpoint", directory, "--output", out[task], "--task", task,
        "--vocab-file", DEMO_VOCAB, "--hparams", json.dumps(SHAPE)]
+    )  # fmt: skip
+  for task in ("cluener", "afqmc"):
+    out[f"{task}_compiled"] = str(root / f"{task}_compiled")
+    export_savedmodel.main(
+      ["--checkpoint", directory, "--output", out[f"{task}_compiled"],
+       "--task", task, "--vocab-file", DEMO_VOCAB,
+       "--hparams", json.dumps(SHAPE), "--compiled-lengths", "16", "8"]
     )  # fmt: skip
   out["afqmc_bfloat16"] = str(root / "afqmc_bfloat16")
   export_savedmodel.main(
@@ -130,6 +138,37 @@ def test_answers_index_the_callers_contexts_whatever_the_input(exported):
     assert len(answer) <= 30 * 2  # max_answer_length tokens
   assert answered >= 3
   assert outputs["answer_start"][1] == -1  # an empty context has no answer
+
+
+def test_compiled_single_requests_answer_as_the_plain_export(exported):
+  """One text at a time (each length compiled, or too long for it: plain)
+  and as a batch (plain), every bad input included."""
+  for task, inputs in [
+    ("cluener", [{"text": [t]} for t in TEXTS] + [{"text": TEXTS}]),
+    (
+      "afqmc",
+      [{"text": [a], "text_b": [b]} for a, b in zip(TEXTS, TEXTS[::-1])]
+      + [{"text": TEXTS, "text_b": TEXTS}],
+    ),
+  ]:
+    plain_model = tf.saved_model.load(exported[task])
+    compiled_model = tf.saved_model.load(exported[f"{task}_compiled"])
+    for request in inputs:
+      request = {k: tf.constant(v) for k, v in request.items()}
+      plain = plain_model.signatures["serving_default"](**request)
+      compiled = compiled_model.signatures["serving_default"](**request)
+      plain, compiled = (
+        {k: v.numpy().tolist() for k, v in outputs.items()}
+        for outputs in (plain, compiled)
+      )
+      assert sorted(plain) == sorted(compiled)
+      for name, values in plain.items():
+        if name in ("probabilities", "logits"):
+          np.testing.assert_allclose(compiled[name], values, atol=1e-5)
+        else:
+          assert compiled[name] == values, (task, name)
+  with open(os.path.join(exported["afqmc_compiled"], "serving.json")) as f:
+    assert json.load(f)["compiled_lengths"] == [8, 16]
 
 
 def test_a_fresh_process_with_only_tensorflow_serves_it(exported, tmp_path):
