@@ -40,15 +40,15 @@ from util import logs
 FORMATS = ("tf1", "tf2", "hf")
 
 
-def model_hparams(checkpoint, hparams):
+def model_hparams(checkpoint, hparams, job="--format hf"):
   """The given hparams, completed from what the checkpoint records (its
   model.json, a pretraining directory's config.json, a transformers
-  config.json)."""
+  config.json); an error naming ``job`` when neither gives the shape."""
   merged = dict(sources.hparams_from_checkpoint(checkpoint, hparams))
   merged.update(hparams)
   if not any(k in merged for k in hf_config.SHAPE_HPARAMS):
     raise ValueError(
-      f"--format hf needs the model's shape: {checkpoint} records none, so "
+      f"{job} needs the model's shape: {checkpoint} records none, so "
       f"pass --hparams (its pretraining hparams; the number of attention "
       f"heads cannot be read from the weights)"
     )
@@ -75,7 +75,9 @@ def shape_and_task_hparams(hparams):
   return kept
 
 
-def record_conversion(checkpoint, output, hparams):
+def record_conversion(
+  checkpoint, output, hparams, built_by="convert_checkpoint.py"
+):
   """Writes the converted checkpoint's model.json (and vocab.txt, and the
   tasks.json of a fine-tuned one) beside ``output``, from what the source
   records and ``hparams``; says so when neither gives the shape."""
@@ -91,9 +93,7 @@ def record_conversion(checkpoint, output, hparams):
     )
     return
   config = configure_pretraining.PretrainingConfig("convert", "", **merged)
-  model_record.write(
-    directory, config, "convert_checkpoint.py", task_hparams or None
-  )
+  model_record.write(directory, config, built_by, task_hparams or None)
   saved = os.path.join(
     model_record.directory_of(checkpoint) or ".", head_specs.DESCRIPTIONS_FILE
   )

@@ -214,6 +214,10 @@ def implementations(args, serving, kind):
   def by_index(out):
     return [labels[i] for i in np.argmax(out["probabilities"], -1)]
 
+  def which(path, paths):
+    """The file's name, when several of its kind are measured."""
+    return f" [{os.path.basename(path.rstrip('/'))}]" if len(paths) > 1 else ""
+
   found = []
   for path in args.savedmodel:
     with open(os.path.join(path, "serving.json")) as f:
@@ -221,7 +225,8 @@ def implementations(args, serving, kind):
     found.append(
       (
         f"savedmodel {serving['task']} ({kind})"
-        + (f" compiled {compiled}" if compiled else ""),
+        + (f" compiled {compiled}" if compiled else "")
+        + which(path, args.savedmodel),
         lambda path=path: savedmodel_call(path),
         lambda out: [label.decode() for label in out["label"]],
       )
@@ -231,7 +236,7 @@ def implementations(args, serving, kind):
       quantize = json.load(f)["quantize"]
     found.append(
       (
-        f"litert {quantize} ({kind})",
+        f"litert {quantize} ({kind})" + which(path, args.tflite),
         lambda path=path: tflite_call(path, args.threads),
         by_index,
       )

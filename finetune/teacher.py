@@ -22,6 +22,8 @@ true, or by default when the run reads its training set twice or more;
 matches need the teachers' layers, which are computed with each batch.
 """
 
+import os
+
 import tensorflow as tf
 
 from finetune import distill_losses
@@ -64,8 +66,29 @@ def teacher_config(config, checkpoint=None):
   }
   teacher = type(config)("teacher", config.data_dir, **hparams, **shape)
   if checkpoint:
+    check_vocabulary(config, checkpoint, recorded)
     model_record.check(checkpoint, teacher, "hparam 'teacher_checkpoint'")
   return teacher
+
+
+def check_vocabulary(config, checkpoint, recorded):
+  """A teacher reads the student's token ids: its recorded vocabulary must
+  be the student's (a pruned student learns from a teacher pruned to the
+  same vocabulary, which computes on the student's texts what it did)."""
+  size = recorded.get("vocab_size")
+  theirs = recorded.get("vocab_file")
+  same_file = True
+  if theirs and config.vocab_file and os.path.exists(config.vocab_file):
+    with open(theirs, "rb") as a, open(config.vocab_file, "rb") as b:
+      same_file = a.read() == b.read()
+  if (size is not None and size != config.vocab_size) or not same_file:
+    raise ValueError(
+      f"hparam 'teacher_checkpoint' {checkpoint} was trained with another "
+      f"vocabulary ({theirs or f'{size} tokens'}) than the student's "
+      f"({config.vocab_file}, vocab_size {config.vocab_size}); prune the "
+      f"teacher to the student's vocabulary first (prune_model.py "
+      f"--vocab-from with the same files)"
+    )
 
 
 def check_kinds(tasks):

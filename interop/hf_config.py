@@ -128,6 +128,15 @@ def shape_hparams(disc_config, gen_config=None, where=""):
 
 def hf_config(bert_config, embedding_size, architecture, **extra):
   """A transformers ``config.json`` dict for one of our `BertConfig`s."""
+  width = bert_config.num_attention_heads * bert_config.head_size
+  if width != bert_config.hidden_size:
+    raise ValueError(
+      f"{bert_config.num_attention_heads} attention heads of "
+      f"{bert_config.head_size} (a head-pruned model): transformers' ELECTRA "
+      f"makes its heads hidden_size / num_attention_heads wide, so it cannot "
+      f"hold this model; export it with export_savedmodel.py or "
+      f"export_litert.py"
+    )
   config = {field: getattr(bert_config, field) for field in _SHAPE_FIELDS}
   config.update(
     architectures=[architecture],

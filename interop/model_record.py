@@ -49,7 +49,7 @@ TASK_HPARAMS = (
 SHAPE_FIELDS = (
   "hidden_size", "num_hidden_layers", "num_attention_heads",
   "intermediate_size", "vocab_size", "max_position_embeddings",
-  "type_vocab_size", "hidden_act", "embedding_size",
+  "type_vocab_size", "hidden_act", "embedding_size", "attention_head_size",
 )  # fmt: skip
 
 

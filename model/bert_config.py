@@ -34,6 +34,7 @@ class BertConfig:
     max_position_embeddings=512,
     type_vocab_size=2,
     initializer_range=0.02,
+    attention_head_size=None,
   ):
     self.vocab_size = vocab_size
     self.hidden_size = hidden_size
@@ -46,6 +47,9 @@ class BertConfig:
     self.max_position_embeddings = max_position_embeddings
     self.type_vocab_size = type_vocab_size
     self.initializer_range = initializer_range
+    # None: hidden_size // num_attention_heads, as official; a head-pruned
+    # model keeps its heads' size with fewer of them
+    self.attention_head_size = attention_head_size
 
   @classmethod
   def from_dict(cls, json_object):
@@ -66,7 +70,12 @@ class BertConfig:
       return cls.from_dict(json.loads(reader.read()))
 
   def to_dict(self):
-    return copy.deepcopy(self.__dict__)
+    """The fields, as the official JSON (no attention_head_size unless
+    heads were pruned)."""
+    fields = copy.deepcopy(self.__dict__)
+    if fields["attention_head_size"] is None:
+      del fields["attention_head_size"]
+    return fields
 
   def to_json_string(self):
     return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
@@ -89,8 +98,22 @@ class BertConfig:
       value = getattr(self, field)
       if not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise ValueError(f"{field} is {value!r}; expected 0 <= p < 1")
-    if self.hidden_size % self.num_attention_heads:
+    size = self.attention_head_size
+    if size is not None:
+      if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(
+          f"attention_head_size must be a positive integer or null, got "
+          f"{size!r}"
+        )
+    elif self.hidden_size % self.num_attention_heads:
       raise ValueError(
         f"hidden_size ({self.hidden_size}) is not a multiple of "
         f"num_attention_heads ({self.num_attention_heads})"
       )
+
+  @property
+  def head_size(self):
+    """The width of one attention head."""
+    return self.attention_head_size or (
+      self.hidden_size // self.num_attention_heads
+    )

@@ -84,4 +84,5 @@ def get_generator_config(config, bert_config):
   )
   gen_config.intermediate_size = 4 * gen_config.hidden_size
   gen_config.num_attention_heads = max(1, gen_config.hidden_size // 64)
+  gen_config.attention_head_size = None  # a pruned discriminator's only
   return gen_config

@@ -109,20 +109,22 @@ class SelfAttention(tf.Module):
     hidden = config.hidden_size
     init = layers.truncated_normal(config.initializer_range)
     self.num_heads = config.num_attention_heads
-    self.head_size = hidden // self.num_heads
+    self.head_size = config.head_size
+    # hidden, unless heads were pruned
+    width = self.num_heads * self.head_size
     self.attention_dropout = config.attention_probs_dropout_prob
     self.hidden_dropout = config.hidden_dropout_prob
     self.query = layers.Dense(
-      f"{scope}/self/query", hidden, hidden, kernel_initializer=init
+      f"{scope}/self/query", hidden, width, kernel_initializer=init
     )
     self.key = layers.Dense(
-      f"{scope}/self/key", hidden, hidden, kernel_initializer=init
+      f"{scope}/self/key", hidden, width, kernel_initializer=init
     )
     self.value = layers.Dense(
-      f"{scope}/self/value", hidden, hidden, kernel_initializer=init
+      f"{scope}/self/value", hidden, width, kernel_initializer=init
     )
     self.output_dense = layers.Dense(
-      f"{scope}/output/dense", hidden, hidden, kernel_initializer=init
+      f"{scope}/output/dense", width, hidden, kernel_initializer=init
     )
     self.output_norm = layers.LayerNorm(f"{scope}/output", hidden)
 
@@ -172,7 +174,10 @@ class SelfAttention(tf.Module):
       probs = tf.cast(tf.nn.softmax(scores), x.dtype)
       probs = layers.dropout(probs, self.attention_dropout, training)
     context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])
-    context = tf.reshape(context, tf.shape(x))
+    shape = tf.shape(x)
+    context = tf.reshape(
+      context, [shape[0], shape[1], self.num_heads * self.head_size]
+    )
     return add_norm(
       self.output_dense, self.output_norm, context, x, self.hidden_dropout,
       training, fused,
