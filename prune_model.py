@@ -83,14 +83,15 @@ def model_hparams(checkpoint, hparams, vocab_file):
 
 
 def tokenized_files(tokenizer, paths, fields, flag):
-  """{path: [tokens of each text]}; an error naming a file whose texts
-  tokenize to nothing."""
+  """{path: [tokens of each text, whole and by character]}; an error
+  naming a file whose texts tokenize to nothing."""
   found = {}
+  tokens_of = vocab_pruning.TextTokens(tokenizer.tokenize)
   for path in paths:
     if not os.path.isfile(path):
       raise FileNotFoundError(f"{flag} {path} does not exist")
     token_lists = [
-      tokenizer.tokenize(text) for text in vocab_pruning.texts_of(path, fields)
+      tokens_of(text) for text in vocab_pruning.texts_of(path, fields)
     ]
     if not any(token_lists):
       raise ValueError(

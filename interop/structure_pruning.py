@@ -96,6 +96,5 @@ def check_target(heads, ffn_width, bert_config):
   ):
     if value is not None and not 0 < value <= full:
       raise ValueError(
-        f"{flag} {value}: expected 1 to {full} (the model has {full} per "
-        f"layer)"
+        f"{flag} {value}: expected 1 to {full} (the model has {full} per layer)"
       )

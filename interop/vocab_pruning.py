@@ -79,6 +79,28 @@ def texts_of(path, fields=None):
   return texts
 
 
+class TextTokens:
+  """A text's tokens as every task reads it: the text tokenized whole
+  (classification, pairs, QA) and each of its characters alone (the
+  taggers, which tokenize character by character).
+
+  Args:
+    tokenize: str -> list of token strings.
+  """
+
+  def __init__(self, tokenize):
+    self.tokenize = tokenize
+    self.by_char = {}
+
+  def __call__(self, text):
+    tokens = self.tokenize(text)
+    for char in text:
+      if char not in self.by_char:
+        self.by_char[char] = self.tokenize(char)
+      tokens.extend(self.by_char[char])
+    return tokens
+
+
 def token_counts(token_lists):
   """A Counter of the tokens of several texts' token lists."""
   counts = collections.Counter()

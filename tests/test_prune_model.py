@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import DEMO_ENCODER_HPARAMS
 from helpers import DEMO_FINETUNE_RUN
 from helpers import DEMO_TINY_HPARAMS
 from helpers import DEMO_VOCAB
@@ -18,6 +19,7 @@ from helpers import randomize
 from helpers import write_jsonl
 
 import build_pretraining_dataset
+import configure_finetuning
 import convert_checkpoint
 import export_litert
 import export_savedmodel
@@ -25,6 +27,9 @@ import prune_model
 import run_pretraining
 from conftest import ROOT
 from conftest import finetune_main
+from finetune import finetuning_model
+from finetune import head_specs
+from finetune import task_builder
 from interop import checkpoints
 from interop import litert_serving
 from interop import model_record
@@ -360,3 +365,36 @@ def test_heads_and_ffn_pruned_then_distilled_from_the_full_model(finetuned):
     finetune_main(
       root, dict(distill, init_checkpoint=vocab_pruned), model_name="bad"
     )
+
+
+@pytest.mark.slow
+def test_a_pruned_tagger_finds_the_same_entities(tmp_path):
+  """Taggers tokenize each character alone: those tokens are kept too."""
+  config = configure_finetuning.FinetuningConfig(
+    "m", str(tmp_path), task_names=["cluener"], init_checkpoint=None,
+    max_seq_length=32, vocab_file=DEMO_VOCAB, **DEMO_ENCODER_HPARAMS,
+  )  # fmt: skip
+  tasks = task_builder.get_tasks(config)
+  model = finetuning_model.FinetuningModel(config, tasks)
+  randomize(model.official_variables(), seed=4)  # random tags: many entities
+  full = str(tmp_path / "full")
+  path = checkpoints.make_checkpoint(model.official_variables()).write(
+    os.path.join(full, "model.ckpt")
+  )
+  checkpoints.write_state_file(full, os.path.basename(path))
+  head_specs.write_descriptions(full, tasks)
+  model_record.write(full, config, "test")
+  texts = ["我在北京大学读书，老师是张三。", "iPhone 和 Apple Watch 42 个"]
+  source = tmp_path / "texts.txt"
+  source.write_text("\n".join(texts), encoding="utf-8")
+  pruned = str(tmp_path / "pruned")
+  prune_model.prune(full, pruned, [str(source)])
+  entities = []
+  for name, directory in (("full", full), ("pruned", pruned)):
+    out = str(tmp_path / f"saved_{name}")
+    export_savedmodel.export_savedmodel({}, directory, out)
+    serve = tf.saved_model.load(out).signatures["serving_default"]
+    found = serve(text=tf.constant(texts))
+    entities.append({k: v.numpy().tolist() for k, v in found.items()})
+  assert entities[0]["entity_start"] != [[-1], [-1]]  # something was found
+  assert entities[1] == entities[0]

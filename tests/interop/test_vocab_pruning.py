@@ -76,6 +76,22 @@ def test_only_vocabulary_indexed_rows_are_gathered():
   assert pruned["task_specific/t/dense/kernel"].shape == (2, 7)
 
 
+def test_a_texts_tokens_are_its_own_and_each_characters():
+  # a WordPiece stand-in: a word is one token, "cats" two
+  pieces = {"cats": ["cat", "##s"]}
+  tokens_of = vocab_pruning.TextTokens(
+    lambda text: [p for w in text.split() for p in pieces.get(w, [w])]
+  )
+  assert tokens_of("cats 好") == ["cat", "##s", "好"] + [
+    "c",
+    "a",
+    "t",
+    "s",
+    "好",
+  ]
+  assert tokens_of.by_char[" "] == []
+
+
 def test_dropped_counts_per_token_and_per_text():
   kept = {"你", "好", "[UNK]"}
   assert vocab_pruning.dropped_counts(
