@@ -76,11 +76,12 @@ def shape_and_task_hparams(hparams):
 
 
 def record_conversion(
-  checkpoint, output, hparams, built_by="convert_checkpoint.py"
+  checkpoint, output, hparams, built_by="convert_checkpoint.py", shown_as=None
 ):
   """Writes the converted checkpoint's model.json (and vocab.txt, and the
   tasks.json of a fine-tuned one) beside ``output``, from what the source
-  records and ``hparams``; says so when neither gives the shape."""
+  records and ``hparams``; says so (naming ``shown_as``, by default the
+  output's directory) when neither gives the shape."""
   directory = os.path.dirname(os.path.abspath(output))
   merged = dict(sources.hparams_from_checkpoint(checkpoint, hparams))
   merged.update(shape_and_task_hparams(hparams))
@@ -89,7 +90,8 @@ def record_conversion(
   if not any(k in merged for k in hf_config.SHAPE_HPARAMS):
     logs.log(
       f"{checkpoint} records no shape and none was passed (--hparams): "
-      f"{directory} gets no model.json, so its readers need --hparams"
+      f"{shown_as or directory} gets no model.json, so its readers need "
+      f"--hparams"
     )
     return
   config = configure_pretraining.PretrainingConfig("convert", "", **merged)

@@ -35,12 +35,10 @@ checkpoint is only read. See docs/smaller_models.md.
 
 import argparse
 import collections
+import json
 import os
-import shutil
-import tempfile
 
 import numpy as np
-import tensorflow as tf
 
 import configure_finetuning
 import configure_pretraining
@@ -48,15 +46,14 @@ import convert_checkpoint
 import export_litert
 import export_savedmodel
 from finetune import head_importance
-from interop import checkpoints
 from interop import sources
 from interop import structure_pruning
 from interop import vocab_pruning
+from interop import writers
 from model import choice_packing
 from model import model_sizes
 from model import tokenization
 from util import cli
-from util import files as files_lib
 from util import logs
 
 EMBEDDINGS = "electra/embeddings/word_embeddings"
@@ -107,33 +104,24 @@ def parameters(shapes, prefix="electra/"):
 
 
 def write_pruned(tensors, tokens, output, checkpoint, hparams, what):
-  """Writes the checkpoint, vocab.txt and records (``what`` as
-  pruning.json) into a new directory beside ``output`` and renames it into
-  place: nothing half-written."""
-  parent = os.path.dirname(os.path.abspath(output))
-  os.makedirs(parent, exist_ok=True)
-  staging = tempfile.mkdtemp(dir=parent, prefix=".pruning-")
-  umask = os.umask(0)
-  os.umask(umask)
-  os.chmod(staging, 0o777 & ~umask)  # as os.makedirs would make it
-  try:
-    vocab_path = os.path.join(staging, "vocab.txt")
-    with open(vocab_path, "w", encoding="utf-8") as f:
-      f.write("".join(token + "\n" for token in tokens))
-    variables = {n: tf.Variable(v, name=n) for n, v in tensors.items()}
-    path = checkpoints.make_checkpoint(variables).write(
-      os.path.join(staging, "model.ckpt")
-    )
-    checkpoints.write_state_file(staging, os.path.basename(path))
-    record = dict(hparams, vocab_size=len(tokens), vocab_file=vocab_path)
+  """Writes the pruned checkpoint, its vocab.txt, records and
+  pruning.json (``what``) as a new directory, whole or not at all."""
+
+  def record(prefix):
+    vocab_path = os.path.join(os.path.dirname(prefix), "vocab.txt")
     convert_checkpoint.record_conversion(
-      checkpoint, path, record, "prune_model.py"
+      checkpoint,
+      prefix,
+      dict(hparams, vocab_size=len(tokens), vocab_file=vocab_path),
+      "prune_model.py",
+      shown_as=output,
     )
-    files_lib.atomic_write_json(what, os.path.join(staging, "pruning.json"))
-    os.rename(staging, output)
-  except BaseException:
-    shutil.rmtree(staging, ignore_errors=True)
-    raise
+
+  files = {
+    "vocab.txt": "".join(token + "\n" for token in tokens),
+    "pruning.json": json.dumps(what, indent=2, sort_keys=True) + "\n",
+  }
+  writers.write_new_directory(output, tensors, files, record)
 
 
 def pruned_vocabulary(tensors, vocab, tokenizer, built, keep_top):

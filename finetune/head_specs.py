@@ -39,6 +39,7 @@ from finetune import multiple_choice
 from finetune import qa
 from finetune import regression
 from finetune import tagging
+from interop import model_record
 from util import files as files_lib
 
 DESCRIPTIONS_FILE = "tasks.json"
@@ -99,12 +100,9 @@ def write_descriptions(directory, tasks):
 
 
 def checkpoint_directory(checkpoint):
-  """The directory a checkpoint path (a directory or a prefix) lies in."""
-  if not isinstance(checkpoint, str):
-    return None
-  return (
-    checkpoint if os.path.isdir(checkpoint) else os.path.dirname(checkpoint)
-  )
+  """The directory whose records describe a checkpoint path (see
+  `model_record.directory_of`)."""
+  return model_record.directory_of(checkpoint)
 
 
 def read_descriptions(checkpoint):

@@ -168,7 +168,7 @@ class Trial:
       self.model.official_variables(), self.optimizer, **extra
     )
     # periodic and end-of-epoch checkpoints, to resume an interrupted trial
-    self.steps_dir = os.path.join(self.model_dir, "steps")
+    self.steps_dir = os.path.join(self.model_dir, model_record.STEP_CHECKPOINTS)
     self.checkpointer = checkpointing.Checkpointer(
       self.checkpoint, self.steps_dir, strategy, max_to_keep=2
     )

@@ -34,6 +34,8 @@ from model import model_sizes
 from util import files as files_lib
 
 RECORD_FILE = "model.json"
+# where a fine-tuning trial keeps its epoch checkpoints, beside its records
+STEP_CHECKPOINTS = "steps"
 # what rebuilds the model (a config may lack the generator's: then its
 # checkpoints have no generator)
 MODEL_HPARAMS = (
@@ -102,13 +104,23 @@ def write(directory, config, built_by, task_hparams=None):
 
 
 def directory_of(checkpoint):
-  """The directory a checkpoint path (a directory or a prefix) lies in, or
+  """The directory whose records describe a checkpoint path (a directory
+  or a prefix): the one it lies in, or for a fine-tuning trial's epoch
+  checkpoints (``<trial>/steps/``, no records of their own) the trial's;
   None for anything else (a dict of sources, None)."""
   if not isinstance(checkpoint, str) or not checkpoint:
     return None
-  return (
+  directory = (
     checkpoint if os.path.isdir(checkpoint) else os.path.dirname(checkpoint)
   )
+  parent = os.path.dirname(os.path.abspath(directory))
+  if (
+    os.path.basename(os.path.abspath(directory)) == STEP_CHECKPOINTS
+    and not os.path.exists(os.path.join(directory, RECORD_FILE))
+    and os.path.exists(os.path.join(parent, RECORD_FILE))
+  ):
+    return parent
+  return directory
 
 
 def _pretraining_config(directory):

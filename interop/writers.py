@@ -1,6 +1,8 @@
 """Writing any `Source` as a TF1 (official layout) or TF2 (ours) checkpoint."""
 
 import os
+import shutil
+import tempfile
 
 import tensorflow as tf
 
@@ -60,3 +62,44 @@ def write_tf2_checkpoint(spec, prefix):
   path = checkpoints.make_checkpoint(variables).write(prefix)
   checkpoints.write_state_file(directory, os.path.basename(path))
   return len(variables)
+
+
+def write_new_directory(output, tensors, files, record):
+  """Writes a new checkpoint directory whole or not at all.
+
+  Everything goes into a staging directory beside ``output``, which is
+  renamed into place at the end (removed on any error): a reader, or a
+  crash, never sees half of it. ``output`` must not exist.
+
+  Args:
+    output: the directory to create.
+    tensors: {official name: array}, written as our checkpoint
+      ``model.ckpt``.
+    files: {file name: text} written beside it (vocab.txt, ...).
+    record: called with the checkpoint's prefix once files and weights are
+      written, to write the records beside it (model.json, tasks.json).
+  """
+  if os.path.exists(output):
+    raise FileExistsError(
+      f"--output {output} exists; name a new directory (nothing was written)"
+    )
+  parent = os.path.dirname(os.path.abspath(output))
+  os.makedirs(parent, exist_ok=True)
+  staging = tempfile.mkdtemp(dir=parent, prefix=".writing-")
+  umask = os.umask(0)
+  os.umask(umask)
+  os.chmod(staging, 0o777 & ~umask)  # as os.makedirs would make it
+  try:
+    for name, text in files.items():
+      with open(os.path.join(staging, name), "w", encoding="utf-8") as f:
+        f.write(text)
+    variables = {n: tf.Variable(v, name=n) for n, v in tensors.items()}
+    path = checkpoints.make_checkpoint(variables).write(
+      os.path.join(staging, "model.ckpt")
+    )
+    checkpoints.write_state_file(staging, os.path.basename(path))
+    record(path)
+    os.rename(staging, output)
+  except BaseException:
+    shutil.rmtree(staging, ignore_errors=True)
+    raise

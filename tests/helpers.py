@@ -23,6 +23,7 @@ from finetune import trial as trial_lib
 from interop import checkpoints
 from interop import hf_config
 from interop import loading
+from interop import model_record
 from interop import weight_files
 from pretrain import pretraining_model
 
@@ -337,3 +338,16 @@ def entity_label(outputs, row):
       spans = label.setdefault(kind.decode(), {})
       spans.setdefault(text.decode(), []).append([int(start), int(end)])
   return label
+
+
+def write_model(directory, seed=3, **hparams):
+  """A random pretraining model of the demo's shape (DEMO_TINY_HPARAMS),
+  written as our checkpoint with its model.json and the demo vocab."""
+  model = build(**DEMO_TINY_HPARAMS, vocab_file=DEMO_VOCAB, **hparams)
+  randomize(model.official_variables(), seed=seed)
+  path = checkpoints.make_checkpoint(model.official_variables()).write(
+    os.path.join(directory, "model.ckpt")
+  )
+  checkpoints.write_state_file(directory, os.path.basename(path))
+  model_record.write(directory, model.config, "test")
+  return model

@@ -12,11 +12,11 @@ from helpers import DEMO_ENCODER_HPARAMS
 from helpers import DEMO_FINETUNE_RUN
 from helpers import DEMO_TINY_HPARAMS
 from helpers import DEMO_VOCAB
-from helpers import build
 from helpers import demo_sentences
 from helpers import load
 from helpers import randomize
 from helpers import write_jsonl
+from helpers import write_model
 
 import build_pretraining_dataset
 import configure_finetuning
@@ -46,18 +46,6 @@ FINETUNE = dict(
   max_seq_length=24,
   train_batch_size=8,
 )
-
-
-def write_model(directory, **hparams):
-  """A random pretraining model of the demo's shape, recorded as ours."""
-  model = build(**DEMO_TINY_HPARAMS, vocab_file=DEMO_VOCAB, **hparams)
-  randomize(model.official_variables(), seed=3)
-  path = checkpoints.make_checkpoint(model.official_variables()).write(
-    os.path.join(directory, "model.ckpt")
-  )
-  checkpoints.write_state_file(directory, os.path.basename(path))
-  model_record.write(directory, model.config, "test")
-  return model
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +183,7 @@ def test_bad_input_is_refused_and_nothing_is_written(source):
     with pytest.raises(error, match=message):
       prune_model.prune(*args, **kwargs)
   assert not os.path.exists(out) and os.listdir(existing) == []
-  assert not [n for n in os.listdir(root) if n.startswith(".pruning-")]
+  assert not [n for n in os.listdir(root) if n.startswith(".writing-")]
   assert digest(ours) == before
 
 
