@@ -52,10 +52,7 @@ def average(paths, output):
   of tensors averaged."""
   if len(paths) < 2:
     raise ValueError("--checkpoints: name two or more checkpoints to average")
-  if os.path.exists(output):
-    raise FileExistsError(
-      f"--output {output} exists; name a new directory (nothing was written)"
-    )
+  writers.check_new_directory(output)
   vocab = vocabulary_text(paths)
   opened = [sources.open_source(path, "--checkpoints") for path in paths]
   tensors = averaging.mean_tensors(

@@ -79,11 +79,11 @@ def model_hparams(checkpoint, hparams, vocab_file):
   return merged, vocab_file
 
 
-def tokenized_files(tokenizer, paths, fields, flag):
-  """{path: [tokens of each text, whole and by character]}; an error
-  naming a file whose texts tokenize to nothing."""
+def tokenized_files(tokens_of, paths, fields, flag):
+  """{path: [tokens of each text]} (``tokens_of``: a
+  `vocab_pruning.TextTokens`); an error naming a file whose texts
+  tokenize to nothing."""
   found = {}
-  tokens_of = vocab_pruning.TextTokens(tokenizer.tokenize)
   for path in paths:
     if not os.path.isfile(path):
       raise FileNotFoundError(f"{flag} {path} does not exist")
@@ -124,7 +124,29 @@ def write_pruned(tensors, tokens, output, checkpoint, hparams, what):
   writers.write_new_directory(output, tensors, files, record)
 
 
-def pruned_vocabulary(tensors, vocab, tokenizer, built, keep_top):
+def checked_vocabulary(source, checkpoint, vocab_file, keep_top):
+  """The checkpoint's vocabulary {token: id}; clear errors for a file
+  that is not the one its embeddings were trained with and a --keep-top
+  outside it."""
+  if EMBEDDINGS not in source.shapes:
+    raise ValueError(f"--checkpoint {checkpoint} has no {EMBEDDINGS}")
+  rows = source.shapes[EMBEDDINGS][0]
+  vocab = tokenization.load_vocab(vocab_file)
+  if len(vocab) > rows:
+    raise ValueError(
+      f"--vocab-file {vocab_file} has {len(vocab)} tokens but the "
+      f"checkpoint's {EMBEDDINGS} has {rows} rows: not the vocabulary it "
+      f"was trained with"
+    )
+  if keep_top is not None and not 0 < keep_top < len(vocab):
+    raise ValueError(
+      f"--keep-top {keep_top}: expected a number of tokens from 1 to "
+      f"{len(vocab) - 1} (the vocabulary has {len(vocab)})"
+    )
+  return vocab
+
+
+def pruned_vocabulary(tensors, vocab, built, keep_top):
   """(tensors, kept tokens) with the vocabulary of the texts ``built``
   ({file: token lists}): the rows of every vocabulary-indexed tensor
   follow the kept tokens' old ids."""
@@ -140,14 +162,15 @@ def pruned_vocabulary(tensors, vocab, tokenizer, built, keep_top):
   return vocab_pruning.gather_rows(tensors, ids, rows), [names[i] for i in ids]
 
 
-def pruned_structure(tensors, merged, checkpoint, target, vocab_file):
+def pruned_structure(tensors, config, merged, checkpoint, target, vocab_file):
   """(tensors, model_hparam_overrides, kept indices) with each layer cut
   to the ``target`` heads and FFN width its task's loss leans on most.
 
   Args:
+    config: the `PretrainingConfig` of the checkpoint's model, built from
+      ``merged``, its recorded and given hparams.
     target: {"heads", "ffn_width", "data_dir", "task", "examples"}.
   """
-  config = configure_pretraining.PretrainingConfig("prune", "", **merged)
   bert = model_sizes.get_bert_config(config)
   heads = target["heads"] or bert.num_attention_heads
   width = target["ffn_width"] or bert.intermediate_size
@@ -211,10 +234,7 @@ def prune(
     given, the encoder's parameters before and after, and the sizes of
     the vocabulary before and after.
   """
-  if os.path.exists(output):
-    raise FileExistsError(
-      f"--output {output} exists; name a new directory (nothing was written)"
-    )
+  writers.check_new_directory(output)
   if not vocab_from and not structure:
     raise ValueError(
       "nothing to prune: give --vocab-from, or --heads / --ffn-width"
@@ -222,38 +242,23 @@ def prune(
   merged, vocab_file = model_hparams(checkpoint, hparams, vocab_file)
   config = configure_pretraining.PretrainingConfig("prune", "", **merged)
   source = sources.open_source(checkpoint, "--checkpoint")
-  if EMBEDDINGS not in source.shapes:
-    raise ValueError(f"--checkpoint {checkpoint} has no {EMBEDDINGS}")
-  rows = source.shapes[EMBEDDINGS][0]
-  vocab = tokenization.load_vocab(vocab_file)
-  if len(vocab) > rows:
-    raise ValueError(
-      f"--vocab-file {vocab_file} has {len(vocab)} tokens but the "
-      f"checkpoint's {EMBEDDINGS} has {rows} rows: not the vocabulary it "
-      f"was trained with"
-    )
-  if keep_top is not None and not 0 < keep_top < len(vocab):
-    raise ValueError(
-      f"--keep-top {keep_top}: expected a number of tokens from 1 to "
-      f"{len(vocab) - 1} (the vocabulary has {len(vocab)})"
-    )
+  vocab = checked_vocabulary(source, checkpoint, vocab_file, keep_top)
   tokenizer = tokenization.FullTokenizer(vocab_file, config.do_lower_case)
-  built = tokenized_files(tokenizer, vocab_from, fields, "--vocab-from")
+  tokens_of = vocab_pruning.TextTokens(tokenizer.tokenize)
+  built = tokenized_files(tokens_of, vocab_from, fields, "--vocab-from")
   checked = dict(built)
-  checked.update(tokenized_files(tokenizer, check, fields, "--check"))
+  checked.update(tokenized_files(tokens_of, check, fields, "--check"))
   tensors = {name: source.read(name) for name in source.shapes}
   what = {"source": checkpoint, "vocabulary": [len(vocab), len(vocab)]}
   if structure:
     tensors, overrides, kept = pruned_structure(
-      tensors, merged, checkpoint, structure, vocab_file
+      tensors, config, merged, checkpoint, structure, vocab_file
     )
     merged = dict(merged, model_hparam_overrides=overrides)
     what["layers"] = kept
-  tokens = [t for t, _ in sorted(vocab.items(), key=lambda item: item[1])]
+  tokens = list(vocab)  # in id order
   if vocab_from:
-    tensors, tokens = pruned_vocabulary(
-      tensors, vocab, tokenizer, built, keep_top
-    )
+    tensors, tokens = pruned_vocabulary(tensors, vocab, built, keep_top)
     what["vocabulary"][1] = len(tokens)
   write_pruned(tensors, tokens, output, checkpoint, merged, what)
   kept_tokens = set(tokens)
@@ -308,6 +313,14 @@ def flags():
     help="The JSON fields holding text (default: every field but ids, "
     "labels and keywords).",
   )
+  add_structure_flags(parser)
+  cli.add_hparams_flag(parser, "Pretraining hparams of the model's shape")
+  parser.add_argument("--vocab-file", default=None)
+  return parser
+
+
+def add_structure_flags(parser):
+  """The flags of head and FFN pruning."""
   parser.add_argument(
     "--heads",
     type=int,
@@ -333,9 +346,6 @@ def flags():
     default=2048,
     help="Training examples the importance is summed over.",
   )
-  cli.add_hparams_flag(parser, "Pretraining hparams of the model's shape")
-  parser.add_argument("--vocab-file", default=None)
-  return parser
 
 
 def main(argv=None):

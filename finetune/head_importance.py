@@ -23,6 +23,22 @@ def batches_of(features, batch_size):
     yield batch
 
 
+def output_kernels(model):
+  """[(attention output kernel, FFN output kernel)] of each layer: the
+  variables whose rows carry each head's and each neuron's output."""
+  variables = model.official_variables()
+  kernels = []
+  for layer in range(model.bert_config.num_hidden_layers):
+    scopes = structure_pruning.layer_scopes(layer)
+    kernels.append(
+      (
+        variables[f"{scopes['attention_output']}/kernel"],
+        variables[f"{scopes['output']}/kernel"],
+      )
+    )
+  return kernels
+
+
 def importance(config, checkpoint, task_name, max_examples=2048):
   """Head and neuron importance of a fine-tuned checkpoint on (up to
   ``max_examples`` of) its task's training examples.
@@ -46,19 +62,13 @@ def importance(config, checkpoint, task_name, max_examples=2048):
       f"--checkpoint {checkpoint} lacks {report.missing[0]}: head importance "
       f"needs the fine-tuned {task_name} model (encoder and task head)"
     )
-  examples = task.split_examples("train")[:max_examples]
-  features = task.featurize(examples, tokenizer)
+  features = task.featurize(
+    task.split_examples("train")[:max_examples], tokenizer
+  )
   if not features:
     raise ValueError(f"task {task_name} has no training examples")
-  bert = model.bert_config
-  variables = model.official_variables()
-  kernels = []
-  for layer in range(bert.num_hidden_layers):
-    scopes = structure_pruning.layer_scopes(layer)
-    kernels += [
-      variables[f"{scopes['attention_output']}/kernel"],
-      variables[f"{scopes['output']}/kernel"],
-    ]
+  kernels = output_kernels(model)
+  values = [(a.numpy(), f.numpy()) for a, f in kernels]  # read once
 
   @tf.function(reduce_retracing=True)
   def gradients(batch):
@@ -66,18 +76,18 @@ def importance(config, checkpoint, task_name, max_examples=2048):
       loss, _ = model(batch, False)
     return tape.gradient(loss, kernels)
 
+  bert = model.bert_config
   heads = np.zeros([bert.num_hidden_layers, bert.num_attention_heads])
   neurons = np.zeros([bert.num_hidden_layers, bert.intermediate_size])
   for batch in batches_of(features, config.train_batch_size):
     found = gradients({k: tf.constant(v) for k, v in batch.items()})
-    for layer in range(bert.num_hidden_layers):
-      attention, ffn = found[2 * layer], found[2 * layer + 1]
+    for layer, ((attention, ffn), (d_attention, d_ffn)) in enumerate(
+      zip(values, found)
+    ):
       heads[layer] += structure_pruning.head_scores(
-        kernels[2 * layer].numpy(), attention.numpy(), bert.num_attention_heads
+        attention, d_attention.numpy(), bert.num_attention_heads
       )
-      neurons[layer] += structure_pruning.neuron_scores(
-        kernels[2 * layer + 1].numpy(), ffn.numpy()
-      )
+      neurons[layer] += structure_pruning.neuron_scores(ffn, d_ffn.numpy())
   logs.log(
     f"Importance of {bert.num_hidden_layers} x {bert.num_attention_heads} "
     f"heads and {bert.intermediate_size} FFN neurons per layer from "

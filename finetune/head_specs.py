@@ -99,16 +99,10 @@ def write_descriptions(directory, tasks):
   )
 
 
-def checkpoint_directory(checkpoint):
-  """The directory whose records describe a checkpoint path (see
-  `model_record.directory_of`)."""
-  return model_record.directory_of(checkpoint)
-
-
 def read_descriptions(checkpoint):
   """{task: HeadSpec} of the ``tasks.json`` beside ``checkpoint``, or None
   when there is none."""
-  directory = checkpoint_directory(checkpoint)
+  directory = model_record.directory_of(checkpoint)
   path = os.path.join(directory or ".", DESCRIPTIONS_FILE)
   if directory is None or not os.path.exists(path):
     return None

@@ -64,6 +64,15 @@ def write_tf2_checkpoint(spec, prefix):
   return len(variables)
 
 
+def check_new_directory(output):
+  """An error when ``output`` exists: a new checkpoint directory never
+  replaces or mixes with an existing one (check before the work)."""
+  if os.path.exists(output):
+    raise FileExistsError(
+      f"--output {output} exists; name a new directory (nothing was written)"
+    )
+
+
 def write_new_directory(output, tensors, files, record):
   """Writes a new checkpoint directory whole or not at all.
 
@@ -79,10 +88,7 @@ def write_new_directory(output, tensors, files, record):
     record: called with the checkpoint's prefix once files and weights are
       written, to write the records beside it (model.json, tasks.json).
   """
-  if os.path.exists(output):
-    raise FileExistsError(
-      f"--output {output} exists; name a new directory (nothing was written)"
-    )
+  check_new_directory(output)
   parent = os.path.dirname(os.path.abspath(output))
   os.makedirs(parent, exist_ok=True)
   staging = tempfile.mkdtemp(dir=parent, prefix=".writing-")
